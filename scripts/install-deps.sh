@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages bpfc needs, only those missing. Safe to run again.
+# Used by `make demo` and `make test` (so CI and fresh machines need nothing else).
+set -euo pipefail
+
+pkgs=(
+  g++ make cmake pkg-config re2c bison
+  libasmjit-dev llvm-16-dev libpcap-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2 tcpdump
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi

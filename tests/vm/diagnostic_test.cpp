@@ -1,0 +1,38 @@
+// Diagnostic rendering: the CLI.md format with source line and caret, and instruction indices.
+#include <gtest/gtest.h>
+
+#include "vm/diagnostic.hpp"
+
+namespace bpf {
+namespace {
+
+TEST(Diagnostics, RendersLineColumnAndCaret) {
+  Diagnostics d;
+  d.error("unknown mnemonic 'ldw'", SourceLoc{2, 3, 3});
+  d.attach_source("ret #0\n  ldw [12]\n");
+  EXPECT_EQ(d.render("prog.bpf"), "prog.bpf:2:3: error: unknown mnemonic 'ldw'\n  ldw [12]\n  ^~~\n");
+}
+
+TEST(Diagnostics, RendersInstructionIndexAndCollectsAll) {
+  Diagnostics d;
+  d.error("jump out of range", {}, 4);
+  d.warning("unreachable", {}, 5);
+  EXPECT_EQ(d.error_count(), 1u);
+  EXPECT_TRUE(d.has_errors());
+  EXPECT_EQ(d.render("f", false), "f:4: error: jump out of range\n");
+  EXPECT_EQ(d.render("f", true), "f:4: error: jump out of range\nf:5: warning: unreachable\n");
+}
+
+TEST(Result, CarriesValueOrDiagnostics) {
+  Result<int> ok(3);
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, 3);
+  Diagnostics d;
+  d.error("bad");
+  Result<int> bad(d);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.diagnostics().error_count(), 1u);
+}
+
+}  // namespace
+}  // namespace bpf

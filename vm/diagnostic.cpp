@@ -1,0 +1,74 @@
+// Rendering of diagnostics in the CLI.md format (see diagnostic.hpp).
+// Tested by tests/vm/diagnostic_test.cpp and every golden error test.
+#include "vm/diagnostic.hpp"
+
+#include <string_view>
+
+namespace bpf {
+
+namespace {
+
+std::string_view line_of(std::string_view text, uint32_t line) {
+  uint32_t n = 1;
+  size_t start = 0;
+  while (n < line) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) return {};
+    start = nl + 1;
+    ++n;
+  }
+  size_t end = text.find('\n', start);
+  std::string_view l = text.substr(start, end == std::string_view::npos ? text.size() - start
+                                                                          : end - start);
+  if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+  return l;
+}
+
+const char* label(Severity s) {
+  switch (s) {
+    case Severity::kError: return "error";
+    case Severity::kWarning: return "warning";
+    case Severity::kNote: return "note";
+  }
+  return "error";
+}
+
+}  // namespace
+
+void Diagnostics::attach_source(std::string_view source) {
+  for (auto& d : items_)
+    if (d.loc.known() && d.source_line.empty()) d.source_line = std::string(line_of(source, d.loc.line));
+}
+
+std::string Diagnostics::render(std::string_view file, bool include_warnings) const {
+  std::string out;
+  for (const auto& d : items_) {
+    if (!include_warnings && d.severity != Severity::kError) continue;
+    out += file;
+    if (d.loc.known()) {
+      out += ':' + std::to_string(d.loc.line);
+      if (d.loc.column) out += ':' + std::to_string(d.loc.column);
+    } else if (d.insn_index) {
+      out += ':' + std::to_string(*d.insn_index);
+    }
+    out += ": ";
+    out += label(d.severity);
+    out += ": ";
+    out += d.message;
+    out += '\n';
+    if (d.loc.known() && !d.source_line.empty()) {
+      out += d.source_line;
+      out += '\n';
+      std::string caret;
+      for (uint32_t i = 1; i < d.loc.column && i <= d.source_line.size(); ++i)
+        caret += d.source_line[i - 1] == '\t' ? '\t' : ' ';
+      caret += '^';
+      for (uint32_t i = 1; i < d.loc.length; ++i) caret += '~';
+      out += caret;
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+}  // namespace bpf
