@@ -166,6 +166,8 @@ class LiveSource final : public Source {
       f.ifindex = static_cast<uint32_t>(sll->sll_ifindex);
       f.hatype = sll->sll_hatype;
       f.rxhash = h->hv1.tp_rxhash;
+      f.net_offset = h->tp_net >= h->tp_mac ? uint32_t(h->tp_net - h->tp_mac) : 0;
+      f.live = true;
       if (h->tp_status & TP_STATUS_VLAN_VALID) {
         f.vlan_present = 1;
         f.vlan_tci = h->hv1.tp_vlan_tci;

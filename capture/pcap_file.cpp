@@ -11,7 +11,11 @@
 // Tested in tests/capture/source_test.cpp.
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 
 #include <cerrno>
 #include <cstring>
@@ -23,7 +27,7 @@ namespace {
 
 class FileSource final : public Source {
  public:
-  explicit FileSource(pcap_t* p) : p_(p) {}
+  FileSource(pcap_t* p, uint64_t size) : p_(p), size_(size) {}
   ~FileSource() override { pcap_close(p_); }
 
   Status read(std::vector<Frame>& out, int) override {
@@ -39,6 +43,8 @@ class FileSource final : public Source {
       // With nanosecond precision, tv_usec holds nanoseconds (pcap_open_offline_with_tstamp_precision).
       f.ts_ns = static_cast<uint64_t>(h->ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(h->ts.tv_usec);
       out.push_back(f);
+      // Approximate position (record header + data) for progress(); exact for classic pcap.
+      pos_.store(pos_.load(std::memory_order_relaxed) + 16 + h->caplen, std::memory_order_relaxed);
       return Status::kOk;
     }
     if (rc == PCAP_ERROR_BREAK) return Status::kEnd;
@@ -47,9 +53,15 @@ class FileSource final : public Source {
   }
   int linktype() const override { return pcap_datalink(p_); }
   uint32_t snaplen() const override { return static_cast<uint32_t>(pcap_snapshot(p_)); }
+  double progress() const override {
+    if (size_ == 0) return -1;
+    return std::min(1.0, double(pos_.load(std::memory_order_relaxed)) / double(size_));
+  }
 
  private:
   pcap_t* p_;
+  uint64_t size_;
+  std::atomic<uint64_t> pos_{24};
 };
 
 }  // namespace
@@ -62,7 +74,9 @@ Result<std::unique_ptr<Source>> open_file(const std::string& path) {
     d.error(path + ": " + err);
     return d;
   }
-  return std::unique_ptr<Source>(new FileSource(p));
+  struct stat st{};
+  const uint64_t size = (path != "-" && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ? uint64_t(st.st_size) : 0;
+  return std::unique_ptr<Source>(new FileSource(p, size));
 }
 
 // ---- PcapWriter ----

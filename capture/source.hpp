@@ -43,6 +43,8 @@ struct Frame {
   uint32_t ifindex = 0;
   uint16_t hatype = 0;
   uint32_t rxhash = 0;
+  uint32_t net_offset = 0;  // network header offset in data (tp_net - tp_mac)
+  bool live = false;        // the fields above are filled
 };
 
 struct SourceCounters {
@@ -60,6 +62,8 @@ class Source {
   virtual int linktype() const = 0;
   virtual uint32_t snaplen() const = 0;
   virtual SourceCounters counters() { return {}; }
+  // Fraction of the input consumed (0..1), -1 when unknown (live, pipes). Any thread.
+  virtual double progress() const { return -1; }
   const std::string& error() const { return error_; }
 
  protected:

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <pcap/pcap.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
