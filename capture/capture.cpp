@@ -103,13 +103,7 @@ Diagnostics Capture::set_kernel_filter(const vm::VerifiedProgram& prog) {
 const char* Capture::filter_engine_name() const {
   if (!kernel_filter_.empty()) return "kernel";
   if (!filter_) return "none";
-  switch (filter_->engine()) {
-    case jit::Engine::kAuto: return "auto";
-    case jit::Engine::kInterp: return "interp";
-    case jit::Engine::kAsmjit: return "asmjit";
-    case jit::Engine::kLlvm: return "llvm";
-  }
-  return "?";
+  return jit::engine_name(filter_->engine()).data();
 }
 
 Diagnostics Capture::start() {

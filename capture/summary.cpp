@@ -65,9 +65,9 @@ void print_tcp(std::string& out, Cursor c, const std::string& src, const std::st
   const uint8_t fl = c.u8(13);
   const uint16_t win = c.u16(14);
   appendf(out, "%s.%u > %s.%u: Flags [", src.c_str(), sport, dst.c_str(), dport);
-  // tcpdump's tcp_flag_values order: F S R P U W E, then '.' for ACK.
+  // tcpdump's tcp_flag_values order (print-tcp.c): F S R P U E W, then '.' for ACK.
   static constexpr struct { uint8_t bit; char ch; } kFlags[] = {
-      {0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'}, {0x20, 'U'}, {0x80, 'W'}, {0x40, 'E'}};
+      {0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'}, {0x20, 'U'}, {0x40, 'E'}, {0x80, 'W'}};
   bool any = false;
   for (const auto& f : kFlags)
     if (fl & f.bit) out += f.ch, any = true;

@@ -35,7 +35,9 @@
 #include "capture/context.hpp"
 #include "capture/summary.hpp"
 #include "compiler/assembler.hpp"
+#if BPFC_HAVE_EXPR
 #include "compiler/expr.hpp"
+#endif
 #include "compiler/formats.hpp"
 #include "jit/engine.hpp"
 #include "verifier/verifier.hpp"
@@ -236,6 +238,12 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
     return -1;
   }
   if (!a.expr.empty()) {
+#if !BPFC_HAVE_EXPR
+    (void)linktype;
+    (void)snaplen;
+    std::fprintf(stderr, "bpfdump: this build has no expression compiler; use --program\n");
+    return 1;
+#else
     compiler::ExprOptions eo;
     eo.linktype = linktype;
     eo.snaplen = snaplen;
@@ -246,6 +254,7 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
       return 1;
     }
     out = r.take();
+#endif
   }
   return -1;
 }
@@ -375,10 +384,7 @@ int run_offline_direct(const Args& a, const jit::Filter* filter, bool uses_conte
   std::printf("ns/packet: %.3f\n", ns / double(views.size() * *a.bench));
   std::fprintf(stderr, "packets: %zu, runs: %" PRIu64 ", accepted per run: %" PRIu64 ", engine: %s\n",
                views.size(), *a.bench, accepted / *a.bench,
-               filter ? (filter->engine() == jit::Engine::kInterp ? "interp"
-                         : filter->engine() == jit::Engine::kAsmjit ? "asmjit"
-                         : filter->engine() == jit::Engine::kLlvm ? "llvm" : "auto")
-                      : "none");
+               filter ? std::string(jit::engine_name(filter->engine())).c_str() : "none");
   return status;
 }
 
@@ -479,6 +485,7 @@ int run(const Args& a) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  const auto t0 = std::chrono::steady_clock::now();
   if (const Diagnostics d = cap->start(); d.has_errors()) {
     std::fprintf(stderr, "bpfdump: %s\n", d.items().front().message.c_str());
     return 1;
@@ -499,7 +506,6 @@ int run(const Args& a) {
 
   Progress progress;
   progress.enabled = !a.read_file.empty() && isatty(STDERR_FILENO) && a.write_file != "-";
-  const auto t0 = std::chrono::steady_clock::now();
   uint64_t written = 0;
   bool stopping = false;
   int status = 0;
