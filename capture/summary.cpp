@@ -225,13 +225,13 @@ void print_ether(std::string& out, Cursor c, uint32_t wirelen) {
 
 }  // namespace
 
-void format_summary(std::string& out, int linktype, uint64_t ts_ns, const uint8_t* data,
+void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, const uint8_t* data,
                     uint32_t caplen, uint32_t wirelen) {
-  const time_t sec = static_cast<time_t>(ts_ns / 1'000'000'000u);
+  const time_t sec = static_cast<time_t>(ts.sec);
   tm t{};
   localtime_r(&sec, &t);
   appendf(out, "%02d:%02d:%02d.%06u ", t.tm_hour, t.tm_min, t.tm_sec,
-          static_cast<unsigned>(ts_ns % 1'000'000'000u / 1000u));
+          nano ? ts.frac / 1000u : ts.frac);
   const Cursor c{data, caplen};
   switch (linktype) {
     case 1: print_ether(out, c, wirelen); break;             // DLT_EN10MB

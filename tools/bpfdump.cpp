@@ -54,6 +54,7 @@ struct Args {
   std::string engine = "auto", semantics = "linux";
   std::optional<uint64_t> count;
   std::optional<uint32_t> snaplen;
+  bool nano = false;
   bool verdicts = false, stats = false, promiscuous = true, immediate = false, lock_filter = false;
   std::optional<uint64_t> bench;
   unsigned fanout = 1;
@@ -78,6 +79,7 @@ constexpr const char* kUsage =
     "  --fanout N       live: N capture threads in one PACKET_FANOUT group\n"
     "  -p               live: do not put the interface in promiscuous mode\n"
     "  --immediate      hand every packet over at once (no buffering)\n"
+    "  --time-stamp-precision micro|nano  files: timestamp resolution read and written (micro)\n"
     "  --lock-filter    kernel filter: SO_LOCK_FILTER\n"
     "  -B KIB           size of each hold/store buffer in KiB (default 4096)\n";
 
@@ -161,6 +163,11 @@ int parse_args(int argc, char** argv, Args& a) {
       a.fanout = unsigned(n);
     } else if (arg == "-p") {
       a.promiscuous = false;
+    } else if (arg == "--time-stamp-precision" || arg.rfind("--time-stamp-precision=", 0) == 0) {
+      const char* v = arg.size() > 22 ? argv[i] + 23 : value("--time-stamp-precision");
+      if (!need(v) || (std::strcmp(v, "micro") != 0 && std::strcmp(v, "nano") != 0))
+        return usage_error("--time-stamp-precision is micro or nano");
+      a.nano = std::strcmp(v, "nano") == 0;
     } else if (arg == "--immediate") {
       a.immediate = true;
     } else if (arg == "--lock-filter") {
@@ -397,6 +404,7 @@ int run(const Args& a) {
   co.buffer_bytes = a.buffer_kib * 1024;
   co.immediate = a.immediate;
   co.lock_filter = a.lock_filter;
+  co.nano = a.nano;
 
   // The link type is needed to compile an expression: from the file header, or the interface.
   int linktype = 1;
@@ -492,7 +500,7 @@ int run(const Args& a) {
   }
   if (!a.write_file.empty()) {
     const uint32_t file_snap = a.read_file.empty() || a.snaplen ? snaplen : cap->source_snaplen();
-    auto w = capture::PcapWriter::open(a.write_file, cap->linktype(), file_snap);
+    auto w = capture::PcapWriter::open(a.write_file, cap->linktype(), file_snap, cap->nano());
     if (!w.ok()) {
       std::fprintf(stderr, "bpfdump: %s\n", w.diagnostics().items().front().message.c_str());
       cap->stop();
@@ -526,10 +534,10 @@ int run(const Args& a) {
       if (a.count && written >= *a.count) break;
       ++written;
       if (writer) {
-        writer->write(p.ts_ns, p.data, p.caplen, p.wirelen);
+        writer->write(p.ts, p.data, p.caplen, p.wirelen);
       } else {
         line.clear();
-        capture::format_summary(line, cap->linktype(), p.ts_ns, p.data, p.caplen, p.wirelen);
+        capture::format_summary(line, cap->linktype(), p.ts, cap->nano(), p.data, p.caplen, p.wirelen);
         line += '\n';
         std::fwrite(line.data(), 1, line.size(), stdout);
       }

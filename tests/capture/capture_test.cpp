@@ -75,7 +75,8 @@ Drained drain(Capture& cap, size_t stop_after = SIZE_MAX) {
     const Ring::Wait w = cap.next(b, 200);
     if (w == Ring::Wait::kEnd) break;
     if (w == Ring::Wait::kTimeout) continue;
-    for (const Packet& p : b) r.got.push_back(TestPacket{p.ts_ns, p.wirelen, {p.data, p.data + p.caplen}});
+    for (const Packet& p : b)
+      r.got.push_back(TestPacket{p.ts.sec * 1'000'000'000ull + p.ts.frac * 1000ull, p.wirelen, {p.data, p.data + p.caplen}});
     cap.release(b);
     if (r.got.size() >= stop_after) cap.stop();
   }

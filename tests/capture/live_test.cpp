@@ -229,6 +229,8 @@ void run_pipeline(const PipelineCase& pc) {
   }
 }
 
+void PrintTo(const PipelineCase& pc, std::ostream* os) { *os << pc.name; }
+
 class LivePipeline : public ::testing::TestWithParam<PipelineCase> {};
 
 TEST_P(LivePipeline, EveryMatchingFrameOnceNoOtherCountersReconcile) {
