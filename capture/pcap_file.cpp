@@ -11,6 +11,7 @@
 // Tested in tests/capture/source_test.cpp.
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <atomic>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "capture/source.hpp"
@@ -30,8 +32,9 @@ class FileSource final : public Source {
   FileSource(pcap_t* p, uint64_t size, bool nano) : p_(p), size_(size), nano_(nano) {}
   ~FileSource() override { pcap_close(p_); }
 
-  Status read(std::vector<Frame>& out, int) override {
+  Status read(std::vector<Frame>& out, int timeout_ms) override {
     out.clear();
+    if (size_ == 0 && !readable(timeout_ms)) return Status::kOk;  // a pipe with nothing yet
     pcap_pkthdr* h = nullptr;
     const u_char* data = nullptr;
     const int rc = pcap_next_ex(p_, &h, &data);
@@ -60,6 +63,16 @@ class FileSource final : public Source {
   }
 
  private:
+  // Pipes and terminals (`-r -`): wait at most timeout_ms for input, so the capture thread can
+  // notice a stop request instead of blocking in fread. Data already in the FILE buffer counts
+  // (glibc's public _IO_read_ptr/_IO_read_end fields, <bits/types/struct_FILE.h>).
+  bool readable(int timeout_ms) const {
+    FILE* fp = pcap_file(p_);
+    if (fp == nullptr || fp->_IO_read_ptr < fp->_IO_read_end) return true;
+    pollfd pfd{fileno(fp), POLLIN, 0};
+    return poll(&pfd, 1, timeout_ms) != 0;
+  }
+
   pcap_t* p_;
   uint64_t size_;
   bool nano_;
