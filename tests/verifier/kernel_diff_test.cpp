@@ -32,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/verifier/facts_check.hpp"
 #include "verifier/verifier.hpp"
 #include "vm/ancillary.hpp"
 #include "vm/disasm_line.hpp"
@@ -236,6 +237,7 @@ TEST(KernelDiff, VerdictsEqualSetsockoptSoAttachFilter) {
   const auto start = std::chrono::steady_clock::now();
   uint64_t total = 0, accepted = 0, rejected = 0, enomem = 0, disagree = 0, unexpected = 0;
   uint64_t fam[5] = {};
+  uint64_t facts_broken = 0;
   struct Reason { const char* name; const char* needle; };
   static constexpr std::array<Reason, 11> kReasons = {{
       {"opcode", "opcode"}, {"div/mod by 0", "by constant 0"}, {"shift >= 32", "shift by"},
@@ -305,6 +307,11 @@ TEST(KernelDiff, VerdictsEqualSetsockoptSoAttachFilter) {
           if (seen == (1u << r)) ++sole_count[r];
         }
     }
+    if (ours.ok()) {
+      const std::string broken = testing::check_facts(*ours);
+      if (!broken.empty() && ++facts_broken <= 5)
+        ADD_FAILURE() << "facts: " << broken << "\n" << dump(prog);
+    }
     if (kernel_ok != ours.ok()) {
       ++disagree;
       if (disagree <= 10)
@@ -332,6 +339,7 @@ TEST(KernelDiff, VerdictsEqualSetsockoptSoAttachFilter) {
   for (size_t r = 0; r < kReasons.size(); ++r)
     EXPECT_GT(sole_count[r], 0u) << "no program rejected for this reason alone: "
                                  << kReasons[r].name;
+  EXPECT_EQ(facts_broken, 0u);
   EXPECT_EQ(disagree, 0u);
   EXPECT_EQ(unexpected, 0u);
   EXPECT_GE(total, 100000u);
