@@ -662,7 +662,16 @@ uint32_t max_insns(Target target) {
 
 Result<vm::VerifiedProgram> verify(const vm::Program& prog, const Options& opts) {
   Checker c(prog, opts);
-  return c.run();
+  Result<vm::VerifiedProgram> r = c.run();
+  // Report in program order (program-wide messages first), errors before warnings per insn.
+  std::vector<Diagnostic>& items = r.diagnostics().items();
+  std::stable_sort(items.begin(), items.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    const int64_t ia = a.insn_index ? int64_t(*a.insn_index) : -1;
+    const int64_t ib = b.insn_index ? int64_t(*b.insn_index) : -1;
+    if (ia != ib) return ia < ib;
+    return a.severity < b.severity;
+  });
+  return r;
 }
 
 std::string describe(const vm::VerifiedProgram& p) {
