@@ -2,6 +2,7 @@
 // engines, the report, and the one-line disassembler. The kernel itself is the reference in
 // kernel_diff_test.cpp; FreeBSD's suite in bsd_regression_test.cpp.
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -412,6 +413,25 @@ TEST(VerifierFacts, ScratchLivenessAndRegisters) {
   ASSERT_TRUE(d.ok());
   EXPECT_TRUE(d->facts().uses_div_x);
   EXPECT_TRUE(d->facts().reads_x_before_write);
+}
+
+// Worst cases stay fast: every instruction an error with a witness path, and a dense jump mesh.
+TEST(VerifierScale, PathologicalProgramsAreQuick) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Insn> p(4096, stmt(kLdMem, 0));
+  for (size_t i = 0; i < p.size(); i += 3) p[i] = jump(kJeq, 0, 0, 1);
+  p.back() = stmt(kRetA, 0);
+  auto r = run(p);
+  EXPECT_FALSE(r.ok());
+  EXPECT_GT(errors(r).size(), 1000u);
+  std::vector<Insn> q(4096, jump(kJgt, 7, 255, 255));
+  for (size_t i = q.size() - 256; i < q.size(); ++i) q[i] = stmt(kRetK, 1);
+  for (size_t i = 0; i + 256 < q.size(); i += 2) q[i] = stmt(kSt, i % 16);
+  auto r2 = run(q);
+  EXPECT_TRUE(r2.ok()) << r2.diagnostics().render("q");
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(secs, 2.0);
 }
 
 TEST(VerifierReport, DescribeListsBlocks) {
