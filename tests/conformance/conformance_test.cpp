@@ -84,7 +84,7 @@ TEST(Conformance, AllCasesOnAllEngines) {
         }
         filters.push_back(f.take());
       }
-      for (const Run& r : c.runs) {
+      for (const conformance::Run& r : c.runs) {
         std::optional<uint32_t> want = t == vm::Target::kLinux ? r.linux_expect : r.bsd_expect;
         if (!want) continue;
         ++runs;
