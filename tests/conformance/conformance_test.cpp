@@ -46,7 +46,7 @@ TEST(Conformance, AllCasesOnAllEngines) {
   std::vector<std::string> errors;
   std::vector<Case> cases = load_all(errors);
   for (const auto& e : errors) ADD_FAILURE() << e;
-  ASSERT_GE(cases.size(), 200u) << "the suite promises at least 200 cases";
+  EXPECT_GE(cases.size(), 200u) << "the suite promises at least 200 cases";
 
   std::vector<jit::Engine> engines;
   for (jit::Engine e : jit::kAllEngines)
