@@ -13,7 +13,9 @@
 // Bounds checks. Per block, `need` = the verifier's BasicBlock::pkt_bytes: the largest k + size
 // of its absolute loads with a non-negative offset (Linux k < 2^31; BSD k + size < 2^32). If
 // caplen < need, some load of the block fails and the program returns 0 before the block ends
-// (nothing else in a block has a visible effect), so one compare per block is exact. The SAFE
+// (nothing else in a block has a visible effect), so one compare per block is exact -- except
+// after a Linux ifindex/hatype load, which ends the program returning A when there is no
+// device: blocks holding one are checked in segments ending after each such load. The SAFE
 // copy of the code checks a block only when its need exceeds what every path into it already
 // checked (a forward must-analysis over the DAG of blocks: at least as strong as the verifier's
 // pkt_bytes_dominated, since it also counts checks made on every path without dominating).
@@ -133,9 +135,11 @@ class Codegen {
     // Forward must-analysis: bytes already checked on every path into each block.
     constexpr uint64_t kUnset = ~uint64_t{0};
     checked_in_.assign(nb, kUnset);
+    check_before_.assign(d_.size(), 0);
     if (nb > 0) checked_in_[0] = 0;
     for (size_t b = 0; b < nb; ++b) {
       if (checked_in_[b] == kUnset) checked_in_[b] = 0;  // unreachable block
+      place_checks(b);
       const uint64_t out = std::max(checked_in_[b], need_[b]);
       for (uint32_t s : successors(b)) {
         if (s <= b) continue;  // cannot happen (forward jumps only); be conservative
@@ -162,6 +166,46 @@ class Codegen {
       live[i] = out;
     }
     entry_live_scratch_ = d_.empty() ? 0 : live[0];
+  }
+
+  // Linux ifindex/hatype loads end the program returning A when there is no device: a failed
+  // check must not turn that into "return 0", so a block holding one is checked in segments
+  // that end after each such load (the interpreter's _CHKS handlers do the same).
+  bool may_exit_nonzero(const vm::DecodedInsn& d) const {
+    if (!linux_ || (d.op != Op::kLdW && d.op != Op::kLdH && d.op != Op::kLdB)) return false;
+    const auto a = vm::ancillary_for(d.k);
+    return a && (*a == vm::Ancillary::kIfIndex || *a == vm::Ancillary::kHaType);
+  }
+
+  // Where the SAFE copy compares caplen in block b: check_before_[i] = bytes to require before
+  // instruction i (0: none).
+  void place_checks(size_t b) {
+    const vm::BasicBlock& bb = blocks_[b];
+    uint64_t have = checked_in_[b];
+    bool quirk = false;
+    for (uint32_t i = bb.first; i <= bb.last; ++i) quirk |= may_exit_nonzero(d_[i]);
+    if (!quirk) {
+      if (need_[b] > have) check_before_[bb.first] = need_[b];
+      return;
+    }
+    uint32_t seg = bb.first;
+    while (seg <= bb.last) {
+      uint32_t end = seg;
+      uint64_t need = 0;
+      for (;; ++end) {
+        const vm::DecodedInsn& d = d_[end];
+        const uint32_t size = d.op == Op::kLdxMsh ? 1 : load_size(d.op);
+        const bool abs = d.op == Op::kLdW || d.op == Op::kLdH || d.op == Op::kLdB ||
+                         d.op == Op::kLdxMsh;
+        if (abs && counted_load(d.k, size)) need = std::max<uint64_t>(need, uint64_t{d.k} + size);
+        if (end == bb.last || may_exit_nonzero(d)) break;
+      }
+      if (need > have) {
+        check_before_[seg] = need;
+        have = need;
+      }
+      seg = end + 1;
+    }
   }
 
   static uint16_t live_at(const std::vector<uint16_t>& live, uint32_t i) {
@@ -328,11 +372,13 @@ class Codegen {
   void emit_version(Version v) {
     for (size_t b = 0; b < blocks_.size(); ++b) {
       a_.bind(labels_[v][b]);
-      if (v == kSafe && need_[b] > checked_in_[b]) {
-        cmp_len(x86::rsi, need_[b]);
-        a_.jb(fail_);
+      for (uint32_t i = blocks_[b].first; i <= blocks_[b].last; ++i) {
+        if (v == kSafe && check_before_[i] != 0) {
+          cmp_len(x86::rsi, check_before_[i]);
+          a_.jb(fail_);
+        }
+        emit_insn(v, i);
       }
-      for (uint32_t i = blocks_[b].first; i <= blocks_[b].last; ++i) emit_insn(v, i);
     }
   }
 
@@ -658,6 +704,7 @@ class Codegen {
   bool dual_ = false;
   std::vector<uint64_t> need_;
   std::vector<uint64_t> checked_in_;
+  std::vector<uint64_t> check_before_;
   uint64_t max_need_ = 0;
   uint16_t entry_live_scratch_ = 0;
   Label native_entry_;

@@ -61,8 +61,10 @@ class NativeCode {
   size_t mapped_size() const { return mapped_; }
   explicit operator bool() const { return mem_ != nullptr; }
 
-  // Number of NativeCode mappings alive in the process (leak tests).
+  // Number of NativeCode objects owning code in the process, and freed pages kept for reuse
+  // (bounded): for leak tests.
   static size_t live_count();
+  static size_t cached_pages();
 
  private:
   void swap(NativeCode& o) noexcept {

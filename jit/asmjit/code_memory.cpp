@@ -46,6 +46,7 @@ NativeCode::~NativeCode() {
 }
 
 size_t NativeCode::live_count() { return g_live.load(std::memory_order_relaxed); }
+size_t NativeCode::cached_pages() { return detail::cached_pages(); }
 
 namespace detail {
 
