@@ -8,13 +8,13 @@
 // engine and the hand-written function give the same verdict on every packet (abort otherwise),
 // so the timings compare equal work.
 //
-//   BM_Filter/<engine>/<filter>   one pass over all packets; items_per_second = packets/s
-//   BM_Summary                    ratios measured back to back in one loop (geometric means):
+//   Asmjit/<engine>/<filter>      one pass over all packets; items_per_second = packets/s
+//   AsmjitSummary                 ratios measured back to back in one loop (geometric means):
 //                                   asmjit_vs_pcap, asmjit_vs_hand (hand time / asmjit time),
 //                                   batch_gain (per-packet time / batched time), interp_vs_pcap
-//   BM_Compile/<n>                compile latency of an n-instruction filter (verify excluded)
+//   AsmjitCompile/<n>             compile latency of an n-instruction filter (verify excluded)
 //
-// Run: build/bin/bpfc_bench --benchmark_filter='Asmjit|Summary|Compile'
+// Run: build/bin/bpfc_bench --benchmark_filter=Asmjit
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -24,8 +24,7 @@
 #include <string>
 #include <vector>
 
-#if defined(BPFC_HAVE_ASMJIT) && __has_include("tests/support/pcap_ref.hpp") && \
-    __has_include("verifier/verifier.hpp")
+#if defined(BPFC_HAVE_ASMJIT) && defined(BPFC_BENCH_HAS_TEST_SUPPORT)
 #define BPFC_ASMJIT_BENCH 1
 #include "jit/asmjit/asmjit_jit.hpp"
 #include "tests/support/packet_gen.hpp"
@@ -362,16 +361,16 @@ int register_all() {
   for (size_t f = 0; f < kNumFilters; ++f)
     for (auto [e, name] : engines)
       benchmark::RegisterBenchmark(
-          (std::string("BM_Filter/") + name + "/" + kFilters[f].name).c_str(),
+          (std::string("Asmjit/") + name + "/" + kFilters[f].name).c_str(),
           [e = e, f](benchmark::State& st) { BM_Filter(st, e, f); });
-  benchmark::RegisterBenchmark("BM_Summary", BM_Summary)->Iterations(1)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("AsmjitSummary", BM_Summary)->Iterations(1)->Unit(benchmark::kMillisecond);
   const char* k18 = "net 192.168.1.0/24";
   const char* k50 = "host 10.0.0.1 or host 10.0.0.2 or tcp port 80 or udp port 53 or tcp port 443";
-  benchmark::RegisterBenchmark("BM_Compile/18", [=](benchmark::State& st) { BM_Compile(st, k18, true); })
+  benchmark::RegisterBenchmark("AsmjitCompile/18", [=](benchmark::State& st) { BM_Compile(st, k18, true); })
       ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_Compile/50", [=](benchmark::State& st) { BM_Compile(st, k50, true); })
+  benchmark::RegisterBenchmark("AsmjitCompile/50", [=](benchmark::State& st) { BM_Compile(st, k50, true); })
       ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_Compile/50_single_copy",
+  benchmark::RegisterBenchmark("AsmjitCompile/50_single_copy",
                                [=](benchmark::State& st) { BM_Compile(st, k50, false); })
       ->Unit(benchmark::kMicrosecond);
   return 0;
