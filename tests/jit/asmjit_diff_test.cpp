@@ -10,6 +10,10 @@
 // - Corpus: tcpdump expressions compiled by libpcap, asmjit vs bpf_filter on every packet of
 //   ../shared/corpus/ether.pcap (generated frames when it is absent).
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <cstdio>
 #include <string>
@@ -36,6 +40,31 @@ std::string dump(const std::vector<vm::Insn>& insns) {
   return s;
 }
 
+// Packets are copied to end exactly at an inaccessible page (one also precedes the buffer), so a
+// native read past caplen or before the packet faults instead of passing silently.
+class GuardedPacket {
+ public:
+  static constexpr size_t kMax = 16384;
+  GuardedPacket() {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void* m = mmap(nullptr, kMax + 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    base_ = static_cast<uint8_t*>(m);
+    mprotect(base_, page_, PROT_NONE);
+    mprotect(base_ + page_ + kMax, page_, PROT_NONE);
+  }
+  ~GuardedPacket() { munmap(base_, kMax + 2 * page_); }
+  const uint8_t* place(const test::Packet& p) {
+    uint8_t* dst = base_ + page_ + kMax - p.data.size();
+    if (!p.data.empty()) std::memcpy(dst, p.data.data(), p.data.size());
+    return dst;
+  }
+
+ private:
+  uint8_t* base_ = nullptr;
+  size_t page_ = 0;
+};
+
 struct DiffStats {
   size_t programs = 0;
   size_t rejected = 0;
@@ -51,6 +80,7 @@ void run_random(vm::Target target, uint64_t seed, size_t programs, size_t packet
   gen.target = target;
   gen.ret_x = target == vm::Target::kBsd;
   std::vector<test::Packet> pkts = test::packet_mix(rng, 512);
+  GuardedPacket guard;
   std::vector<vm::Context> ctxs;
   for (int i = 0; i < 16; ++i) ctxs.push_back(test::random_context(rng));
   ctxs.push_back(vm::Context{});
@@ -76,7 +106,7 @@ void run_random(vm::Target target, uint64_t seed, size_t programs, size_t packet
       const test::Packet& pk = pkts[test::below(rng, pkts.size())];
       const vm::Context& ctx = ctxs[test::below(rng, ctxs.size())];
       const uint32_t want = interp.run(pk.data.data(), pk.caplen(), pk.wirelen, ctx);
-      const uint32_t got = fn(pk.data.data(), pk.caplen(), pk.wirelen, &ctx);
+      const uint32_t got = fn(guard.place(pk), pk.caplen(), pk.wirelen, &ctx);
       ++st.pairs;
       st.nonzero += want != 0;
       if (want != got && st.mismatches++ < 5) {
