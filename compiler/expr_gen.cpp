@@ -447,6 +447,8 @@ class Gen {
     switch (proto) {
       case QProto::kDefault: {
         Cond b0 = host(addr, mask, QProto::kIp, dir, type);
+        // libpcap: only IPv4 under MPLS.
+        if (mpls_depth_ > 0) return b0;
         Cond b1 = host(addr, mask, QProto::kArp, dir, type);
         b1 = or_(b0, b1);
         return or_(b1, host(addr, mask, QProto::kRarp, dir, type));
@@ -1008,21 +1010,17 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kGreater: return test({ins(c::kLd | c::kW | c::kLen)}, c::kJge, n.num);
     case OtherKind::kByte: {
       // gen_byteop: byte IDX OP VAL on the network-layer payload.
+      // gen_byteop: byte IDX OP VAL, IDX from the start of the link-layer header. libpcap
+      // 1.10 emits no load for `&` and `|`: they apply to A's initial value (0).
       uint32_t idx = n.num, val = n.num2;
       switch (n.op) {
-        case '=': return cmp(Rel::kLinkPl, idx, 1, val);
-        case '<': return not_(cmp(Rel::kLinkPl, idx, 1, val, c::kJge));
-        case '>': return cmp(Rel::kLinkPl, idx, 1, val, c::kJgt);
-        case '|': {
-          auto s = load(Rel::kLinkPl, idx, 1);
-          s.push_back(ins(c::kAlu | c::kOr | c::kK, val));
-          return not_(test(std::move(s), c::kJeq, 0));
-        }
-        case '&': {
-          auto s = load(Rel::kLinkPl, idx, 1);
-          s.push_back(ins(c::kAlu | c::kAnd | c::kK, val));
-          return not_(test(std::move(s), c::kJeq, 0));
-        }
+        case '=': return cmp(Rel::kLinkHdr, idx, 1, val);
+        case '<': return not_(cmp(Rel::kLinkHdr, idx, 1, val, c::kJge));
+        case '>': return cmp(Rel::kLinkHdr, idx, 1, val, c::kJgt);
+        case '|':
+          return not_(test({ins(c::kAlu | c::kOr | c::kK, val)}, c::kJeq, 0));
+        case '&':
+          return not_(test({ins(c::kAlu | c::kAnd | c::kK, val)}, c::kJeq, 0));
       }
       fail("syntax error in filter expression");
     }
@@ -1362,6 +1360,10 @@ Cond Gen::gen_relation(const Node& n) {
     tst = const_cond(v);
   } else if (b.is_const) {
     tst = test(std::move(a.s), jop, b.k);
+    // libpcap tests `A - k == 0` for `=`: its optimiser relates such a test only to the same
+    // relation, never to a primitive's `jeq #k` on the same field. Keep the same knowledge, so
+    // that exactly the same expressions are found to reject everything.
+    if (jop == c::kJeq) f_.blocks[static_cast<size_t>(tst.entry)].rel_eq = true;
   } else {
     uint32_t m = scratch_++;
     if (m >= 16) fail("too many registers needed to evaluate expression");

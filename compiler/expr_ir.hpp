@@ -24,6 +24,7 @@ struct IrBlock {
   uint16_t jcode = 0;  // conditional jump code (jeq/jgt/jge/jset, K or X)
   uint32_t k = 0;
   int succ[2] = {-1, -1};  // true, false
+  bool rel_eq = false;     // an `arith = k` relation (compared as A - k == 0 by libpcap)
   SourceLoc loc;
 };
 

@@ -52,46 +52,15 @@ struct Fact {
 };
 using Facts = std::vector<Fact>;  // sorted
 
-// -1 unknown, 0/1 decided outcome of test (jcode, k) on the value `key`, given facts.
+// -1 unknown, 0/1 decided outcome of test (jcode, k) on the value `key`, given facts. The rules
+// are libpcap's fold_edge(): the same comparison of the same value has the same outcome; a value
+// known equal to a constant is unequal to any other constant. (Nothing more: a stronger rule
+// would find more expressions that "reject all packets" than pcap_compile does.)
 int decide(const Facts& facts, int key, uint16_t jcode, uint32_t k) {
-  bool x_operand = (jcode & c::kX) != 0;
-  uint16_t op = c::op(jcode);
   for (const Fact& f : facts) {
-    if (f.key != key) continue;
-    if (f.jcode == jcode && f.k == k) return f.outcome;
-    if (x_operand || (f.jcode & c::kX)) continue;
-    uint16_t fop = c::op(f.jcode);
-    if (fop == c::kJeq && f.outcome) {  // value == f.k exactly
-      uint32_t v = f.k;
-      switch (op) {
-        case c::kJeq: return v == k;
-        case c::kJgt: return v > k;
-        case c::kJge: return v >= k;
-        case c::kJset: return (v & k) != 0;
-      }
-    }
-    if (op == c::kJeq && k != f.k && fop == c::kJeq) continue;
-    // value > f.k
-    if (fop == c::kJgt && f.outcome) {
-      if (op == c::kJgt && k <= f.k) return 1;
-      if (op == c::kJge && k <= f.k + 1 && f.k != 0xffffffffu) return 1;
-      if (op == c::kJeq && k <= f.k) return 0;
-    }
-    if (fop == c::kJgt && !f.outcome) {  // value <= f.k
-      if (op == c::kJgt && k >= f.k) return 0;
-      if (op == c::kJge && k > f.k) return 0;
-      if (op == c::kJeq && k > f.k) return 0;
-    }
-    if (fop == c::kJge && f.outcome) {  // value >= f.k
-      if (op == c::kJge && k <= f.k) return 1;
-      if (op == c::kJgt && f.k != 0 && k < f.k) return 1;
-      if (op == c::kJeq && k < f.k) return 0;
-    }
-    if (fop == c::kJge && !f.outcome) {  // value < f.k
-      if (op == c::kJge && k >= f.k) return 0;
-      if (op == c::kJgt && k + 1 >= f.k && k != 0xffffffffu) return 0;
-      if (op == c::kJeq && k >= f.k) return 0;
-    }
+    if (f.key != key || f.jcode != jcode) continue;
+    if (f.k == k) return f.outcome;
+    if (f.outcome && jcode == (c::kJmp | c::kJeq | c::kK)) return 0;
   }
   return -1;
 }
@@ -117,6 +86,7 @@ class Optimiser {
       bool changed = thread_jumps();
       changed |= bypass_trivial();
       changed |= merge_identical();
+      if (!changed) changed = pullups();
       if (!changed) break;
     }
   }
@@ -132,7 +102,9 @@ class Optimiser {
     if (key_of_.size() < f_.blocks.size()) key_of_.resize(f_.blocks.size(), -2);
     int& k = key_of_[static_cast<size_t>(b)];
     if (k == -2) {
-      auto [it, ins] = key_ids_.emplace(stmts_key(blk(b).stmts), static_cast<int>(key_ids_.size()));
+      std::string sk = stmts_key(blk(b).stmts);
+      if (blk(b).rel_eq) sk += "=rel";
+      auto [it, ins] = key_ids_.emplace(sk, static_cast<int>(key_ids_.size()));
       k = it->second;
     }
     return k;
@@ -231,6 +203,103 @@ class Optimiser {
       }
     }
     return changed;
+  }
+
+  // libpcap's or_pullup/and_pullup (optimize.c): in a chain of tests sharing their true (or
+  // false) target, a later test of the value the predecessors tested is moved up next to them.
+  // Reorders an `or`/`and` chain only, so the verdict of full packets is unchanged; done because
+  // libpcap does it, which decides which loads a snapped packet reaches.
+  bool pullups() {
+    std::vector<int> order = topo();
+    size_t n = f_.blocks.size();
+    std::vector<std::vector<int>> preds(n);
+    for (int b : order) {
+      const IrBlock& bb = blk(b);
+      if (bb.is_ret) continue;
+      preds[static_cast<size_t>(bb.succ[0])].push_back(b);
+      if (bb.succ[1] != bb.succ[0]) preds[static_cast<size_t>(bb.succ[1])].push_back(b);
+    }
+    // dominators over the DAG
+    size_t words = (n + 63) / 64;
+    std::vector<std::vector<uint64_t>> dom(n);
+    for (int b : order) {
+      auto& d = dom[static_cast<size_t>(b)];
+      const auto& ps = preds[static_cast<size_t>(b)];
+      if (ps.empty()) {
+        d.assign(words, 0);
+      } else {
+        d = dom[static_cast<size_t>(ps[0])];
+        for (size_t i = 1; i < ps.size(); ++i)
+          for (size_t w = 0; w < words; ++w) d[w] &= dom[static_cast<size_t>(ps[i])][w];
+      }
+      d[static_cast<size_t>(b) / 64] |= uint64_t(1) << (b % 64);
+    }
+    auto dominated = [&](int x, int by) {
+      return (dom[static_cast<size_t>(x)][static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
+    };
+    // levels (height above the returns), processed bottom-up as libpcap does
+    std::vector<int> level(n, 0);
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const IrBlock& bb = blk(*it);
+      if (!bb.is_ret)
+        level[static_cast<size_t>(*it)] =
+            1 + std::max(level[static_cast<size_t>(bb.succ[0])], level[static_cast<size_t>(bb.succ[1])]);
+    }
+    std::vector<int> by_level(order.begin(), order.end());
+    std::stable_sort(by_level.begin(), by_level.end(),
+                     [&](int a, int b) { return level[static_cast<size_t>(a)] < level[static_cast<size_t>(b)]; });
+    for (int b : by_level) {
+      if (blk(b).is_ret || b == f_.entry) continue;
+      for (int side = 0; side < 2; ++side) {  // 0: or_pullup (shared true), 1: and_pullup
+        if (pullup(b, side, preds[static_cast<size_t>(b)], dominated)) return true;
+      }
+    }
+    return false;
+  }
+
+  template <class Dom>
+  bool pullup(int b, int side, const std::vector<int>& ps, Dom& dominated) {
+    if (ps.empty()) return false;
+    int val = key(ps[0]);
+    for (int p : ps)
+      if (key(p) != val) return false;
+    int same = side == 0 ? 0 : 1;  // the shared successor
+    int chain = 1 - same;          // the successor followed along the chain
+    // diff: (block, slot) whose successor is the first test of another value
+    int owner = ps[0];
+    int slot = blk(owner).succ[0] == b ? 0 : 1;
+    bool at_top = true;
+    for (;;) {
+      int d = blk(owner).succ[slot];
+      const IrBlock& db = blk(d);
+      if (db.is_ret || db.succ[same] != blk(b).succ[same] || !dominated(d, b)) return false;
+      if (key(d) != val) break;
+      owner = d;
+      slot = chain;
+      at_top = false;
+    }
+    int diff = blk(owner).succ[slot];
+    int sowner = diff;
+    for (;;) {
+      int sblk = blk(sowner).succ[chain];
+      const IrBlock& sb = blk(sblk);
+      if (sb.is_ret || sb.succ[same] != blk(b).succ[same] || !dominated(sblk, b)) return false;
+      if (key(sblk) == val) break;
+      sowner = sblk;
+    }
+    int pull = blk(sowner).succ[chain];
+    blk(sowner).succ[chain] = blk(pull).succ[chain];
+    blk(pull).succ[chain] = diff;
+    if (at_top) {
+      for (int p : ps) {
+        IrBlock& pb = blk(p);
+        for (int w = 0; w < 2; ++w)
+          if (pb.succ[w] == b) pb.succ[w] = pull;
+      }
+    } else {
+      blk(owner).succ[slot] = pull;
+    }
+    return true;
   }
 
   bool merge_identical() {
