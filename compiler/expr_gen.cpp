@@ -1120,7 +1120,11 @@ Cond Gen::gen_other(const Node& n) {
     }
     case OtherKind::kGeneve: fail("geneve is not supported by this compiler yet");
     case OtherKind::kVxlan: fail("vxlan is not supported by this compiler yet");
-    case OtherKind::kIfindex: fail("ifindex not supported on " + std::string(link_name()));
+    case OtherKind::kIfindex:
+      // LINUX_SLL2 carries the interface index at offset 4; elsewhere libpcap (on Linux) reads
+      // the SKF_AD_IFINDEX ancillary field.
+      if (opts_.linktype == kDltLinuxSll2) return cmp(Rel::kLinkHdr, 4, 4, n.num);
+      return test({ins(c::kLd | c::kW | c::kAbs, 0xfffff008u)}, c::kJeq, n.num);
     case OtherKind::kLlc:
       if (opts_.linktype != kDltEn10mb) fail(std::string("'llc' not supported for ") + link_name());
       fail("llc is not supported by this compiler yet");

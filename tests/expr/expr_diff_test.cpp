@@ -156,7 +156,7 @@ const char* const kExprs[] = {
     "tcp[2:2] = 80 and tcp[0:2] > 1023", "tcp[2:2] = 80 or tcp[0:2] = 80",
     "not ip[0] = 0x45", "not tcp[13] = 2", "not ip[100] = 0", "not tcp[100] = 0",
     "not ether[200] = 0", "not icmp6[0] = 128", "not ip6[60] = 0",
-    "inbound", "outbound", "not inbound", "inbound and ip",
+    "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
 
 // Expressions libpcap rejects on every link type we support (or that are syntax errors).
@@ -175,7 +175,7 @@ const char* const kRejects[] = {
     "host 10.0.0.1 mask 255.0.0.0", "net ::1/129", "net fe80::1/10", "ip6 net 10.0.0.0/8",
     "less", "greater", "less x", "len <", "1 = ", "= 1", "ip[0:3] = 1", "tcp[0:8] = 1",
     "ether[0:0] = 1", "foo[0] = 1", "lane", "vpi 1", "on eth0", "rnr 1", "type mgt",
-    "subtype beacon", "dir tods", "ifindex 1", "ip6 broadcast", "tcp broadcast", "tcp multicast",
+    "subtype beacon", "dir tods", "ip6 broadcast", "tcp broadcast", "tcp multicast",
     "1 = 2", "ip and not ip", "tcp and udp", "tcp and not tcp and ip",
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
     "src port 22 and dst port 22 and port 99999", "ip[0]=1 and (2)",
