@@ -26,6 +26,9 @@ struct ExprOptions {
   // IPv4 netmask of the capture network, for `ip broadcast` (libpcap's `netmask` argument);
   // 0 = unknown, as PCAP_NETMASK_UNKNOWN.
   uint32_t netmask = 0;
+  // Resolve host names with getaddrinfo (may query DNS). Off: only addresses are accepted
+  // (used by the fuzzer, which must not wait on the network).
+  bool resolve_hosts = true;
 };
 
 // libpcap link-type names ("EN10MB", "RAW", "LINUX_SLL", ...; case-insensitive, "DLT_" prefix

@@ -883,6 +883,7 @@ Cond Gen::gen_scode(const Node& n) {
         if (ether_hostton(name.c_str(), &e) != 0) fail("unknown ether host '" + name + "'");
         return ehostop(e.ether_addr_octet, q.dir);
       }
+      if (!opts_.resolve_hosts) fail("unknown host '" + name + "' (host name resolution is off)");
       addrinfo hints{};
       hints.ai_family = AF_UNSPEC;
       hints.ai_socktype = SOCK_STREAM;
