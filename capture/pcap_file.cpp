@@ -108,6 +108,22 @@ struct RecHeader {
   uint32_t sec, usec, caplen, len;
 };
 constexpr size_t kWriteBuffer = 1u << 20;
+
+// DLT_ values (what pcap_datalink returns) that differ from the LINKTYPE_ value a file header
+// holds: libpcap's dlt_to_linktype (pcap-common.c), which pcap_dump_open applies too.
+uint32_t linktype_for_file(int dlt) {
+  switch (dlt) {
+    case 11: return 100;  // DLT_ATM_RFC1483
+    case 12: return 101;  // DLT_RAW (Linux, most BSDs)
+    case 14: return 101;  // DLT_RAW (OpenBSD)
+    case 15: return 102;  // DLT_SLIP_BSDOS
+    case 16: return 103;  // DLT_PPP_BSDOS
+    case 19: return 106;  // DLT_ATM_CLIP
+    case 17: return 117;  // DLT_PFLOG (OpenBSD numbering)
+    case 18: return 246;  // DLT_PFSYNC (OpenBSD numbering)
+    default: return static_cast<uint32_t>(dlt);
+  }
+}
 }  // namespace
 
 Result<std::unique_ptr<PcapWriter>> PcapWriter::open(const std::string& path, int linktype,
@@ -125,7 +141,7 @@ Result<std::unique_ptr<PcapWriter>> PcapWriter::open(const std::string& path, in
     w->own_fd_ = true;
   }
   w->buf_.resize(kWriteBuffer);
-  const FileHeader h{nano ? 0xa1b23c4du : 0xa1b2c3d4u, 2, 4, 0, 0, snaplen, static_cast<uint32_t>(linktype)};
+  const FileHeader h{nano ? 0xa1b23c4du : 0xa1b2c3d4u, 2, 4, 0, 0, snaplen, linktype_for_file(linktype)};
   std::memcpy(w->buf_.data(), &h, sizeof h);
   w->used_ = sizeof h;
   return w;
