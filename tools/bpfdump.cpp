@@ -539,12 +539,12 @@ int run(const Args& a) {
       progress.update(cap->progress());
       continue;
     }
-    for (const capture::Packet& p : b) {
-      if (a.count && written >= *a.count) break;
-      ++written;
-      if (writer) {
-        writer->write(p.ts, p.data, p.caplen, p.wirelen);
-      } else {
+    if (writer) {
+      written += writer->write_batch(b, a.count ? *a.count - written : SIZE_MAX);
+    } else {
+      for (const capture::Packet& p : b) {
+        if (a.count && written >= *a.count) break;
+        ++written;
         line.clear();
         capture::format_summary(line, cap->linktype(), p.ts, cap->nano(), p.data, p.caplen, p.wirelen);
         line += '\n';
