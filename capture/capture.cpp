@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 
 #include "capture/context.hpp"
@@ -198,42 +199,47 @@ void Capture::run(Thread& t) {
 Ring::Wait Capture::next(Batch& out, int timeout_ms) {
   if (!started_) return Ring::Wait::kEnd;
   const size_t n = threads_.size();
-  const uint64_t step = n == 1 ? uint64_t(std::max(timeout_ms, -1)) : 0;
-  int waited = 0;
+  if (n == 1) {
+    Thread& t = *threads_.front();
+    if (t.ended) return Ring::Wait::kEnd;
+    const Ring::Wait w = t.ring->next(out, timeout_ms);
+    if (w == Ring::Wait::kEnd) t.ended = true;
+    last_ring_ = 0;
+    return w;
+  }
+  // Several rings (fanout): take the next ready one in round-robin order; when none is ready,
+  // sleep a little on one of them (its futex), then look at all again.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     bool all_ended = true;
+    size_t waitable = n;
     for (size_t k = 0; k < n; ++k) {
-      Thread& t = *threads_[(next_ring_ + k) % n];
+      const size_t i = (next_ring_ + k) % n;
+      Thread& t = *threads_[i];
       if (t.ended) continue;
       all_ended = false;
-      const Ring::Wait w = t.ring->next(out, n == 1 ? int(step) : 0);
+      if (waitable == n) waitable = i;
+      const Ring::Wait w = t.ring->next(out, 0);
       if (w == Ring::Wait::kBatch) {
-        next_ring_ = (next_ring_ + k + 1) % n;
+        last_ring_ = i;
+        next_ring_ = (i + 1) % n;
         return w;
       }
       if (w == Ring::Wait::kEnd) t.ended = true;
     }
     if (all_ended) return Ring::Wait::kEnd;
-    if (n == 1 || (timeout_ms >= 0 && waited >= timeout_ms)) return Ring::Wait::kTimeout;
-    // Several rings: short sleeps on the first live one (each wake-up is one futex).
-    for (auto& t : threads_)
-      if (!t->ended) {
-        Batch probe;
-        const Ring::Wait w = t->ring->next(probe, 2);
-        (void)probe;
-        if (w == Ring::Wait::kEnd) t->ended = true;
-        break;
-      }
-    waited += 2;
+    if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return Ring::Wait::kTimeout;
+    const Ring::Wait w = threads_[waitable]->ring->next(out, 2);
+    if (w == Ring::Wait::kBatch) {
+      last_ring_ = waitable;
+      next_ring_ = (waitable + 1) % n;
+      return w;
+    }
+    if (w == Ring::Wait::kEnd) threads_[waitable]->ended = true;
   }
 }
 
-void Capture::release(Batch& b) {
-  // The batch knows its buffer but not its ring: the ring that returned it is the one before
-  // next_ring_ in round-robin order.
-  const size_t n = threads_.size();
-  threads_[(next_ring_ + n - 1) % n]->ring->release(b);
-}
+void Capture::release(Batch& b) { threads_[last_ring_]->ring->release(b); }
 
 void Capture::stop() { stop_.store(true, std::memory_order_relaxed); }
 
