@@ -151,6 +151,7 @@ void Capture::run(Thread& t) {
   std::vector<Frame> frames;
   std::vector<jit::PacketView> views;
   std::vector<uint32_t> verdicts;
+  std::vector<uint8_t> vlan_frame;
   const uint32_t snaplen = std::max<uint32_t>(opts_.snaplen, 1);
   while (!stop_.load(std::memory_order_relaxed)) {
     const Source::Status st = t.source->read(frames, 50);
@@ -177,6 +178,17 @@ void Capture::run(Thread& t) {
           continue;
         }
         const uint32_t keep = std::min({f.caplen, verdicts[i], snaplen});
+        if (f.vlan_present && linktype_ == 1 && f.caplen >= 12) {
+          // The kernel stripped the 802.1Q tag into tpacket3_hdr (the filter ran on the packet
+          // without it, as the kernel's does); put it back in the stored copy, as libpcap does
+          // (pcap-linux.c, VLAN_TAG_LEN), so files and summaries show the frame as sent.
+          vlan_frame.assign(f.data, f.data + 12);
+          vlan_frame.insert(vlan_frame.end(), {uint8_t(f.vlan_tpid >> 8), uint8_t(f.vlan_tpid),
+                                               uint8_t(f.vlan_tci >> 8), uint8_t(f.vlan_tci)});
+          vlan_frame.insert(vlan_frame.end(), f.data + 12, f.data + f.caplen);
+          t.ring->push(f.ts, vlan_frame.data(), std::min<uint32_t>(keep + 4, snaplen), f.wirelen + 4);
+          continue;
+        }
         t.ring->push(f.ts, f.data, keep, f.wirelen);
       }
       if (rejected != 0) t.ring->count_rejected(rejected);
