@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <set>
 
@@ -295,16 +296,26 @@ TEST(LiveBpfdump, CapturesTheMatchingFramesToAFile) {
     for (const char* fanout : {"1", "2"}) {
       SCOPED_TRACE(engine + " fanout " + fanout);
       const Sent s = make_sequence(600);
+      unlink(err.c_str());  // the "listening on" check below must see this run's output
+      unlink(out.c_str());
       const std::string cmd = "ip netns exec " + ns.name() + " " + BPFDUMP_PATH + " -i veth1 -p --program " + prog +
                               " -x ddd --engine " + engine + " --fanout " + fanout + " -c " +
                               std::to_string(s.matching_tags.size()) + " -w " + out + " --stats 2>" + err;
       // Start bpfdump, give it time to bind, send, and wait for it to stop at -c N.
-      FILE* p = popen(("timeout 20 " + cmd).c_str(), "r");
+      FILE* p = popen(("timeout 20 " + cmd + "; echo exit status $? >>" + err).c_str(), "r");
       ASSERT_NE(p, nullptr);
-      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      // bpfdump says "listening on" once its sockets are bound.
+      for (int i = 0; i < 500; ++i) {
+        std::ifstream f(err);
+        const std::string text((std::istreambuf_iterator<char>(f)), {});
+        if (text.find("listening on") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
       ASSERT_TRUE(ns.send(s.frames));
       const int rc = pclose(p);
-      EXPECT_EQ(WEXITSTATUS(rc), 0) << std::ifstream(err).rdbuf();
+      const std::string log((std::istreambuf_iterator<char>(*std::make_unique<std::ifstream>(err))), {});
+      EXPECT_NE(log.find("exit status 0"), std::string::npos) << log;
+      (void)rc;
       std::string e;
       const auto got = read_with_libpcap(out, &e);
       EXPECT_EQ(e, "");
