@@ -377,7 +377,13 @@ Result<vm::VerifiedProgram> Checker::run() {
   }
   check_instructions();
   check_last();
-  if (jumps_ok_ && linux()) check_scratch_linux();
+  if (linux()) {
+    if (jumps_ok_)
+      check_scratch_linux();
+    else
+      diags_.note("scratch memory (M[]) initialisation not checked: some jump targets are "
+                  "outside the program");
+  }
   if (diags_.has_errors()) return Result<vm::VerifiedProgram>(std::move(diags_));
   if (linux()) {
     check_conversion();
