@@ -41,6 +41,7 @@ bool parse_hex(const std::string& s, std::vector<uint8_t>& out) {
 }
 
 bool set_context(vm::Context& c, const std::string& key, const std::string& val) {
+  if (key == "default") { c = vm::Context{}; return val.empty(); }
   if (key == "no_device") { c.has_device = false; return val.empty(); }
   if (key == "no_link_header") { c.has_link_header = false; return val.empty(); }
   auto v = number(val);
