@@ -102,7 +102,7 @@ ParseResult parse_cases(const std::string& text, const std::string& file) {
 
     if (word == "case") {
       if (rest.empty()) err("case needs a name");
-      r.cases.push_back(Case{file, line, rest, true, true, {}, {}});
+      r.cases.push_back(Case{file, line, rest, true, true, {}, {}, {}});
       cur = &r.cases.back();
       run = Run{};
       packet_fresh = true;
@@ -118,6 +118,9 @@ ParseResult parse_cases(const std::string& text, const std::string& file) {
       cur->linux = rest == "linux" || rest == "both";
       cur->bsd = rest == "bsd" || rest == "both";
       if (!cur->linux && !cur->bsd) err("target must be linux, bsd or both");
+    } else if (word == "skip_libpcap") {
+      if (rest.empty()) err("skip_libpcap needs a reason");
+      cur->skip_libpcap = rest;
     } else if (word == "program") {
       if (!cur->source.empty()) err("second program in one case");
       in_program = true;
