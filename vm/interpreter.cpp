@@ -39,7 +39,8 @@ namespace {
 #define BPF_FUSED(X)                                                                             \
   BPF_FUSED_CMP(X, FA_W) BPF_FUSED_CMP(X, FA_H) BPF_FUSED_CMP(X, FA_B)                           \
   BPF_FUSED_CMP(X, FI_W_L) BPF_FUSED_CMP(X, FI_H_L) BPF_FUSED_CMP(X, FI_B_L)                     \
-  BPF_FUSED_CMP(X, FI_W_B) BPF_FUSED_CMP(X, FI_H_B) BPF_FUSED_CMP(X, FI_B_B)
+  BPF_FUSED_CMP(X, FI_W_B) BPF_FUSED_CMP(X, FI_H_B) BPF_FUSED_CMP(X, FI_B_B)                     \
+  BPF_FUSED_CMP(X, FM_W) BPF_FUSED_CMP(X, FM_H) BPF_FUSED_CMP(X, FM_B)
 
 enum class H : uint8_t {
 #define BPF_H_ENUM(name) name,
@@ -230,6 +231,29 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
     const Op next = dec[i + 1].op;
     const int cmp = next == Op::kJeqK ? 0 : next == Op::kJgtK ? 1 : next == Op::kJgeK ? 2
                   : next == Op::kJsetK ? 3 : -1;
+    // `ld [k]; and #m; jxx #v` (address and flag tests): three instructions in one slot.
+    if (cmp < 0 && i + 2 < n && dec[i + 1].op == Op::kAndK) {
+      const Op j = dec[i + 2].op;
+      const int c3 = j == Op::kJeqK ? 0 : j == Op::kJgtK ? 1 : j == Op::kJgeK ? 2
+                   : j == Op::kJsetK ? 3 : -1;
+      int base3 = -1;
+      switch (kind[i]) {
+        case H::LD_W_CHK: case H::LD_W: base3 = int(H::FM_W_JEQ); break;
+        case H::LD_H_CHK: case H::LD_H: base3 = int(H::FM_H_JEQ); break;
+        case H::LD_B_CHK: case H::LD_B: base3 = int(H::FM_B_JEQ); break;
+        default: break;
+      }
+      if (c3 >= 0 && base3 >= 0) {
+        if (kind[i] == H::LD_W || kind[i] == H::LD_H || kind[i] == H::LD_B) slots_[i].n = 0;
+        kind[i] = H(base3 + c3);
+        slots_[i].mask = dec[i + 1].k;
+        slots_[i].k2 = dec[i + 2].k;
+        slots_[i].jt = slots_[i + 2].jt;
+        slots_[i].jf = slots_[i + 2].jf;
+        ++fused_;
+      }
+      continue;
+    }
     if (cmp < 0) continue;
     int base = -1;  // index of the first fused handler of the family
     switch (kind[i]) {
@@ -460,6 +484,9 @@ h_TXA: A = X; NEXT();
   FUSED_ABS(FA_W, rd32(pkt + pc->k))
   FUSED_ABS(FA_H, rd16(pkt + pc->k))
   FUSED_ABS(FA_B, pkt[pc->k])
+  FUSED_ABS(FM_W, rd32(pkt + pc->k) & pc->mask)
+  FUSED_ABS(FM_H, rd16(pkt + pc->k) & pc->mask)
+  FUSED_ABS(FM_B, pkt[pc->k] & pc->mask)
 #undef FUSED_ABS
   // Indirect: Linux (offset (int)(X + k); negative goes to the specification) and BSD.
 #define FUSED_IND_L(L, SIZE, READ, CMP)                                                         \

@@ -64,8 +64,9 @@ class Interpreter {
   size_t fused() const { return fused_; }
 
   // One pre-decoded instruction (40 bytes): handler address, operand, successors. A fused
-  // slot (a load followed by a conditional jump) carries the jump's constant in k2 and the
-  // jump's successors; the jump keeps its own slot for paths that jump straight to it.
+  // slot (a load, optionally `and #mask`, then a conditional jump) carries the jump's constant
+  // in k2 and the jump's successors; the fused-over instructions keep their own slots for
+  // paths that jump straight to them.
   struct Slot {
     const void* handler;
     const Slot* jt;   // conditional jumps and ja: taken / only successor
@@ -73,7 +74,7 @@ class Interpreter {
     uint32_t k;       // operand
     uint32_t n;       // loads: bytes to check (block check; 0 = none) or load size (slow paths)
     uint32_t k2;      // fused slots: the jump's k
-    uint32_t pad = 0;
+    uint32_t mask;    // fused load-and-jump slots: the `and` constant
   };
 
  private:
