@@ -21,7 +21,7 @@ void llvm_destroy(void* state) { delete static_cast<LlvmCode*>(state); }
 }  // namespace
 
 Result<Backend> compile_llvm(const vm::VerifiedProgram& prog) {
-  auto code = LlvmCode::compile(prog, 2, /*with_batch=*/true);
+  auto code = LlvmCode::compile(prog, kLlvmFilterOptLevel, /*with_batch=*/true);
   if (!code) return code.diagnostics();
   auto* owned = new (std::nothrow) LlvmCode(code.take());
   if (!owned) {

@@ -36,6 +36,9 @@ using LlvmFilterFn = uint32_t (*)(const void* unused, const uint8_t* pkt, uint32
 using LlvmBatchFn = void (*)(const void* unused, const vm::PacketRef* pkts, size_t n,
                              uint32_t* out, const vm::Context& ctx);
 
+// The level bpf::jit::Filter (engine llvm) compiles with, and `bpfc --emit-llvm` prints.
+inline constexpr int kLlvmFilterOptLevel = 2;
+
 // Native code for one program, owned (move-only). Destroying it frees the code in the shared JIT.
 class LlvmCode {
  public:
