@@ -124,14 +124,18 @@ const Alias* find_alias(std::string_view name) {
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1), prev2(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      // Optimal string alignment: a swap of two neighbours costs 1 (`lhd` -> `ldh`).
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
     }
+    prev2 = prev;
     std::swap(prev, cur);
   }
   return prev[b.size()];
@@ -145,7 +149,10 @@ std::optional<std::string> closest(std::string_view word, const Range& candidate
   size_t limit = word.size() <= 3 ? 1 : 2;
   for (const auto& c : candidates) {
     size_t d = edit_distance(word, c);
-    if (d <= limit && d < best) {
+    if (d > limit) continue;
+    // Prefer candidates of the same length on equal distance (a swap over a deletion).
+    d = d * 2 + (std::string_view(c).size() != word.size());
+    if (d < best) {
       best = d;
       best_name = std::string(c);
     }
@@ -176,7 +183,7 @@ const char* form_text(vm::Operand o) {
     case vm::Operand::kImm: return "#k";
     case vm::Operand::kLen: return "#len";
     case vm::Operand::kMem: return "M[k]";
-    case vm::Operand::kAbs: return "[k] or an ancillary name (#proto, #vlan_tci, ...)";
+    case vm::Operand::kAbs: return "[k]";
     case vm::Operand::kInd: return "[x + k]";
     case vm::Operand::kMsh: return "4*([k]&0xf)";
     case vm::Operand::kAluK: return "#k";
@@ -396,7 +403,12 @@ void Assembler::instruction(const grammar::Instruction& in) {
   const Alias* alias = find_alias(in.mnemonic);
   if (!alias) {
     std::string msg = "unknown instruction '" + in.mnemonic + "'";
-    if (auto s = closest(lower(in.mnemonic), kMnemonicNames)) msg += "; did you mean '" + *s + "'?";
+    std::string l = lower(in.mnemonic);
+    // A size suffix from other assemblers: `ldw`/`ldxw` load a word, which is plain ld/ldx here.
+    if (l.size() > 2 && l.back() == 'w' && find_alias(l.substr(0, l.size() - 1)))
+      msg += "; did you mean '" + l.substr(0, l.size() - 1) + "'?";
+    else if (auto s = closest(l, kMnemonicNames))
+      msg += "; did you mean '" + *s + "'?";
     diags_.error(std::move(msg), mloc);
     return;
   }
@@ -411,10 +423,17 @@ void Assembler::instruction(const grammar::Instruction& in) {
     if (match) rows.push_back(&r);
   }
   auto expected_forms = [&] {
+    std::vector<std::string> forms;
+    bool anc = false;
+    for (const auto* r : rows) {
+      forms.emplace_back(form_text(r->operand));
+      anc = anc || r->operand == vm::Operand::kAbs;
+    }
+    if (anc) forms.emplace_back("an ancillary name (#proto, #vlan_tci, ...)");
     std::string s;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      if (i) s += (i + 1 == rows.size()) ? " or " : ", ";
-      s += form_text(rows[i]->operand);
+    for (size_t i = 0; i < forms.size(); ++i) {
+      if (i) s += (i + 1 == forms.size()) ? " or " : ", ";
+      s += forms[i];
     }
     return s;
   };
@@ -499,14 +518,14 @@ void Assembler::instruction(const grammar::Instruction& in) {
                  ops[3].span.loc());
     return;
   }
-  Item& item = items_[index];
-  item.insn = vm::jump(row->code, c.k, 0, 0);
-  item.cond = true;
-  item.t = item.f = index + 1;  // fall through
   bool inv = alias->inverted;
   bool ok = target_label(ops[1], inv);
   if (ops.size() == 3) ok = target_label(ops[2], !inv) && ok;
-  (void)ok;
+  if (!ok) return;
+  Item& item = items_[index];
+  item.insn = vm::jump(row->code, c.k, 0, 0);
+  item.cond = true;
+  item.t = item.f = index + 1;  // fall through unless a label says otherwise
 }
 
 // `.insn code, jt, jf, k`: the four fields verbatim (what disassemble() writes for instructions

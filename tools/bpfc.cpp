@@ -219,8 +219,11 @@ bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics&
   vo.target = o.target;
   vo.snaplen = o.snaplen;
   auto r = bpf::verifier::verify(prog, vo);
-  diags.append(r.diagnostics());
-  report = r.ok() ? "valid program" : "invalid program";
+  // Verifier warnings (unreachable code, constant conditions, snap length) only with -V.
+  for (const bpf::Diagnostic& d : r.diagnostics().items())
+    if (d.severity == bpf::Severity::kError || o.verbose) diags.add(d);
+  report = r.ok() ? "valid program; " + bpf::verifier::describe(*r) : "invalid program";
+  if (!report.empty() && report.back() == '\n') report.pop_back();
   return r.ok();
 #else
   // Only while verifier/ has no library yet (see tools/CMakeLists.txt): say so, do not fail.
