@@ -22,9 +22,7 @@
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
 
-#ifdef BPFC_HAVE_VERIFIER
 #include "verifier/verifier.hpp"
-#endif
 
 namespace {
 
@@ -201,24 +199,25 @@ bool read_input(const std::string& path, std::string& out) {
 }
 
 // The single verification point: every program that bpfc prints or checks passes here.
-// Appends the verifier's diagnostics; returns whether the program is valid.
+// Appends the verifier's diagnostics (errors and warnings); `report` gets the verifier's
+// description of a valid program (for -V). Returns whether the program is valid.
 bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics& diags,
                     std::string& report) {
-#ifdef BPFC_HAVE_VERIFIER
   bpf::verifier::Options vo;
   vo.target = o.target;
   vo.snaplen = o.snaplen;
   auto r = bpf::verifier::verify(prog, vo);
   diags.append(r.diagnostics());
-  report = r.ok() ? "valid program" : "invalid program";
-  return r.ok();
-#else
-  // Only while verifier/ has no library yet (see tools/CMakeLists.txt): say so, do not fail.
-  (void)prog;
-  diags.warning("not verified: this bpfc was built without verifier/");
-  report = "not verified";
-  return !o.check;
-#endif
+  if (!r.ok()) {
+    report = "Validating: invalid program (" + std::to_string(r.diagnostics().error_count()) +
+             " error(s))\n";
+    return false;
+  }
+  report = "Validating: is runnable (" +
+           std::string(o.target == bpf::vm::Target::kLinux ? "linux" : "bsd") + " rules)\n" +
+           bpf::verifier::describe(*r);
+  if (!report.empty() && report.back() != '\n') report += '\n';
+  return true;
 }
 
 std::string listing_for_stderr(const bpf::vm::Program& p) {
@@ -265,7 +264,7 @@ int main(int argc, char** argv) {
     diags.attach_source(source);
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);
-    if (o.verbose) std::fprintf(stderr, "%s\n", report.c_str());
+    if (o.verbose) std::fputs(report.c_str(), stderr);
     return ok ? kExitOk : kExitInvalid;
   }
 
@@ -276,12 +275,12 @@ int main(int argc, char** argv) {
     diags.attach_source(source);
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);
-    if (o.verbose) std::fprintf(stderr, "%s\n", report.c_str());
+    if (o.verbose) std::fputs(report.c_str(), stderr);
     if (!ok) return kExitInvalid;
   } else {
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);  // warnings
-    if (o.verbose) std::fputs("not verified\n", stderr);
+    if (o.verbose) std::fputs("Validating: skipped\n", stderr);
   }
 
   std::string text = bpf::compiler::format_program(prog->insns, out);

@@ -139,6 +139,40 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_NE(h.out.find("usage: bpfc"), std::string::npos);
 }
 
+TEST(Cli, VerificationGatesOutput) {
+  // `ret x` assembles (bpf_asm emits it) but neither Linux nor BSD accept it.
+  Outcome r = bpfc("", "ld [12]\nret x\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("<stdin>:2:1: error: ", 0), 0u) << r.err;
+  Outcome nv = bpfc("--no-verify -ddd", "ld [12]\nret x\n");
+  EXPECT_EQ(nv.status, 0) << nv.err;
+  EXPECT_EQ(nv.out, "2\n32 0 0 12\n14 0 0 0\n");
+  // Reading M[3] before writing it: rejected, with the source position.
+  Outcome m = bpfc("--check", "ld M[3]\nret a\n");
+  EXPECT_EQ(m.status, 1);
+  EXPECT_EQ(m.out, "");
+  EXPECT_EQ(m.err.rfind("<stdin>:1:1: error: ", 0), 0u) << m.err;
+  Outcome ok = bpfc("--check", kArp);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(ok.out, "");
+  // Bytecode input is verified too; errors name the instruction index.
+  Outcome bc = bpfc("--check -x ddd", "1\n14 0 0 0\n");
+  EXPECT_EQ(bc.status, 1);
+  EXPECT_EQ(bc.err.rfind("<stdin>:0: error: ", 0), 0u) << bc.err;
+}
+
+TEST(Cli, TargetSelectsRules) {
+  // 600 instructions: fine for Linux (4096), too long for FreeBSD's bpf_setf (512).
+  std::string src;
+  for (int i = 0; i < 599; ++i) src += "ld #1\n";
+  src += "ret a\n";
+  EXPECT_EQ(bpfc("--check --target linux", src).status, 0);
+  Outcome bsd = bpfc("--check --target bsd", src);
+  EXPECT_EQ(bsd.status, 1);
+  EXPECT_FALSE(bsd.err.empty());
+}
+
 TEST(Cli, ExpressionOptionsAreAccepted) {
   // -O/-l/-s parse for every mode (they only matter with -e).
   Outcome r = bpfc("-O1 -l RAW -s 96 --target linux", kArp);
@@ -151,6 +185,12 @@ TEST(Cli, VerboseWritesListingToStderrOnly) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "4\n40 0 0 12\n21 0 1 2054\n6 0 0 65535\n6 0 0 0\n");
   EXPECT_NE(r.err.find("(001) jeq      #0x806           jt 2\tjf 3\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Validating: is runnable (linux rules)\n"), std::string::npos) << r.err;
+  Outcome bad = bpfc("-V", "ld M[1]\nret a\n");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_NE(bad.err.find("(000) ld       M[1]\n"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("Validating: invalid program"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, Examples) {
