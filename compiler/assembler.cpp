@@ -630,6 +630,7 @@ std::optional<vm::Program> Assembler::layout() {
       p += 1 + extra(i);
     }
     pos[n] = p;
+    if (p > vm::kMaxInsns) break;  // cannot fit any more; reported below
     bool changed = false;
     for (size_t i = 0; i < n; ++i) {
       const Item& it = items_[i];
@@ -682,6 +683,11 @@ std::optional<vm::Program> Assembler::run(const grammar::Unit& unit) {
   resolve(unit);
   if (items_.empty() && !diags_.has_errors()) diags_.error("no instructions in the program");
   if (diags_.has_errors()) return std::nullopt;
+  if (items_.size() > vm::kMaxInsns) {  // before layout, which is quadratic in the worst case
+    diags_.error("program has " + std::to_string(items_.size()) + " instructions; the limit is " +
+                 std::to_string(vm::kMaxInsns));
+    return std::nullopt;
+  }
   return layout();
 }
 
