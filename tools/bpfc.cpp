@@ -19,10 +19,9 @@
 
 #include "compiler/assembler.hpp"
 #include "compiler/formats.hpp"
+#include "verifier/verifier.hpp"
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
-
-#include "verifier/verifier.hpp"
 
 namespace {
 
@@ -106,13 +105,14 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       return true;
     };
     auto is_opt = [&](std::string_view name) {
-      return a == name || (a.substr(0, name.size()) == name &&
-                           (name.size() == 2 || a[name.size()] == '='));
+      return a == name ||
+             (a.substr(0, name.size()) == name && (name.size() == 2 || a[name.size()] == '='));
     };
     std::string_view v;
     if (only_files || a == "-" || a.empty() || a[0] != '-') {
-      if (o.file) return usage_error("more than one input file ('" + *o.file + "' and '" +
-                                     std::string(a) + "')");
+      if (o.file)
+        return usage_error("more than one input file ('" + *o.file + "' and '" + std::string(a) +
+                           "')");
       o.file = std::string(a);
     } else if (a == "--") {
       only_files = true;
@@ -155,9 +155,12 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       o.in_format = f;
     } else if (is_opt("--target")) {
       if (!value("--target", v)) return usage_error("option --target needs linux or bsd");
-      if (v == "linux") o.target = bpf::vm::Target::kLinux;
-      else if (v == "bsd") o.target = bpf::vm::Target::kBsd;
-      else return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
+      if (v == "linux")
+        o.target = bpf::vm::Target::kLinux;
+      else if (v == "bsd")
+        o.target = bpf::vm::Target::kBsd;
+      else
+        return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
     } else if (is_opt("-e")) {
       if (!value("-e", v)) return usage_error("option -e needs an expression");
       o.expr = std::string(v);
@@ -175,8 +178,7 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       return usage_error("unknown option '" + std::string(a) + "'");
     }
   }
-  if (o.expr && o.file)
-    return usage_error("give either -e EXPR or an input file, not both");
+  if (o.expr && o.file) return usage_error("give either -e EXPR or an input file, not both");
   if (o.disasm && o.check) return usage_error("--disasm and --check exclude each other");
   if (o.expr && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
   if (o.expr && o.in_format) return usage_error("-x does not apply to -e expressions");
@@ -236,8 +238,9 @@ int main(int argc, char** argv) {
 
   if (o.expr) {
     // Expression compilation (compiler/expr.hpp) is wired here by the expression issue.
-    std::fprintf(stderr, "bpfc: -e: the pcap-filter expression compiler is not part of this "
-                         "build yet\n");
+    std::fprintf(stderr,
+                 "bpfc: -e: the pcap-filter expression compiler is not part of this "
+                 "build yet\n");
     return kExitUsage;
   }
 

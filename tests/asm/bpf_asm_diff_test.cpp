@@ -3,9 +3,8 @@
 // base; labels of 2+ characters; jumps within 255) must assemble to the same xt_bpf text.
 // bpf_asm is not packaged by Debian; build it from a kernel tree (make -C tools/bpf bpf_asm) and
 // point BPFC_BPF_ASM at it. Without it the test is skipped and says so.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -40,17 +39,27 @@ std::string number(std::mt19937& rng) {
   char buf[48];
   switch (rng() % 5) {
     case 0: std::snprintf(buf, sizeof buf, "0x%x", v); break;
-    case 1: if (v) { std::snprintf(buf, sizeof buf, "0%o", v); break; } [[fallthrough]];
-    case 2: if (v && v < 0x80000000u) { std::snprintf(buf, sizeof buf, "-%u", v); break; } [[fallthrough]];
+    case 1:
+      if (v) {
+        std::snprintf(buf, sizeof buf, "0%o", v);
+        break;
+      }
+      [[fallthrough]];
+    case 2:
+      if (v && v < 0x80000000u) {
+        std::snprintf(buf, sizeof buf, "-%u", v);
+        break;
+      }
+      [[fallthrough]];
     default: std::snprintf(buf, sizeof buf, "%u", v); break;
   }
   return buf;
 }
 
 std::string bpf_asm_program(std::mt19937& rng, int n) {
-  static const char* const kExt[] = {"proto", "type", "poff", "ifidx", "nla", "nlan", "mark",
-                                     "queue", "hatype", "rxhash", "cpu", "vlan_tci", "vlan_pr",
-                                     "vlan_avail", "vlan_tpid", "rand"};
+  static const char* const kExt[] = {
+      "proto",  "type",   "poff", "ifidx",    "nla",     "nlan",       "mark",      "queue",
+      "hatype", "rxhash", "cpu",  "vlan_tci", "vlan_pr", "vlan_avail", "vlan_tpid", "rand"};
   auto pick = [&](std::initializer_list<const char*> l) {
     return std::string(*(l.begin() + rng() % l.size()));
   };
@@ -61,21 +70,30 @@ std::string bpf_asm_program(std::mt19937& rng, int n) {
     std::string insn;
     switch (rng() % 14) {
       case 0: insn = pick({"ld", "ldh", "ldb"}) + " [" + number(rng) + "]"; break;
-      case 1: insn = pick({"ld", "ldh", "ldb"}) + pick({" [x + ", " [%x + "}) + number(rng) + "]"; break;
-      case 2: insn = pick({"ld #", "ldi #", "ldi ", "ldx #", "ldxi ", "ldxi #"}) + number(rng); break;
+      case 1:
+        insn = pick({"ld", "ldh", "ldb"}) + pick({" [x + ", " [%x + "}) + number(rng) + "]";
+        break;
+      case 2:
+        insn = pick({"ld #", "ldi #", "ldi ", "ldx #", "ldxi ", "ldxi #"}) + number(rng);
+        break;
       case 3: insn = pick({"ld", "ldx"}) + pick({" #len", " len", " M[7]", " M[15]"}); break;
       case 4: insn = pick({"ld", "ldh", "ldb"}) + pick({" #", " "}) + kExt[rng() % 16]; break;
       case 5: insn = pick({"ldxb", "ldx"}) + " 4*([" + number(rng) + "]&0xf)"; break;
       case 6: insn = pick({"st", "stx"}) + " M[" + std::to_string(rng() % 16) + "]"; break;
-      case 7: insn = pick({"add", "sub", "mul", "div", "mod", "and", "or", "xor", "lsh", "rsh"}) +
-                     (rng() % 2 ? " #" + number(rng) : " " + x); break;
+      case 7:
+        insn = pick({"add", "sub", "mul", "div", "mod", "and", "or", "xor", "lsh", "rsh"}) +
+               (rng() % 2 ? " #" + number(rng) : " " + x);
+        break;
       case 8: insn = pick({"neg", "tax", "txa", "NEG", "Tax"}); break;
       case 9: insn = pick({"ja ", "jmp ", "JA "}) + target(); break;
-      case 10: insn = pick({"jeq", "jgt", "jge", "jset", "jneq", "jne", "jlt", "jle"}) +
-                      (rng() % 2 ? " #" + number(rng) : " " + x) + ", " + target(); break;
-      case 11: insn = pick({"jeq", "jgt", "jge", "jset"}) +
-                      (rng() % 2 ? " #" + number(rng) : " " + x) + ", " + target() + ", " +
-                      target(); break;
+      case 10:
+        insn = pick({"jeq", "jgt", "jge", "jset", "jneq", "jne", "jlt", "jle"}) +
+               (rng() % 2 ? " #" + number(rng) : " " + x) + ", " + target();
+        break;
+      case 11:
+        insn = pick({"jeq", "jgt", "jge", "jset"}) + (rng() % 2 ? " #" + number(rng) : " " + x) +
+               ", " + target() + ", " + target();
+        break;
       case 12: insn = "ret " + pick({"a", "%a", "x", "%x"}); break;
       default: insn = "ret #" + number(rng); break;
     }

@@ -1,10 +1,9 @@
 // The bpfc command line (../shared/CLI.md), run as a process: formats and shorthands, stdin,
 // --disasm with -x and autodetection, exit codes (0 ok, 1 invalid input, 2 usage), stdout empty
 // on every error, diagnostics on stderr in FILE:LINE:COL form.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
@@ -31,8 +30,8 @@ Outcome bpfc(const std::string& args, const std::string& input = "") {
     std::ofstream in(base + ".in", std::ios::binary);
     in << input;
   }
-  std::string cmd = std::string(BPFC_BIN) + " " + args + " <" + base + ".in >" + base +
-                    ".out 2>" + base + ".err";
+  std::string cmd =
+      std::string(BPFC_BIN) + " " + args + " <" + base + ".in >" + base + ".out 2>" + base + ".err";
   int rc = std::system(cmd.c_str());
   Outcome r;
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -51,8 +50,9 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }
 
 const char* const kArp = "ldh [12]\njeq #0x806, keep, drop\nkeep: ret #65535\ndrop: ret #0\n";
-const char* const kC = "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 1, 0x00000806 },\n"
-                       "{ 0x6, 0, 0, 0x0000ffff },\n{ 0x6, 0, 0, 0x00000000 },\n";
+const char* const kC =
+    "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 1, 0x00000806 },\n"
+    "{ 0x6, 0, 0, 0x0000ffff },\n{ 0x6, 0, 0, 0x00000000 },\n";
 
 TEST(Cli, DefaultIsCFromStdin) {
   Outcome r = bpfc("", kArp);
@@ -101,15 +101,18 @@ TEST(Cli, DisasmWithAndWithoutInputFormat) {
 }
 
 TEST(Cli, ErrorsExitOneWithEmptyStdout) {
-  std::string f = write_temp("bad.bpf", "  ldh [12]\n  jeq #0x806, keep, dorp\nkeep: ret #1\n"
-                                        "drop: ret #0\n  ldw [1]\n");
+  std::string f = write_temp("bad.bpf",
+                             "  ldh [12]\n  jeq #0x806, keep, dorp\nkeep: ret #1\n"
+                             "drop: ret #0\n  ldw [1]\n");
   Outcome r = bpfc(f);
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, f + ":2:21: error: undefined label 'dorp'; did you mean 'drop'?\n"
+  EXPECT_EQ(r.err, f +
+                       ":2:21: error: undefined label 'dorp'; did you mean 'drop'?\n"
                        "  jeq #0x806, keep, dorp\n"
                        "                    ^~~~\n" +
-                       f + ":5:3: error: unknown instruction 'ldw'; did you mean 'ld'?\n"
+                       f +
+                       ":5:3: error: unknown instruction 'ldw'; did you mean 'ld'?\n"
                        "  ldw [1]\n"
                        "  ^~~\n");
   Outcome s = bpfc("-d", "ret #0\nret y\n");
