@@ -39,6 +39,10 @@ struct Program {
 };
 
 // One instruction after verification: decoded opcode, absolute jump targets.
+// Guarantees (verifier/verifier.cpp): `op` is the decoded `code` and is allowed by the target's
+// rule set; jt/jf < size() for jumps (always forward: jt, jf > own index), so every execution
+// terminates; for non-jumps jt == jf == index + 1 (== size() only for the last instruction,
+// which is always a return); for `ja` jt == jf.
 struct DecodedInsn {
   Op op;
   uint8_t block_end;  // 1 if this instruction ends its basic block
@@ -50,6 +54,11 @@ struct DecodedInsn {
 
 inline constexpr uint32_t kNoBlock = 0xffffffffu;
 
+// Basic blocks partition ALL instructions (unreachable ones too) in index order: blocks()[b]
+// covers [first, last], block_of(i) names the block of i, blocks()[0] starts at 0. A block
+// starts at 0, at every jump target and after every jump or return; it ends with a jump, a
+// return, or the instruction before a leader (fall-through). Successor blocks have larger
+// indices (the CFG is acyclic, index order is a topological order).
 struct BasicBlock {
   uint32_t first = 0;  // index of the first instruction
   uint32_t last = 0;   // index of the last instruction (inclusive): a jump, a ret, or a fallthrough
@@ -57,25 +66,43 @@ struct BasicBlock {
   // block read: if caplen < pkt_bytes, one of them fails and the program returns 0 before the
   // block ends. 0 when the block has no absolute packet load. Ancillary and negative offsets are
   // not counted (they take the exact slow path).
+  // Exactly which loads are counted: Linux: absolute loads and ldxb msh with k < 2^31 (larger k
+  // are ancillary, SKF_NET_OFF/SKF_LL_OFF, or always-failing negative offsets); BSD: those with
+  // k + size <= 2^32 - 1. For every counted load, k + size <= pkt_bytes without overflow, so
+  // after one check `caplen >= pkt_bytes` an engine may read every counted load of the block
+  // without its own bounds check; if `caplen < pkt_bytes` it may return 0 on entry to the block
+  // (every way a program can fail returns 0, and nothing a block does before failing is visible).
   uint32_t pkt_bytes = 0;
   // Same, for the whole path from the entry to this block: the maximum of pkt_bytes over all
   // blocks that dominate it (including itself). An engine may check this once on entry when no
   // block before it checked a larger value.
+  // Guarantee: every execution reaching this block has fully executed all its dominators, so
+  // caplen >= pkt_bytes of each strict dominator already holds there. Unreachable blocks:
+  // pkt_bytes_dominated == pkt_bytes.
   uint32_t pkt_bytes_dominated = 0;
-  std::array<uint32_t, 2> succ = {kNoBlock, kNoBlock};  // successor blocks (true, false)
-  uint16_t scratch_live_in = 0;  // M[] slots whose value may be read later, on entry
+  // successor blocks (true, false). Fall-through and `ja`: succ[1] == kNoBlock; ret: both
+  // kNoBlock; a conditional jump with jt == jf has succ[0] == succ[1].
+  std::array<uint32_t, 2> succ = {kNoBlock, kNoBlock};
+  // M[] slots whose value may be read later, on entry (backward may-liveness over the CFG):
+  // a slot not in scratch_live_in of a block is never read before being overwritten from there.
+  uint16_t scratch_live_in = 0;
 };
 
+// Whole-program facts. "Path" means a path of the CFG from instruction 0 over reachable code.
 struct ProgramFacts {
-  uint16_t scratch_read = 0;      // slots read anywhere
-  uint16_t scratch_written = 0;   // slots written anywhere
+  uint16_t scratch_read = 0;      // slots read anywhere (reachable or not)
+  uint16_t scratch_written = 0;   // slots written anywhere (reachable or not)
   bool reads_a_before_write = false;  // some path reads A before writing it (A starts at 0)
   bool reads_x_before_write = false;  // same for X
-  bool uses_ancillary = false;        // any load from SKF_AD_OFF + n
+  bool uses_ancillary = false;        // any load from SKF_AD_OFF + n (Linux)
   bool uses_negative_offsets = false; // any absolute load in the SKF_NET_OFF/SKF_LL_OFF ranges
   bool uses_ind = false;              // any [x + k] load
   bool uses_div_x = false;            // div/mod by X (may end with 0)
   uint32_t max_pkt_bytes = 0;         // max of BasicBlock::pkt_bytes
+  // Slots that some path may read before writing them. Always 0 for Linux (the kernel's
+  // check_load_and_stores() rejects such programs); BSD bpf_validate() does not check it, so
+  // an engine must give these slots a defined value (0, as libpcap's callers expect).
+  uint16_t scratch_uninit = 0;
 };
 
 class VerifiedProgram {

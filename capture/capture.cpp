@@ -1,0 +1,274 @@
+// Capture threads: source -> filter -> hold/store ring. See capture.hpp for the contract.
+// Invariants: each ring has exactly one producer (its capture thread) and one consumer (the
+// application thread); a capture thread always calls Ring::finish() before it exits, so the
+// consumer sees every stored packet and then kEnd; counters are only final after that.
+// Tested in tests/capture/capture_test.cpp and tests/capture/live_test.cpp.
+#include "capture/capture.hpp"
+
+#include <net/if.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "capture/context.hpp"
+
+namespace bpf::capture {
+
+struct Capture::Thread {
+  std::unique_ptr<Source> source;
+  std::unique_ptr<Ring> ring;
+  std::thread thread;
+  bool ended = false;  // consumer side: kEnd seen
+  std::mutex error_mu;
+  std::string error;
+  SourceCounters counters;
+};
+
+Result<std::unique_ptr<Capture>> Capture::open_file(const std::string& path, const CaptureOptions& opts) {
+  auto src = capture::open_file(path);
+  if (!src.ok()) return src.diagnostics();
+  std::unique_ptr<Capture> c(new Capture());
+  c->opts_ = opts;
+  c->opts_.fanout = 1;
+  c->linktype_ = (*src)->linktype();
+  c->source_snaplen_ = (*src)->snaplen();
+  auto t = std::make_unique<Thread>();
+  t->source = src.take();
+  c->threads_.push_back(std::move(t));
+  return c;
+}
+
+Result<std::unique_ptr<Capture>> Capture::open_live(const std::string& iface, const CaptureOptions& opts) {
+  Diagnostics d;
+  if (if_nametoindex(iface.c_str()) == 0) {
+    d.error(iface + ": no such network interface");
+    return d;
+  }
+  if (opts.fanout < 1 || opts.fanout > 64) {
+    d.error("fanout must be between 1 and 64");
+    return d;
+  }
+  std::unique_ptr<Capture> c(new Capture());
+  c->opts_ = opts;
+  c->iface_ = iface;
+  c->live_ = true;
+  return c;
+}
+
+Capture::~Capture() {
+  stop();
+  for (auto& t : threads_)
+    if (t->thread.joinable()) {
+      // Unblock a file producer waiting for space: drain whatever is left.
+      Batch b;
+      while (!t->ended) {
+        const Ring::Wait w = t->ring->next(b, 10);
+        if (w == Ring::Wait::kBatch) t->ring->release(b);
+        if (w == Ring::Wait::kEnd) t->ended = true;
+      }
+      t->thread.join();
+    }
+}
+
+Diagnostics Capture::set_filter(const vm::VerifiedProgram& prog, jit::Engine engine) {
+  Diagnostics d;
+  if (started_) {
+    d.error("set_filter after start");
+    return d;
+  }
+  auto f = jit::Filter::compile(prog, engine);
+  if (!f.ok()) return f.diagnostics();
+  filter_.emplace(f.take());
+  uses_context_ = prog.facts().uses_ancillary || prog.facts().uses_negative_offsets;
+  kernel_filter_.clear();
+  return d;
+}
+
+Diagnostics Capture::set_kernel_filter(const vm::VerifiedProgram& prog) {
+  Diagnostics d;
+  if (!live_) {
+    d.error("the kernel filter needs a live capture (-i); files are filtered in user space");
+    return d;
+  }
+  if (prog.target() != vm::Target::kLinux) {
+    d.error("the kernel filter needs a program verified for Linux (--semantics linux)");
+    return d;
+  }
+  kernel_filter_.assign(prog.insns().begin(), prog.insns().end());
+  filter_.reset();
+  return d;
+}
+
+const char* Capture::filter_engine_name() const {
+  if (!kernel_filter_.empty()) return "kernel";
+  if (!filter_) return "none";
+  switch (filter_->engine()) {
+    case jit::Engine::kAuto: return "auto";
+    case jit::Engine::kInterp: return "interp";
+    case jit::Engine::kAsmjit: return "asmjit";
+    case jit::Engine::kLlvm: return "llvm";
+  }
+  return "?";
+}
+
+Diagnostics Capture::start() {
+  Diagnostics d;
+  if (started_) {
+    d.error("capture already started");
+    return d;
+  }
+  Ring::Options ro;
+  ro.buffer_bytes = opts_.buffer_bytes;
+  ro.timeout_ns = opts_.timeout_ns;
+  ro.immediate = opts_.immediate;
+  ro.block_when_full = !live_;
+  if (live_) {
+    LiveOptions lo;
+    lo.snaplen = opts_.snaplen;
+    lo.promiscuous = opts_.promiscuous;
+    lo.kernel_filter = kernel_filter_;
+    lo.lock_filter = opts_.lock_filter;
+    lo.block_timeout_ms = std::max<uint32_t>(1, uint32_t(opts_.timeout_ns / 2'000'000u));
+    if (opts_.fanout > 1) lo.fanout_group = uint16_t((getpid() ^ reinterpret_cast<uintptr_t>(this)) & 0xffff) | 1;
+    for (unsigned i = 0; i < opts_.fanout; ++i) {
+      auto src = capture::open_live(iface_, lo);
+      if (!src.ok()) return src.diagnostics();
+      auto t = std::make_unique<Thread>();
+      t->source = src.take();
+      threads_.push_back(std::move(t));
+    }
+    linktype_ = threads_.front()->source->linktype();
+  }
+  for (auto& t : threads_) {
+    auto ring = Ring::create(ro);
+    if (!ring.ok()) return ring.diagnostics();
+    t->ring = ring.take();
+  }
+  started_ = true;
+  for (auto& t : threads_) t->thread = std::thread([this, tp = t.get()] { run(*tp); });
+  return d;
+}
+
+void Capture::run(Thread& t) {
+  std::vector<Frame> frames;
+  std::vector<jit::PacketView> views;
+  std::vector<uint32_t> verdicts;
+  const uint32_t snaplen = std::max<uint32_t>(opts_.snaplen, 1);
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const Source::Status st = t.source->read(frames, 50);
+    const size_t n = frames.size();
+    if (n != 0) {
+      verdicts.assign(n, snaplen);
+      if (filter_) {
+        if (uses_context_) {
+          for (size_t i = 0; i < n; ++i) {
+            const vm::Context ctx = make_context(frames[i], linktype_);
+            verdicts[i] = filter_->run(frames[i].data, frames[i].caplen, frames[i].wirelen, ctx);
+          }
+        } else {
+          views.resize(n);
+          for (size_t i = 0; i < n; ++i) views[i] = {frames[i].data, frames[i].caplen, frames[i].wirelen};
+          filter_->run_batch(views, verdicts.data());
+        }
+      }
+      uint64_t rejected = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const Frame& f = frames[i];
+        if (verdicts[i] == 0) {
+          ++rejected;
+          continue;
+        }
+        const uint32_t keep = std::min({f.caplen, verdicts[i], snaplen});
+        t.ring->push(f.ts_ns, f.data, keep, f.wirelen);
+      }
+      if (rejected != 0) t.ring->count_rejected(rejected);
+    }
+    t.ring->tick();
+    if (st == Source::Status::kEnd) break;
+    if (st == Source::Status::kError) {
+      std::lock_guard<std::mutex> lock(t.error_mu);
+      t.error = t.source->error();
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(t.error_mu);
+    t.counters = t.source->counters();
+  }
+  t.ring->finish();
+}
+
+Ring::Wait Capture::next(Batch& out, int timeout_ms) {
+  if (!started_) return Ring::Wait::kEnd;
+  const size_t n = threads_.size();
+  const uint64_t step = n == 1 ? uint64_t(std::max(timeout_ms, -1)) : 0;
+  int waited = 0;
+  for (;;) {
+    bool all_ended = true;
+    for (size_t k = 0; k < n; ++k) {
+      Thread& t = *threads_[(next_ring_ + k) % n];
+      if (t.ended) continue;
+      all_ended = false;
+      const Ring::Wait w = t.ring->next(out, n == 1 ? int(step) : 0);
+      if (w == Ring::Wait::kBatch) {
+        next_ring_ = (next_ring_ + k + 1) % n;
+        return w;
+      }
+      if (w == Ring::Wait::kEnd) t.ended = true;
+    }
+    if (all_ended) return Ring::Wait::kEnd;
+    if (n == 1 || (timeout_ms >= 0 && waited >= timeout_ms)) return Ring::Wait::kTimeout;
+    // Several rings: short sleeps on the first live one (each wake-up is one futex).
+    for (auto& t : threads_)
+      if (!t->ended) {
+        Batch probe;
+        const Ring::Wait w = t->ring->next(probe, 2);
+        (void)probe;
+        if (w == Ring::Wait::kEnd) t->ended = true;
+        break;
+      }
+    waited += 2;
+  }
+}
+
+void Capture::release(Batch& b) {
+  // The batch knows its buffer but not its ring: the ring that returned it is the one before
+  // next_ring_ in round-robin order.
+  const size_t n = threads_.size();
+  threads_[(next_ring_ + n - 1) % n]->ring->release(b);
+}
+
+void Capture::stop() { stop_.store(true, std::memory_order_relaxed); }
+
+CaptureStats Capture::stats() const {
+  CaptureStats s;
+  for (const auto& t : threads_) {
+    if (!t->ring) continue;
+    const RingStats r = t->ring->stats();
+    s.received += r.received;
+    s.accepted += r.accepted;
+    s.rejected += r.rejected;
+    s.delivered += r.delivered;
+    s.dropped += r.dropped;
+    s.bytes += r.bytes;
+    std::lock_guard<std::mutex> lock(t->error_mu);
+    s.kernel_drops += t->counters.kernel_drops;
+  }
+  return s;
+}
+
+double Capture::progress() const {
+  if (live_ || threads_.empty()) return -1;
+  return threads_.front()->source->progress();
+}
+
+std::string Capture::error() const {
+  for (const auto& t : threads_) {
+    std::lock_guard<std::mutex> lock(t->error_mu);
+    if (!t->error.empty()) return t->error;
+  }
+  return {};
+}
+
+}  // namespace bpf::capture

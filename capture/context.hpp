@@ -1,0 +1,60 @@
+// The ancillary context (vm::Context) of a captured packet, for filters that use Linux ancillary
+// loads or SKF_NET_OFF/SKF_LL_OFF offsets. Live packets carry the kernel's values (tpacket3_hdr
+// and sockaddr_ll: protocol, pkttype, ifindex, hatype, rxhash, VLAN tag stripped by the kernel,
+// network-header offset). For packets read from a file, the kernel's skb fields are derived from
+// the link-layer header as packet_rcv would have seen them: protocol from the ethertype (EN10MB,
+// LINUX_SLL, LINUX_SLL2) or the IP version (RAW), net_offset after the link header, pkttype
+// PACKET_HOST, no VLAN offload (the tag stays in the bytes).
+// Tested through tests/capture/capture_test.cpp (ancillary filters on files).
+#pragma once
+
+#include "capture/source.hpp"
+#include "vm/context.hpp"
+
+namespace bpf::capture {
+
+inline vm::Context make_context(const Frame& f, int linktype) {
+  vm::Context c;
+  if (f.live) {
+    c.protocol = f.protocol;
+    c.pkttype = f.pkttype;
+    c.ifindex = f.ifindex;
+    c.hatype = f.hatype;
+    c.rxhash = f.rxhash;
+    c.vlan_present = f.vlan_present != 0;
+    c.vlan_tci = f.vlan_tci;
+    c.vlan_tpid = f.vlan_tpid;
+    c.net_offset = f.net_offset;
+    return c;
+  }
+  auto be16 = [&](uint32_t off) -> uint16_t {
+    return off + 2 <= f.caplen ? uint16_t(f.data[off] << 8 | f.data[off + 1]) : 0;
+  };
+  switch (linktype) {
+    case 1:  // DLT_EN10MB
+      c.protocol = be16(12);
+      c.net_offset = 14;
+      break;
+    case 113:  // DLT_LINUX_SLL
+      c.protocol = be16(14);
+      c.net_offset = 16;
+      c.pkttype = static_cast<uint8_t>(be16(0));
+      c.hatype = be16(2);
+      break;
+    case 276:  // DLT_LINUX_SLL2
+      c.protocol = be16(0);
+      c.net_offset = 20;
+      break;
+    case 12: case 14: case 101:  // DLT_RAW
+      c.protocol = (f.caplen > 0 && (f.data[0] >> 4) == 6) ? 0x86dd : 0x0800;
+      c.net_offset = 0;
+      c.has_link_header = false;
+      c.hatype = 65534;  // ARPHRD_NONE
+      break;
+    default:
+      break;
+  }
+  return c;
+}
+
+}  // namespace bpf::capture

@@ -1,0 +1,61 @@
+// bpf::jit::Filter: compile a verified program once with the chosen engine, run it per packet
+// or per batch. The embedding API of bpfc (bpfdump, capture/ and users' programs use it).
+//
+//   auto f = bpf::jit::Filter::compile(verified, bpf::jit::Engine::kAuto);
+//   if (!f) { /* f.diagnostics() says why (e.g. engine not built) */ }
+//   uint32_t keep = f->run(pkt, caplen, wirelen);        // bytes to keep, 0 = drop
+//
+// Engines: kInterp (vm::Interpreter, always built), kAsmjit and kLlvm (when built in);
+// kAuto picks the interpreter for now. Filter owns the compiled code (RAII), is move-only, and
+// does not allocate or make a virtual call per packet (one indirect call into the engine).
+// Tested by tests/conformance/ (every case on every available engine) and tests/jit/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "jit/backend.hpp"
+#include "vm/context.hpp"
+#include "vm/diagnostic.hpp"
+#include "vm/interpreter.hpp"
+#include "vm/program.hpp"
+
+namespace bpf::jit {
+
+enum class Engine : uint8_t { kAuto, kInterp, kAsmjit, kLlvm };
+inline constexpr Engine kAllEngines[] = {Engine::kAuto, Engine::kInterp, Engine::kAsmjit,
+                                         Engine::kLlvm};
+
+std::optional<Engine> parse_engine(std::string_view name);  // "auto" "interp" "asmjit" "llvm"
+std::string_view engine_name(Engine e);
+bool available(Engine e);  // built into this binary
+
+using PacketView = vm::PacketRef;  // { data, caplen, wirelen }
+
+class Filter {
+ public:
+  static Result<Filter> compile(const vm::VerifiedProgram& prog, Engine engine = Engine::kAuto);
+
+  Filter(Filter&& other) noexcept;
+  Filter& operator=(Filter&& other) noexcept;
+  Filter(const Filter&) = delete;
+  Filter& operator=(const Filter&) = delete;
+  ~Filter();
+
+  uint32_t run(const uint8_t* pkt, uint32_t caplen, uint32_t wirelen,
+               const vm::Context& ctx = {}) const {
+    return backend_.run(backend_.state, pkt, caplen, wirelen, ctx);
+  }
+  void run_batch(std::span<const PacketView> pkts, uint32_t* out,
+                 const vm::Context& ctx = {}) const;
+  Engine engine() const { return engine_; }
+
+ private:
+  Filter(Engine e, detail::Backend b) : engine_(e), backend_(b) {}
+  Engine engine_;
+  detail::Backend backend_;
+};
+
+}  // namespace bpf::jit

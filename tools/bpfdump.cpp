@@ -1,0 +1,559 @@
+// bpfdump: capture, filter and replay, tcpdump-like (../shared/CLI.md is the contract).
+//
+// A thin main over the libraries: the filter comes from an expression (compiler::
+// compile_expression, link type taken from the input) or from --program (compiler::assemble or
+// read_bytecode), is verified for the chosen --semantics (verifier::verify, Target kLinux or
+// kBsd), and runs on the chosen --engine (jit::Filter) or in the kernel (--engine kernel, live
+// only). Packets flow through capture::Capture (file or AF_PACKET ring -> filter -> hold/store
+// ring) to a pcap writer (-w), or to one tcpdump-style line each.
+//
+// --verdicts and --bench bypass the ring: they need every input packet's verdict, not only the
+// accepted ones. Ctrl-C (SIGINT/SIGTERM) stops the capture threads; whatever they stored is still
+// written, the output file is closed complete and the statistics are printed.
+//
+// Exit status: 0 success, 1 invalid program/expression or an input/output error (e.g. truncated
+// file: the packets before it are processed and counted), 2 usage error.
+// Tested in tests/capture/bpfdump_test.cpp (against tcpdump) and tests/capture/live_test.cpp.
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "capture/capture.hpp"
+#include "capture/context.hpp"
+#include "capture/summary.hpp"
+#include "compiler/assembler.hpp"
+#include "compiler/expr.hpp"
+#include "compiler/formats.hpp"
+#include "jit/engine.hpp"
+#include "verifier/verifier.hpp"
+
+namespace {
+
+using namespace bpf;
+
+std::atomic<bool> g_interrupted{false};
+void on_signal(int) { g_interrupted.store(true); }
+
+struct Args {
+  std::string read_file, iface, write_file, program_file, input_format;
+  std::string engine = "auto", semantics = "linux";
+  std::optional<uint64_t> count;
+  std::optional<uint32_t> snaplen;
+  bool verdicts = false, stats = false, promiscuous = true, immediate = false, lock_filter = false;
+  std::optional<uint64_t> bench;
+  unsigned fanout = 1;
+  size_t buffer_kib = 4096;
+  std::string expr;
+};
+
+constexpr const char* kUsage =
+    "usage: bpfdump [options] [EXPR]\n"
+    "  -r FILE          read a pcap or pcapng file (- for stdin)\n"
+    "  -i IFACE         live capture through the AF_PACKET TPACKET_V3 ring\n"
+    "  -w FILE          write accepted packets as pcap (- for stdout)\n"
+    "  -c N             stop after N accepted packets\n"
+    "  -s N             snap length (default 262144)\n"
+    "  --program FILE   use a program (assembly or bytecode) instead of an expression\n"
+    "  -x F             input format of --program: asm, c, ddd, xt_bpf, bin (default: detected)\n"
+    "  --engine E       interp, asmjit, llvm, kernel (live only), auto (default)\n"
+    "  --semantics S    linux (default) or bsd (libpcap's bpf_filter)\n"
+    "  --verdicts       print 'INDEX VALUE' for every input packet\n"
+    "  --bench N        run the filter N times over the whole input in memory, print ns/packet\n"
+    "  --stats          print counters at the end (on stderr)\n"
+    "  --fanout N       live: N capture threads in one PACKET_FANOUT group\n"
+    "  -p               live: do not put the interface in promiscuous mode\n"
+    "  --immediate      hand every packet over at once (no buffering)\n"
+    "  --lock-filter    kernel filter: SO_LOCK_FILTER\n"
+    "  -B KIB           size of each hold/store buffer in KiB (default 4096)\n";
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "bpfdump: %s\n%s", msg.c_str(), kUsage);
+  return 2;
+}
+
+bool parse_u64(const char* s, uint64_t& out) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || s[0] == '-') return false;
+  out = v;
+  return true;
+}
+
+// Returns -1 when parsing succeeded, else the exit status.
+int parse_args(int argc, char** argv, Args& a) {
+  std::vector<std::string> expr_words;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)name;
+      return argv[++i];
+    };
+    auto need = [&](const char* v) { return v != nullptr; };
+    uint64_t n = 0;
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "-r") {
+      const char* v = value("-r");
+      if (!need(v)) return usage_error("-r needs a file");
+      a.read_file = v;
+    } else if (arg == "-i") {
+      const char* v = value("-i");
+      if (!need(v)) return usage_error("-i needs an interface");
+      a.iface = v;
+    } else if (arg == "-w") {
+      const char* v = value("-w");
+      if (!need(v)) return usage_error("-w needs a file");
+      a.write_file = v;
+    } else if (arg == "-c") {
+      const char* v = value("-c");
+      if (!need(v) || !parse_u64(v, n) || n == 0) return usage_error("-c needs a positive count");
+      a.count = n;
+    } else if (arg == "-s") {
+      const char* v = value("-s");
+      if (!need(v) || !parse_u64(v, n) || n > 262144) return usage_error("-s needs a length from 0 to 262144");
+      a.snaplen = n == 0 ? 262144u : uint32_t(n);  // tcpdump: -s 0 means the default
+    } else if (arg == "--program") {
+      const char* v = value("--program");
+      if (!need(v)) return usage_error("--program needs a file");
+      a.program_file = v;
+    } else if (arg == "-x") {
+      const char* v = value("-x");
+      if (!need(v)) return usage_error("-x needs a format");
+      a.input_format = v;
+    } else if (arg == "--engine") {
+      const char* v = value("--engine");
+      if (!need(v)) return usage_error("--engine needs a name");
+      a.engine = v;
+    } else if (arg == "--semantics") {
+      const char* v = value("--semantics");
+      if (!need(v)) return usage_error("--semantics needs linux or bsd");
+      a.semantics = v;
+      if (a.semantics != "linux" && a.semantics != "bsd") return usage_error("--semantics is linux or bsd");
+    } else if (arg == "--verdicts") {
+      a.verdicts = true;
+    } else if (arg == "--bench") {
+      const char* v = value("--bench");
+      if (!need(v) || !parse_u64(v, n) || n == 0) return usage_error("--bench needs a positive count");
+      a.bench = n;
+    } else if (arg == "--stats") {
+      a.stats = true;
+    } else if (arg == "--fanout") {
+      const char* v = value("--fanout");
+      if (!need(v) || !parse_u64(v, n) || n == 0 || n > 64) return usage_error("--fanout needs 1..64");
+      a.fanout = unsigned(n);
+    } else if (arg == "-p") {
+      a.promiscuous = false;
+    } else if (arg == "--immediate") {
+      a.immediate = true;
+    } else if (arg == "--lock-filter") {
+      a.lock_filter = true;
+    } else if (arg == "-B") {
+      const char* v = value("-B");
+      if (!need(v) || !parse_u64(v, n) || n < 4 || n > (1u << 20)) return usage_error("-B needs 4..1048576 KiB");
+      a.buffer_kib = size_t(n);
+    } else if (arg == "--") {
+      for (++i; i < argc; ++i) expr_words.emplace_back(argv[i]);
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usage_error("unknown option " + arg);
+    } else {
+      expr_words.push_back(arg);
+    }
+  }
+  for (size_t i = 0; i < expr_words.size(); ++i) a.expr += (i ? " " : "") + expr_words[i];
+  if (a.read_file.empty() == a.iface.empty()) return usage_error("give exactly one of -r FILE and -i IFACE");
+  if (!a.program_file.empty() && !a.expr.empty()) return usage_error("give either --program or an expression, not both");
+  if (!a.input_format.empty() && a.program_file.empty()) return usage_error("-x applies to --program");
+  if ((a.verdicts || a.bench) && a.read_file.empty()) return usage_error("--verdicts and --bench need -r FILE");
+  if (a.verdicts && a.bench) return usage_error("--verdicts and --bench exclude each other");
+  if (a.engine == "kernel" && a.iface.empty()) return usage_error("--engine kernel needs a live capture (-i)");
+  if (a.engine == "kernel" && a.semantics == "bsd") return usage_error("--engine kernel runs Linux semantics only");
+  if (a.fanout > 1 && a.iface.empty()) return usage_error("--fanout needs a live capture (-i)");
+  return -1;
+}
+
+bool read_all(const std::string& path, std::string& out) {
+  if (path == "-") {
+    out.assign(std::istreambuf_iterator<char>(std::cin), {});
+    return true;
+  }
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  out.assign(std::istreambuf_iterator<char>(f), {});
+  return true;
+}
+
+// Link type of a live interface, from /sys/class/net/IFACE/type (ARPHRD_*), as libpcap maps it.
+int live_linktype(const std::string& iface) {
+  std::ifstream f("/sys/class/net/" + iface + "/type");
+  int hatype = 1;
+  if (f >> hatype) {
+    if (hatype == 65534) return 12;  // ARPHRD_NONE -> DLT_RAW
+  }
+  return 1;
+}
+
+// Builds the program: --program, an expression, or accept-all (nullopt).
+int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm::Program>& out) {
+  if (!a.program_file.empty()) {
+    std::string text;
+    if (!read_all(a.program_file, text)) {
+      std::fprintf(stderr, "bpfdump: %s: %s\n", a.program_file.c_str(), std::strerror(errno));
+      return 1;
+    }
+    std::optional<compiler::Format> fmt;
+    if (!a.input_format.empty()) {
+      fmt = compiler::parse_format_name(a.input_format);
+      if (!fmt || *fmt == compiler::Format::kListing) return usage_error("unknown input format " + a.input_format);
+    } else {
+      fmt = compiler::detect_format(text);
+      if (!fmt) fmt = compiler::Format::kAsm;
+    }
+    Result<vm::Program> r = *fmt == compiler::Format::kAsm ? compiler::assemble(text)
+                                                           : compiler::read_bytecode(text, *fmt);
+    const std::string shown = a.program_file == "-" ? "<stdin>" : a.program_file;
+    if (!r.ok()) {
+      r.diagnostics().attach_source(text);
+      std::fputs(r.diagnostics().render(shown).c_str(), stderr);
+      return 1;
+    }
+    out = r.take();
+    return -1;
+  }
+  if (!a.expr.empty()) {
+    compiler::ExprOptions eo;
+    eo.linktype = linktype;
+    eo.snaplen = snaplen;
+    auto r = compiler::compile_expression(a.expr, eo);
+    if (!r.ok()) {
+      r.diagnostics().attach_source(a.expr);
+      std::fputs(r.diagnostics().render("<expr>").c_str(), stderr);
+      return 1;
+    }
+    out = r.take();
+  }
+  return -1;
+}
+
+struct Progress {
+  bool enabled = false;
+  std::chrono::steady_clock::time_point last{};
+  int shown = -1;
+  void update(double frac) {
+    if (!enabled || frac < 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::milliseconds(200)) return;
+    last = now;
+    const int pct = int(frac * 100);
+    if (pct == shown) return;
+    shown = pct;
+    constexpr int kWidth = 40;
+    char bar[kWidth + 1];
+    const int fill = std::min(kWidth, int(frac * kWidth));
+    for (int i = 0; i < kWidth; ++i) bar[i] = i < fill ? '#' : '.';
+    bar[kWidth] = 0;
+    std::fprintf(stderr, "\r[%s] %3d%%", bar, pct);
+  }
+  void done() {
+    if (enabled && shown >= 0) std::fputs("\r\033[K", stderr);
+  }
+};
+
+void print_stats(const capture::CaptureStats& s, double secs) {
+  std::fprintf(stderr,
+               "received: %" PRIu64 "\naccepted: %" PRIu64 "\nrejected: %" PRIu64 "\ndelivered: %" PRIu64
+               "\ndropped: %" PRIu64 "\nkernel dropped: %" PRIu64 "\nbytes: %" PRIu64
+               "\nelapsed: %.6f s\npackets/s: %.0f\n",
+               s.received, s.accepted, s.rejected, s.delivered, s.dropped, s.kernel_drops, s.bytes,
+               secs, secs > 0 ? double(s.received) / secs : 0.0);
+}
+
+// --verdicts and --bench: every input packet, straight from the file.
+int run_offline_direct(const Args& a, const jit::Filter* filter, bool uses_context) {
+  auto src = capture::open_file(a.read_file);
+  if (!src.ok()) {
+    std::fputs(("bpfdump: " + src.diagnostics().items().front().message + "\n").c_str(), stderr);
+    return 1;
+  }
+  capture::Source& s = **src;
+  const int linktype = s.linktype();
+  const uint32_t snaplen = a.snaplen.value_or(262144);
+  std::vector<capture::Frame> frames;
+  int status = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (a.verdicts) {
+    std::string out;
+    uint64_t index = 0, accepted = 0, rejected = 0;
+    for (;;) {
+      const auto st = s.read(frames, -1);
+      for (const capture::Frame& f : frames) {
+        const uint32_t v = filter ? filter->run(f.data, f.caplen, f.wirelen, capture::make_context(f, linktype)) : snaplen;
+        (v ? accepted : rejected) += 1;
+        out += std::to_string(index++);
+        out += ' ';
+        out += std::to_string(v);
+        out += '\n';
+      }
+      if (out.size() > (1u << 16)) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        out.clear();
+      }
+      if (st == capture::Source::Status::kError) {
+        std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.c_str(), s.error().c_str());
+        status = 1;
+      }
+      if (st != capture::Source::Status::kOk || (a.count && accepted >= *a.count)) break;
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    if (a.stats) {
+      capture::CaptureStats cs;
+      cs.received = index;
+      cs.accepted = cs.delivered = accepted;
+      cs.rejected = rejected;
+      print_stats(cs, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return status;
+  }
+  // --bench: the packets back to back in memory, as a capture buffer holds them.
+  std::vector<uint8_t> arena;
+  struct Rec { size_t off; uint32_t caplen, wirelen; capture::Frame frame; };
+  std::vector<Rec> recs;
+  for (;;) {
+    const auto st = s.read(frames, -1);
+    for (const capture::Frame& f : frames) {
+      recs.push_back({arena.size(), f.caplen, f.wirelen, f});
+      arena.insert(arena.end(), f.data, f.data + f.caplen);
+    }
+    if (st == capture::Source::Status::kError) {
+      std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.c_str(), s.error().c_str());
+      status = 1;
+    }
+    if (st != capture::Source::Status::kOk) break;
+  }
+  if (recs.empty()) {
+    std::fprintf(stderr, "bpfdump: no packets to benchmark\n");
+    return 1;
+  }
+  std::vector<jit::PacketView> views;
+  std::vector<vm::Context> ctxs;
+  for (Rec& r : recs) {
+    views.push_back({arena.data() + r.off, r.caplen, r.wirelen});
+    r.frame.data = arena.data() + r.off;
+    if (uses_context) ctxs.push_back(capture::make_context(r.frame, linktype));
+  }
+  std::vector<uint32_t> verdicts(views.size());
+  uint64_t accepted = 0;
+  const auto b0 = std::chrono::steady_clock::now();
+  for (uint64_t rep = 0; rep < *a.bench; ++rep) {
+    if (!filter) {
+      std::fill(verdicts.begin(), verdicts.end(), snaplen);
+    } else if (uses_context) {
+      for (size_t i = 0; i < views.size(); ++i)
+        verdicts[i] = filter->run(views[i].data, views[i].caplen, views[i].wirelen, ctxs[i]);
+    } else {
+      filter->run_batch(views, verdicts.data());
+    }
+    accepted += size_t(std::count_if(verdicts.begin(), verdicts.end(), [](uint32_t v) { return v != 0; }));
+  }
+  const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - b0).count();
+  std::printf("ns/packet: %.3f\n", ns / double(views.size() * *a.bench));
+  std::fprintf(stderr, "packets: %zu, runs: %" PRIu64 ", accepted per run: %" PRIu64 ", engine: %s\n",
+               views.size(), *a.bench, accepted / *a.bench,
+               filter ? (filter->engine() == jit::Engine::kInterp ? "interp"
+                         : filter->engine() == jit::Engine::kAsmjit ? "asmjit"
+                         : filter->engine() == jit::Engine::kLlvm ? "llvm" : "auto")
+                      : "none");
+  return status;
+}
+
+int run(const Args& a) {
+  const uint32_t snaplen = a.snaplen.value_or(262144);
+  capture::CaptureOptions co;
+  co.snaplen = snaplen;
+  co.promiscuous = a.promiscuous;
+  co.fanout = a.fanout;
+  co.buffer_bytes = a.buffer_kib * 1024;
+  co.immediate = a.immediate;
+  co.lock_filter = a.lock_filter;
+
+  // The link type is needed to compile an expression: from the file header, or the interface.
+  int linktype = 1;
+  std::unique_ptr<capture::Capture> cap;
+  if (!a.read_file.empty() && !a.verdicts && !a.bench) {
+    auto c = capture::Capture::open_file(a.read_file, co);
+    if (!c.ok()) {
+      std::fprintf(stderr, "bpfdump: %s\n", c.diagnostics().items().front().message.c_str());
+      return 1;
+    }
+    cap = c.take();
+    linktype = cap->linktype();
+  } else if (!a.read_file.empty()) {
+    auto s = capture::open_file(a.read_file);
+    if (!s.ok()) {
+      std::fprintf(stderr, "bpfdump: %s\n", s.diagnostics().items().front().message.c_str());
+      return 1;
+    }
+    linktype = (*s)->linktype();
+  } else {
+    auto c = capture::Capture::open_live(a.iface, co);
+    if (!c.ok()) {
+      std::fprintf(stderr, "bpfdump: %s\n", c.diagnostics().items().front().message.c_str());
+      return 1;
+    }
+    cap = c.take();
+    linktype = live_linktype(a.iface);
+  }
+
+  std::optional<vm::Program> prog;
+  if (const int rc = load_program(a, linktype, snaplen, prog); rc >= 0) return rc;
+
+  std::optional<jit::Filter> filter;
+  std::optional<vm::VerifiedProgram> verified;
+  if (prog) {
+    verifier::Options vo;
+    vo.target = a.semantics == "bsd" ? vm::Target::kBsd : vm::Target::kLinux;
+    vo.snaplen = snaplen;
+    auto v = verifier::verify(*prog, vo);
+    if (!v.ok()) {
+      std::fputs(v.diagnostics().render(a.program_file.empty() ? "<expr>" : a.program_file).c_str(), stderr);
+      return 1;
+    }
+    verified.emplace(v.take());
+  }
+  if (a.engine != "kernel") {
+    auto e = jit::parse_engine(a.engine);
+    if (!e) return usage_error("unknown engine " + a.engine + " (interp, asmjit, llvm, kernel, auto)");
+    if (!jit::available(*e)) {
+      std::fprintf(stderr, "bpfdump: engine %s is not built in this binary\n", a.engine.c_str());
+      return 1;
+    }
+    if (verified) {
+      if (a.verdicts || a.bench) {
+        auto f = jit::Filter::compile(*verified, *e);
+        if (!f.ok()) {
+          std::fputs(f.diagnostics().render("<filter>").c_str(), stderr);
+          return 1;
+        }
+        filter.emplace(f.take());
+      } else {
+        const Diagnostics d = cap->set_filter(*verified, *e);
+        if (d.has_errors()) {
+          std::fputs(d.render("<filter>").c_str(), stderr);
+          return 1;
+        }
+      }
+    }
+  } else if (verified) {
+    const Diagnostics d = cap->set_kernel_filter(*verified);
+    if (d.has_errors()) {
+      std::fputs(d.render("<filter>").c_str(), stderr);
+      return 1;
+    }
+  }
+  if (a.verdicts || a.bench) {
+    const bool ctx = verified && (verified->facts().uses_ancillary || verified->facts().uses_negative_offsets);
+    return run_offline_direct(a, filter ? &*filter : nullptr, ctx);
+  }
+
+  std::unique_ptr<capture::PcapWriter> writer;
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (const Diagnostics d = cap->start(); d.has_errors()) {
+    std::fprintf(stderr, "bpfdump: %s\n", d.items().front().message.c_str());
+    return 1;
+  }
+  if (!a.write_file.empty()) {
+    const uint32_t file_snap = a.read_file.empty() || a.snaplen ? snaplen : cap->source_snaplen();
+    auto w = capture::PcapWriter::open(a.write_file, cap->linktype(), file_snap);
+    if (!w.ok()) {
+      std::fprintf(stderr, "bpfdump: %s\n", w.diagnostics().items().front().message.c_str());
+      cap->stop();
+      return 1;
+    }
+    writer = w.take();
+  } else if (!a.iface.empty()) {
+    std::fprintf(stderr, "bpfdump: listening on %s, link-type %d, snapshot length %u bytes, filter engine %s\n",
+                 a.iface.c_str(), cap->linktype(), snaplen, cap->filter_engine_name());
+  }
+
+  Progress progress;
+  progress.enabled = !a.read_file.empty() && isatty(STDERR_FILENO) && a.write_file != "-";
+  const auto t0 = std::chrono::steady_clock::now();
+  uint64_t written = 0;
+  bool stopping = false;
+  int status = 0;
+  std::string line;
+  capture::Batch b;
+  for (;;) {
+    if (!stopping && g_interrupted.load()) {
+      stopping = true;
+      cap->stop();
+    }
+    const capture::Ring::Wait w = cap->next(b, 100);
+    if (w == capture::Ring::Wait::kEnd) break;
+    if (w == capture::Ring::Wait::kTimeout) {
+      progress.update(cap->progress());
+      continue;
+    }
+    for (const capture::Packet& p : b) {
+      if (a.count && written >= *a.count) break;
+      ++written;
+      if (writer) {
+        writer->write(p.ts_ns, p.data, p.caplen, p.wirelen);
+      } else {
+        line.clear();
+        capture::format_summary(line, cap->linktype(), p.ts_ns, p.data, p.caplen, p.wirelen);
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), stdout);
+      }
+    }
+    cap->release(b);
+    if (!writer) std::fflush(stdout);
+    progress.update(cap->progress());
+    if (a.count && written >= *a.count && !stopping) {
+      stopping = true;
+      cap->stop();
+    }
+  }
+  progress.done();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (writer && !writer->close()) {
+    std::fprintf(stderr, "bpfdump: %s: %s\n", a.write_file.c_str(), writer->error().c_str());
+    status = 1;
+  }
+  if (const std::string err = cap->error(); !err.empty()) {
+    std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.empty() ? a.iface.c_str() : a.read_file.c_str(), err.c_str());
+    status = 1;
+  }
+  if (a.stats) print_stats(cap->stats(), secs);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  if (const int rc = parse_args(argc, argv, a); rc >= 0) return rc;
+  return run(a);
+}

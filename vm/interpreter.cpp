@@ -1,0 +1,420 @@
+// Threaded-code interpreter (see interpreter.hpp for the design and its invariants).
+//
+// Translation: every verified instruction becomes one Slot whose handler is chosen from the
+// BPF_HANDLERS list below by opcode, target and the bounds facts. Execution: `exec` is one
+// function holding every handler as a label; a handler ends with `goto *next->handler`.
+// Tested in tests/vm/interpreter_test.cpp and tests/conformance/.
+#include "vm/interpreter.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+
+#include "vm/semantics.hpp"
+
+namespace bpf::vm {
+
+namespace {
+
+// Every handler of exec(), in table order. Suffixes: _CHK checks caplen >= slot.n first and
+// returns 0 when it fails; _CHKS resumes the exact specification instead (a block where an
+// earlier-failing check could hide a non-zero early exit); _SLOW calls vm/semantics.hpp.
+#define BPF_HANDLERS(X)                                                                          \
+  X(LD_W) X(LD_H) X(LD_B) X(LD_W_CHK) X(LD_H_CHK) X(LD_B_CHK) X(LD_W_CHKS) X(LD_H_CHKS)          \
+  X(LD_B_CHKS) X(LD_SLOW) X(MSH) X(MSH_CHK) X(MSH_CHKS) X(MSH_SLOW)                              \
+  X(LDI_W_L) X(LDI_H_L) X(LDI_B_L) X(LDI_W_B) X(LDI_H_B) X(LDI_B_B)                              \
+  X(LEN) X(LDX_LEN) X(IMM) X(LDX_IMM) X(MEM) X(LDX_MEM) X(ST) X(STX)                             \
+  X(ADD_K) X(SUB_K) X(MUL_K) X(DIV_K) X(MOD_K) X(AND_K) X(OR_K) X(XOR_K) X(LSH_K) X(RSH_K)       \
+  X(ADD_X) X(SUB_X) X(MUL_X) X(DIV_X) X(MOD_X) X(AND_X) X(OR_X) X(XOR_X)                         \
+  X(LSH_X_L) X(RSH_X_L) X(LSH_X_B) X(RSH_X_B) X(NEG)                                             \
+  X(JA) X(JEQ_K) X(JGT_K) X(JGE_K) X(JSET_K) X(JEQ_X) X(JGT_X) X(JGE_X) X(JSET_X)                \
+  X(RET_K) X(RET_A) X(RET_X) X(TAX) X(TXA)
+
+enum class H : uint8_t {
+#define BPF_H_ENUM(name) name,
+  BPF_HANDLERS(BPF_H_ENUM)
+#undef BPF_H_ENUM
+};
+
+// Is this absolute load (or msh) counted in BasicBlock::pkt_bytes? Same rule as the verifier
+// (program.hpp): Linux k < 2^31; BSD k + size <= 2^32 - 1. Others take the _SLOW path.
+bool counted(Target t, uint32_t k, uint32_t size) {
+  if (t == Target::kLinux) return k < 0x80000000u;
+  return uint64_t{k} + size <= 0xffffffffu;
+}
+
+// Linux ifindex/hatype loads may end the program with A (no device): a block holding one must
+// not turn a failed block check into "return 0".
+bool may_exit_nonzero(Target t, const DecodedInsn& d) {
+  if (t != Target::kLinux) return false;
+  if (d.op != Op::kLdW && d.op != Op::kLdH && d.op != Op::kLdB) return false;
+  auto a = ancillary_for(d.k);
+  return a && (*a == Ancillary::kIfIndex || *a == Ancillary::kHaType);
+}
+
+H abs_handler(uint32_t size, int variant) {  // variant 0 plain, 1 _CHK, 2 _CHKS
+  static constexpr H kTable[3][3] = {{H::LD_W, H::LD_H, H::LD_B},
+                                     {H::LD_W_CHK, H::LD_H_CHK, H::LD_B_CHK},
+                                     {H::LD_W_CHKS, H::LD_H_CHKS, H::LD_B_CHKS}};
+  return kTable[variant][size == 4 ? 0 : size == 2 ? 1 : 2];
+}
+
+inline uint32_t rd32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return __builtin_bswap32(v);
+}
+inline uint32_t rd16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return __builtin_bswap16(v);
+}
+
+}  // namespace
+
+Interpreter::Interpreter(const VerifiedProgram& prog)
+    : target_(prog.target()), insns_(prog.insns().begin(), prog.insns().end()) {
+  const auto dec = prog.decoded();
+  const auto blocks = prog.blocks();
+  const size_t n = dec.size();
+  const void* const* table = nullptr;
+  exec(nullptr, nullptr, 0, nullptr, Context{}, &table);
+
+  std::vector<H> kind(n + 1, H::RET_K);
+  slots_.assign(n + 1, Slot{});
+  for (size_t i = 0; i <= n; ++i) {
+    slots_[i].jt = slots_[i].jf = &slots_[n];
+    if (i < n) slots_[i].k = dec[i].k;
+  }
+
+  // Bytes guaranteed on entry to each block: forward data flow over the acyclic CFG (blocks are
+  // in topological order). Scratch slots certainly written on entry, likewise (AND over preds).
+  const size_t nb = blocks.size();
+  constexpr uint32_t kUnset = std::numeric_limits<uint32_t>::max();
+  std::vector<uint32_t> in_bytes(nb, kUnset);
+  std::vector<uint32_t> in_written(nb, 0xffffu);
+  std::vector<bool> reached(nb, false);
+  if (nb) {
+    in_bytes[0] = 0;
+    in_written[0] = 0;
+    reached[0] = true;
+  }
+  bool uninit_read = false;
+
+  for (size_t b = 0; b < nb; ++b) {
+    const BasicBlock& bb = blocks[b];
+    const uint32_t have = in_bytes[b] == kUnset ? 0 : in_bytes[b];
+    const bool check = bb.pkt_bytes > have;
+    const uint32_t ensured = std::max(have, bb.pkt_bytes);
+    bool quirk = false;
+    for (uint32_t i = bb.first; i <= bb.last && i < n; ++i) quirk |= may_exit_nonzero(target_, dec[i]);
+    bool check_placed = !check;
+    uint16_t written = in_written[b];
+
+    for (uint32_t i = bb.first; i <= bb.last && i < n; ++i) {
+      const DecodedInsn& d = dec[i];
+      Slot& s = slots_[i];
+      const uint32_t k = d.k;
+      H h = H::RET_K;
+      // Absolute loads and msh: plain, block check, own check, or slow.
+      auto place = [&](uint32_t size, bool msh) -> H {
+        if (!counted(target_, k, size)) {
+          s.n = size;
+          return msh ? H::MSH_SLOW : H::LD_SLOW;
+        }
+        const uint64_t end = uint64_t{k} + size;
+        int variant = 0;
+        if (!check_placed && end <= bb.pkt_bytes) {
+          check_placed = true;
+          variant = quirk ? 2 : 1;
+          s.n = bb.pkt_bytes;
+          ++block_checks_;
+        } else if (end > ensured) {  // not covered by the facts: check this load alone
+          variant = 1;
+          s.n = uint32_t(end);
+          ++checked_loads_;
+        }
+        if (msh) return variant == 0 ? H::MSH : variant == 1 ? H::MSH_CHK : H::MSH_CHKS;
+        return abs_handler(size, variant);
+      };
+      const bool linux = target_ == Target::kLinux;
+      switch (d.op) {
+        case Op::kLdW: case Op::kLdH: case Op::kLdB: h = place(info(d.op).load_size, false); break;
+        case Op::kLdxMsh: h = place(1, true); break;
+        case Op::kLdWInd: h = linux ? H::LDI_W_L : H::LDI_W_B; ++checked_loads_; break;
+        case Op::kLdHInd: h = linux ? H::LDI_H_L : H::LDI_H_B; ++checked_loads_; break;
+        case Op::kLdBInd: h = linux ? H::LDI_B_L : H::LDI_B_B; ++checked_loads_; break;
+        case Op::kLdLen: h = H::LEN; break;
+        case Op::kLdxLen: h = H::LDX_LEN; break;
+        case Op::kLdImm: h = H::IMM; break;
+        case Op::kLdxImm: h = H::LDX_IMM; break;
+        case Op::kLdMem: case Op::kLdxMem:
+          if (k >= kMemWords) { h = H::RET_K; s.k = 0; break; }  // never verified; stay total
+          if (!(written & (1u << k))) uninit_read = true;
+          h = d.op == Op::kLdMem ? H::MEM : H::LDX_MEM;
+          break;
+        case Op::kSt: case Op::kStx:
+          if (k >= kMemWords) { h = H::RET_K; s.k = 0; break; }
+          written |= uint16_t(1u << k);
+          h = d.op == Op::kSt ? H::ST : H::STX;
+          break;
+        case Op::kAddK: h = H::ADD_K; break;
+        case Op::kSubK: h = H::SUB_K; break;
+        case Op::kMulK: h = H::MUL_K; break;
+        case Op::kDivK: case Op::kModK:
+          if (k == 0) { h = H::RET_K; break; }  // rejected by every verifier; ends with 0
+          h = d.op == Op::kDivK ? H::DIV_K : H::MOD_K;
+          break;
+        case Op::kAndK: h = H::AND_K; break;
+        case Op::kOrK: h = H::OR_K; break;
+        case Op::kXorK: h = H::XOR_K; break;
+        case Op::kLshK: case Op::kRshK:
+          if (k >= 32 && !linux) { h = H::IMM; s.k = 0; break; }  // BSD: A = 0
+          s.k = k & 31;
+          h = d.op == Op::kLshK ? H::LSH_K : H::RSH_K;
+          break;
+        case Op::kAddX: h = H::ADD_X; break;
+        case Op::kSubX: h = H::SUB_X; break;
+        case Op::kMulX: h = H::MUL_X; break;
+        case Op::kDivX: h = H::DIV_X; break;
+        case Op::kModX: h = H::MOD_X; break;
+        case Op::kAndX: h = H::AND_X; break;
+        case Op::kOrX: h = H::OR_X; break;
+        case Op::kXorX: h = H::XOR_X; break;
+        case Op::kLshX: h = linux ? H::LSH_X_L : H::LSH_X_B; break;
+        case Op::kRshX: h = linux ? H::RSH_X_L : H::RSH_X_B; break;
+        case Op::kNeg: h = H::NEG; break;
+        case Op::kJa: h = H::JA; break;
+        case Op::kJeqK: h = H::JEQ_K; break;
+        case Op::kJgtK: h = H::JGT_K; break;
+        case Op::kJgeK: h = H::JGE_K; break;
+        case Op::kJsetK: h = H::JSET_K; break;
+        case Op::kJeqX: h = H::JEQ_X; break;
+        case Op::kJgtX: h = H::JGT_X; break;
+        case Op::kJgeX: h = H::JGE_X; break;
+        case Op::kJsetX: h = H::JSET_X; break;
+        case Op::kRetK: h = H::RET_K; break;
+        case Op::kRetA: h = H::RET_A; break;
+        case Op::kRetX: h = H::RET_X; break;
+        case Op::kTax: h = H::TAX; break;
+        case Op::kTxa: h = H::TXA; break;
+      }
+      kind[i] = h;
+      if (info(d.op).has(eff::kJump)) {
+        if (d.jt < n) s.jt = &slots_[d.jt];
+        if (d.jf < n) s.jf = &slots_[d.jf];
+        if (d.op == Op::kJa) s.jf = s.jt;
+      }
+    }
+    // Propagate to successors.
+    for (uint32_t succ : bb.succ) {
+      if (succ == kNoBlock || succ >= nb) continue;
+      in_bytes[succ] = in_bytes[succ] == kUnset ? ensured : std::min(in_bytes[succ], ensured);
+      in_written[succ] = reached[succ] ? uint16_t(in_written[succ] & written) : written;
+      reached[succ] = true;
+    }
+  }
+  // A non-jump slot falls through to the next slot; the sentinel (index n) is `ret #0`.
+  slots_[n].k = 0;
+  for (size_t i = 0; i <= n; ++i) slots_[i].handler = table[static_cast<size_t>(kind[i])];
+  // The slow path copies M[]: give it defined contents whenever a _CHKS slot exists.
+  const bool has_slow = std::find_if(kind.begin(), kind.end(), [](H h) {
+                          return h == H::LD_W_CHKS || h == H::LD_H_CHKS || h == H::LD_B_CHKS ||
+                                 h == H::MSH_CHKS;
+                        }) != kind.end();
+  zero_mem_ = uninit_read || has_slow;
+}
+
+uint32_t Interpreter::run(const uint8_t* pkt, uint32_t caplen, uint32_t wirelen,
+                          const Context& ctx) const {
+  PacketRef p{pkt, caplen, wirelen};
+  uint32_t out = 0;
+  exec(this, &p, 1, &out, ctx, nullptr);
+  return out;
+}
+
+void Interpreter::run_batch(std::span<const PacketRef> pkts, uint32_t* out,
+                            const Context& ctx) const {
+  if (!pkts.empty()) exec(this, pkts.data(), pkts.size(), out, ctx, nullptr);
+}
+
+__attribute__((noinline)) uint32_t Interpreter::resume(const Interpreter* self, const Slot* at,
+                                                       uint32_t a, uint32_t x,
+                                                       const uint32_t* mem, const PacketRef& p,
+                                                       const Context& ctx) {
+  MachineState st;
+  st.a = a;
+  st.x = x;
+  std::copy(mem, mem + kMemWords, st.mem.begin());
+  return evaluate(self->insns_, self->target_, p.data, p.caplen, p.wirelen, ctx, st,
+                  size_t(at - self->slots_.data()));
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wpedantic"
+
+void Interpreter::exec(const Interpreter* self, const PacketRef* pkts, size_t n, uint32_t* out,
+                       const Context& ctx, const void* const** table_out) {
+  static const void* const kTable[] = {
+#define BPF_H_LABEL(name) &&h_##name,
+      BPF_HANDLERS(BPF_H_LABEL)
+#undef BPF_H_LABEL
+  };
+  if (table_out) {
+    *table_out = kTable;
+    return;
+  }
+
+  const Slot* const code = self->slots_.data();
+  const bool zero_mem = self->zero_mem_;
+  const Target target = self->target_;
+  const Slot* pc;
+  const uint8_t* pkt;
+  uint32_t caplen, wirelen;
+  uint32_t A, X, ret;
+  uint32_t mem[kMemWords];
+  size_t i = 0;
+
+#define NEXT() do { ++pc; goto *pc->handler; } while (0)
+#define RETURN(v) do { ret = (v); goto done; } while (0)
+#define JUMP(cond) do { pc = (cond) ? pc->jt : pc->jf; goto *pc->handler; } while (0)
+#define OUTCOME_A(expr) do { Outcome o_ = (expr); if (!o_.cont) RETURN(o_.value); A = o_.value; NEXT(); } while (0)
+
+start:
+  pkt = pkts[i].data;
+  caplen = pkts[i].caplen;
+  wirelen = pkts[i].wirelen;
+  A = 0;
+  X = 0;
+  if (zero_mem) std::memset(mem, 0, sizeof mem);
+  pc = code;
+  goto *pc->handler;
+
+done:
+  out[i] = ret;
+  if (++i < n) goto start;
+  return;
+
+  // Absolute loads covered by a block check.
+h_LD_W: A = rd32(pkt + pc->k); NEXT();
+h_LD_H: A = rd16(pkt + pc->k); NEXT();
+h_LD_B: A = pkt[pc->k]; NEXT();
+h_LD_W_CHK: if (caplen < pc->n) RETURN(0); A = rd32(pkt + pc->k); NEXT();
+h_LD_H_CHK: if (caplen < pc->n) RETURN(0); A = rd16(pkt + pc->k); NEXT();
+h_LD_B_CHK: if (caplen < pc->n) RETURN(0); A = pkt[pc->k]; NEXT();
+h_LD_W_CHKS: if (caplen < pc->n) goto slow; A = rd32(pkt + pc->k); NEXT();
+h_LD_H_CHKS: if (caplen < pc->n) goto slow; A = rd16(pkt + pc->k); NEXT();
+h_LD_B_CHKS: if (caplen < pc->n) goto slow; A = pkt[pc->k]; NEXT();
+h_LD_SLOW: OUTCOME_A(load_abs(target, pc->k, pc->n, A, X, pkt, caplen, ctx));
+h_MSH: X = (pkt[pc->k] & 0xfu) << 2; NEXT();
+h_MSH_CHK: if (caplen < pc->n) RETURN(0); X = (pkt[pc->k] & 0xfu) << 2; NEXT();
+h_MSH_CHKS: if (caplen < pc->n) goto slow; X = (pkt[pc->k] & 0xfu) << 2; NEXT();
+h_MSH_SLOW: {
+  Outcome o = load_msh(target, pc->k, pkt, caplen, ctx);
+  if (!o.cont) RETURN(o.value);
+  X = o.value;
+  NEXT();
+}
+
+  // [x + k]. Linux: the offset is (int)(X + k); in range -> read, negative -> semantics.
+h_LDI_W_L: {
+  uint32_t off = X + pc->k;
+  if (uint64_t{off} + 4 <= caplen) { A = rd32(pkt + off); NEXT(); }
+  if (off < 0x80000000u) RETURN(0);
+  OUTCOME_A(load_ind(Target::kLinux, pc->k, 4, X, pkt, caplen, ctx));
+}
+h_LDI_H_L: {
+  uint32_t off = X + pc->k;
+  if (uint64_t{off} + 2 <= caplen) { A = rd16(pkt + off); NEXT(); }
+  if (off < 0x80000000u) RETURN(0);
+  OUTCOME_A(load_ind(Target::kLinux, pc->k, 2, X, pkt, caplen, ctx));
+}
+h_LDI_B_L: {
+  uint32_t off = X + pc->k;
+  if (off < caplen) { A = pkt[off]; NEXT(); }
+  if (off < 0x80000000u) RETURN(0);
+  OUTCOME_A(load_ind(Target::kLinux, pc->k, 1, X, pkt, caplen, ctx));
+}
+  // BSD: X + k + size <= caplen without wrapping.
+h_LDI_W_B: {
+  uint64_t off = uint64_t{X} + pc->k;
+  if (off + 4 > caplen) RETURN(0);
+  A = rd32(pkt + off);
+  NEXT();
+}
+h_LDI_H_B: {
+  uint64_t off = uint64_t{X} + pc->k;
+  if (off + 2 > caplen) RETURN(0);
+  A = rd16(pkt + off);
+  NEXT();
+}
+h_LDI_B_B: {
+  uint64_t off = uint64_t{X} + pc->k;
+  if (off >= caplen) RETURN(0);
+  A = pkt[off];
+  NEXT();
+}
+
+h_LEN: A = wirelen; NEXT();
+h_LDX_LEN: X = wirelen; NEXT();
+h_IMM: A = pc->k; NEXT();
+h_LDX_IMM: X = pc->k; NEXT();
+h_MEM: A = mem[pc->k]; NEXT();
+h_LDX_MEM: X = mem[pc->k]; NEXT();
+h_ST: mem[pc->k] = A; NEXT();
+h_STX: mem[pc->k] = X; NEXT();
+
+h_ADD_K: A += pc->k; NEXT();
+h_SUB_K: A -= pc->k; NEXT();
+h_MUL_K: A *= pc->k; NEXT();
+h_DIV_K: A /= pc->k; NEXT();
+h_MOD_K: A %= pc->k; NEXT();
+h_AND_K: A &= pc->k; NEXT();
+h_OR_K: A |= pc->k; NEXT();
+h_XOR_K: A ^= pc->k; NEXT();
+h_LSH_K: A <<= pc->k; NEXT();
+h_RSH_K: A >>= pc->k; NEXT();
+h_ADD_X: A += X; NEXT();
+h_SUB_X: A -= X; NEXT();
+h_MUL_X: A *= X; NEXT();
+h_DIV_X: if (X == 0) RETURN(0); A /= X; NEXT();
+h_MOD_X: if (X == 0) RETURN(0); A %= X; NEXT();
+h_AND_X: A &= X; NEXT();
+h_OR_X: A |= X; NEXT();
+h_XOR_X: A ^= X; NEXT();
+h_LSH_X_L: A <<= (X & 31); NEXT();
+h_RSH_X_L: A >>= (X & 31); NEXT();
+h_LSH_X_B: A = X < 32 ? A << X : 0; NEXT();
+h_RSH_X_B: A = X < 32 ? A >> X : 0; NEXT();
+h_NEG: A = 0u - A; NEXT();
+
+h_JA: pc = pc->jt; goto *pc->handler;
+h_JEQ_K: JUMP(A == pc->k);
+h_JGT_K: JUMP(A > pc->k);
+h_JGE_K: JUMP(A >= pc->k);
+h_JSET_K: JUMP((A & pc->k) != 0);
+h_JEQ_X: JUMP(A == X);
+h_JGT_X: JUMP(A > X);
+h_JGE_X: JUMP(A >= X);
+h_JSET_X: JUMP((A & X) != 0);
+
+h_RET_K: RETURN(pc->k);
+h_RET_A: RETURN(A);
+h_RET_X: RETURN(X);
+h_TAX: X = A; NEXT();
+h_TXA: A = X; NEXT();
+
+slow:
+  RETURN(resume(self, pc, A, X, mem, pkts[i], ctx));
+
+#undef NEXT
+#undef RETURN
+#undef JUMP
+#undef OUTCOME_A
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace bpf::vm
