@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "compiler/expr.hpp"
+#include "verifier/verifier.hpp"
 #include "tests/expr/expr_packets.hpp"
 
 namespace {
@@ -228,7 +229,10 @@ std::string dump(const std::vector<bpf::vm::Insn>& prog) {
   std::string s;
   for (size_t i = 0; i < prog.size(); ++i) {
     bpf_insn b;
-    std::memcpy(&b, &prog[i], sizeof b);
+    b.code = prog[i].code;
+    b.jt = prog[i].jt;
+    b.jf = prog[i].jf;
+    b.k = prog[i].k;
     s += bpf_image(&b, static_cast<int>(i));
     s += "\n";
   }
@@ -272,12 +276,19 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
         continue;
       }
       ++compared;
-      std::vector<bpf::vm::Insn> ref(bp.bf_len);
-      std::memcpy(ref.data(), bp.bf_insns, bp.bf_len * sizeof(bpf_insn));
+      std::vector<bpf::vm::Insn> ref;
+      for (u_int i = 0; i < bp.bf_len; ++i)
+        ref.push_back({bp.bf_insns[i].code, bp.bf_insns[i].jt, bp.bf_insns[i].jf, bp.bf_insns[i].k});
       pcap_freecode(&bp);
       o.opt_level = 0;
       auto o0 = compile_expression(e, o);
       ASSERT_TRUE(o0.ok()) << e;
+      for (const auto* p : {&*ours, &*o0}) {
+        auto v = bpf::verifier::verify(*p);
+        if (!v.ok())
+          ADD_FAILURE() << "verifier rejects our program for '" << e << "' linktype " << lt << ":\n"
+                        << v.diagnostics().render("<expr>") << dump(p->insns);
+      }
       size_t bad = 0;
       for (const TestPacket& pkt : packets[lt]) {
         uint32_t want = run(ref, pkt), got = run(ours->insns, pkt);
