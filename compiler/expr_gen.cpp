@@ -1187,15 +1187,12 @@ Arth Gen::gen_load(const Node& n) {
     case QProto::kIgmp: case QProto::kIcmp: case QProto::kTcp: case QProto::kUdp:
     case QProto::kSctp: case QProto::kPim: case QProto::kVrrp: case QProto::kCarp:
     case QProto::kIgrp: {
-      // X = 4*(ihl) + index; ld [x + off_nl]
+      // X = 4*(ihl) (+ index); ld [x + off_nl (+ constant index)]
       std::vector<Insn> s;
-      s.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+      uint32_t koff = 0;
       if (idx.is_const) {
-        if (idx.k != 0) {
-          s.push_back(ins(c::kMisc | c::kTxa));
-          s.push_back(ins(c::kAlu | c::kAdd | c::kK, idx.k));
-          s.push_back(ins(c::kMisc | c::kTax));
-        }
+        s.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+        koff = idx.k;
       } else {
         // index may use X; compute it first into M[], then add
         std::vector<Insn> t = idx.s;
@@ -1208,7 +1205,7 @@ Arth Gen::gen_load(const Node& n) {
         t.push_back(ins(c::kMisc | c::kTax));
         s = std::move(t);
       }
-      s.push_back(ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_));
+      s.push_back(ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + koff));
       Cond pa = proto_abbrev(proto);
       Cond b = and_(pa, ipfrag());
       if (r.has_check) b = and_(r.check, b);
@@ -1363,6 +1360,13 @@ Cond Gen::gen_relation(const Node& n) {
   if (a.is_const && b.is_const) {
     bool v = jop == c::kJgt ? a.k > b.k : jop == c::kJge ? a.k >= b.k : a.k == b.k;
     tst = const_cond(v);
+  } else if (b.is_const && jop == c::kJeq && b.k == 0 && a.s.size() >= 2 &&
+             a.s.back().code == (c::kAlu | c::kAnd | c::kK)) {
+    // `x & m = 0` is `not (x jset m)` (libpcap's peephole does the same)
+    uint32_t m = a.s.back().k;
+    a.s.pop_back();
+    tst = not_(test(std::move(a.s), c::kJset, m));
+    f_.blocks[static_cast<size_t>(tst.entry)].rel_eq = true;
   } else if (b.is_const) {
     tst = test(std::move(a.s), jop, b.k);
     // libpcap tests `A - k == 0` for `=`: its optimiser relates such a test only to the same

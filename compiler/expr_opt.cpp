@@ -82,12 +82,14 @@ class Optimiser {
   explicit Optimiser(IrFunc& f) : f_(f) {}
 
   void run() {
-    for (int iter = 0; iter < 32; ++iter) {
+    for (int iter = 0; iter < 64; ++iter) {
       bool changed = thread_jumps();
       changed |= bypass_trivial();
       changed |= merge_identical();
-      if (!changed) changed = pullups();
-      if (!changed) break;
+      if (changed) continue;
+      int pulled = 0;
+      while (pulled < 4096 && pullups()) ++pulled;
+      if (pulled == 0) break;
     }
   }
 
