@@ -74,9 +74,10 @@ class Optimiser {
     for (int iter = 0; iter < 64; ++iter) {
       bool changed = false;
       if (thread_jumps()) changed = dirty_ = true;
-      if (bypass_trivial()) changed = dirty_ = true;
+      if (!f_.unoptimised_reference && bypass_trivial()) changed = dirty_ = true;
       if (merge_identical()) changed = dirty_ = true;
       if (changed) continue;
+      if (f_.unoptimised_reference) break;
       int pulled = 0;
       while (pulled < 4096 && pullups()) {
         dirty_ = true;
@@ -98,6 +99,7 @@ class Optimiser {
     int& k = key_of_[static_cast<size_t>(b)];
     if (k == -2) {
       std::string sk = stmts_key(blk(b).stmts);
+      if (blk(b).opaque) sk += "#opaque" + std::to_string(b);
       if (blk(b).rel_eq) sk += "=rel";
       auto [it, ins] = key_ids_.emplace(sk, static_cast<int>(key_ids_.size()));
       k = it->second;
@@ -207,7 +209,7 @@ class Optimiser {
     auto resolve = [&](int b) {
       for (int guard = 0; guard < 100000; ++guard) {
         const IrBlock& bb = blk(b);
-        if (bb.is_ret || bb.succ[0] != bb.succ[1]) return b;
+        if (bb.is_ret || bb.succ[0] != bb.succ[1] || (bb.opaque && !bb.stmts.empty())) return b;
         b = bb.succ[0];
       }
       return b;
@@ -301,7 +303,9 @@ class Optimiser {
 
   template <class Dom>
   bool pullup(int b, int side, std::span<const int> ps, Dom& dominated) {
-    if (ps.empty()) return false;
+    if (ps.empty() || blk(b).opaque) return false;
+    for (int p : ps)
+      if (blk(p).opaque) return false;
     int val = key(ps[0]);
     for (int p : ps)
       if (key(p) != val) return false;
@@ -314,7 +318,7 @@ class Optimiser {
     for (;;) {
       int d = blk(owner).succ[slot];
       const IrBlock& db = blk(d);
-      if (db.is_ret || db.succ[same] != blk(b).succ[same] || !dominated(d, b)) return false;
+      if (db.is_ret || db.opaque || db.succ[same] != blk(b).succ[same] || !dominated(d, b)) return false;
       if (key(d) != val) break;
       owner = d;
       slot = chain;
@@ -325,7 +329,7 @@ class Optimiser {
     for (;;) {
       int sblk = blk(sowner).succ[chain];
       const IrBlock& sb = blk(sblk);
-      if (sb.is_ret || sb.succ[same] != blk(b).succ[same] || !dominated(sblk, b)) return false;
+      if (sb.is_ret || sb.opaque || sb.succ[same] != blk(b).succ[same] || !dominated(sblk, b)) return false;
       if (key(sblk) == val) break;
       sowner = sblk;
     }

@@ -157,6 +157,10 @@ const char* const kExprs[] = {
     "tcp[2:2] = 80 and tcp[0:2] > 1023", "tcp[2:2] = 80 or tcp[0:2] = 80",
     "not ip[0] = 0x45", "not tcp[13] = 2", "not ip[100] = 0", "not tcp[100] = 0",
     "not ether[200] = 0", "not icmp6[0] = 128", "not ip6[60] = 0",
+    "ip protochain 6", "ip6 protochain 6", "protochain 6", "protochain 17", "ip6 protochain 17",
+    "ip6 protochain 58", "ip6 protochain 44", "ip6 protochain 0", "ip protochain 51",
+    "protochain \\tcp", "ip6 protochain \\udp", "protochain 6 and host 10.0.0.1",
+    "not protochain 6", "ip6 protochain 6 or ip6 protochain 17", "vlan and protochain 6",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
 
@@ -181,6 +185,18 @@ const char* const kRejects[] = {
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
     "src port 22 and dst port 22 and port 99999", "ip[0]=1 and (2)",
 };
+
+// libpcap 1.10's protochain walk (a backward loop) sets X from an AH header instead of adding to
+// it, so an IPv6 chain with AH can cycle forever inside bpf_filter. Such packets (any byte 51
+// after an IPv6 header) are not run for protochain expressions; counted and printed.
+bool may_hang_libpcap_protochain(const char* e, const TestPacket& p) {
+  if (!std::strstr(e, "protochain")) return false;
+  for (size_t i = 0; i + 1 < p.data.size(); ++i)
+    if ((p.data[i] & 0xf0) == 0x60 && i + 40 <= p.data.size())
+      for (size_t j = i + 6; j < p.data.size(); ++j)
+        if (p.data[j] == 51) return true;
+  return false;
+}
 
 struct Pcap {
   pcap_t* p;
@@ -237,6 +253,7 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
   }
   std::printf("corpus packets: %zu%s\n", corpus_total, corpus_total ? "" : " (corpus absent: generated packets only)");
 
+  size_t skipped_chain = 0, chain_cmp = 0, chain_ours = 0, chain_pcap = 0;
   size_t compared = 0, runs = 0, diffs = 0, both_reject = 0, accept_mismatch = 0;
   size_t shorter_or_equal = 0, total_ours = 0, total_pcap = 0, en_cmp = 0, en_le = 0;
   size_t en_ours = 0, en_pcap = 0;
@@ -276,6 +293,10 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
       }
       size_t bad = 0;
       for (const TestPacket& pkt : packets[lt]) {
+        if (may_hang_libpcap_protochain(e, pkt)) {
+          ++skipped_chain;
+          continue;
+        }
         uint32_t want = run(ref, pkt), got = run(ours->insns, pkt);
         ++runs;
         if (want != got) {
@@ -289,6 +310,14 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
         }
       }
       diffs += bad;
+      if (std::strstr(e, "protochain")) {
+        // libpcap's protochain is a loop (which Linux rejects); ours is unrolled, hence longer:
+        // counted apart.
+        ++chain_cmp;
+        chain_ours += ours->insns.size();
+        chain_pcap += ref.size();
+        continue;
+      }
       total_ours += ours->insns.size();
       total_pcap += ref.size();
       shorter_or_equal += ours->insns.size() <= ref.size();
@@ -304,14 +333,21 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
               sizeof kExprs / sizeof kExprs[0], compared, both_reject);
   std::printf("packet runs: %zu, verdict differences: %zu, accept/reject differences: %zu\n", runs,
               diffs, accept_mismatch);
+  std::printf("protochain runs skipped (IPv6 packets with AH, where libpcap's walk may not end): %zu\n",
+              skipped_chain);
+  size_t len_cmp = compared - chain_cmp;
   std::printf("length <= libpcap: %zu of %zu pairs (%.1f%%); total length ours %zu vs libpcap %zu\n",
-              shorter_or_equal, compared, compared ? 100.0 * double(shorter_or_equal) / double(compared) : 0.0,
+              shorter_or_equal, len_cmp, len_cmp ? 100.0 * double(shorter_or_equal) / double(len_cmp) : 0.0,
               total_ours, total_pcap);
+  std::printf("protochain pairs (unrolled vs libpcap's loop, not in the figures above): %zu, total length ours %zu vs libpcap %zu\n",
+              chain_cmp, chain_ours, chain_pcap);
   std::printf("EN10MB only: length <= libpcap for %zu of %zu expressions; total ours %zu vs libpcap %zu\n",
               en_le, en_cmp, en_ours, en_pcap);
   EXPECT_EQ(diffs, 0u);
   EXPECT_EQ(accept_mismatch, 0u);
   EXPECT_GE(compared, 400u);
+  EXPECT_GE(10 * shorter_or_equal, 9 * len_cmp) << "fewer than 90% of programs as short as libpcap's";
+  EXPECT_LT(total_ours, total_pcap) << "total program length not below libpcap's";
 }
 
 TEST(ExprDiff, RejectsWhatLibpcapRejects) {

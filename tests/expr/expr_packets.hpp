@@ -39,7 +39,14 @@ inline std::vector<uint8_t> transport(uint8_t proto, uint16_t sport, uint16_t dp
     case 132: t.assign(12, 0); put16(t, 0, sport); put16(t, 2, dport); break;
     case 1: t.assign(8, 0); t[0] = uint8_t(sport & 0xff); t[1] = uint8_t(dport & 0xff); break;
     case 58: t.assign(8, 0); t[0] = uint8_t(sport & 0xff); t[1] = uint8_t(dport & 0xff); break;
-    default: t.assign(8 + rng() % 8, 0); for (auto& b : t) b = uint8_t(rng()); break;
+    case 51:  // AH: next header tcp, payload length 1
+      t.assign(12, 0); t[0] = 6; t[1] = 1; break;
+    default:
+      // No byte 51 (AH) in random payloads: libpcap's protochain walk sets X from an AH header
+      // (it does not add), so a stray 51 could make its backward loop cycle forever.
+      t.assign(8 + rng() % 8, 0);
+      for (auto& b : t) { b = uint8_t(rng()); if (b == 51) b = 52; }
+      break;
   }
   t.resize(t.size() + rng() % 12, 0x5a);
   return t;
@@ -101,7 +108,7 @@ inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
   h6[2][0] = 0x20; h6[2][1] = 0x01; h6[2][2] = 0x0d; h6[2][3] = 0xb8; h6[2][15] = 1;  // 2001:db8::1
   h6[3][0] = 0xff; h6[3][1] = 0x02; h6[3][15] = 1;      // ff02::1
   h6[4][0] = 0x20; h6[4][1] = 0x01; h6[4][2] = 0x0d; h6[4][3] = 0xb8; h6[4][7] = 5; h6[4][15] = 2;
-  for (int i = 0; i < 16; ++i) h6[5][i] = uint8_t(rng());
+  for (int i = 0; i < 16; ++i) h6[5][i] = uint8_t(0x40 + 3 * i);
   const uint8_t protos6[] = {6, 17, 132, 58, 47, 103, 50, 51};
   for (int i = 0; i < 90; ++i) {
     uint8_t proto = protos6[rng() % sizeof protos6];
@@ -148,7 +155,7 @@ inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
   }
   for (uint16_t et : {0x6003, 0x809b, 0x80f3, 0x6004, 0x8863, 0x8864, 0x88cc, 0x9000, 0x0801}) {
     std::vector<uint8_t> p(46);
-    for (auto& b : p) b = uint8_t(rng());
+    for (auto& b : p) { b = uint8_t(rng()); if (b == 51) b = 52; }
     out.push_back({et, p});
   }
   return out;
