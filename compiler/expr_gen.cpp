@@ -96,7 +96,7 @@ struct GenError {
 Insn ins(uint16_t code, uint32_t k = 0) { return Insn{code, 0, 0, k}; }
 uint16_t size_code(uint32_t bytes) { return bytes == 4 ? c::kW : bytes == 2 ? c::kH : c::kB; }
 
-enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls };
+enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, kLlc, kLinkPlNosnap };
 
 class Gen {
  public:
@@ -129,6 +129,7 @@ class Gen {
   uint32_t off_linktype_ = 0;
   uint32_t off_linkpl_ = 0;
   uint32_t off_nl_ = 0;
+  uint32_t off_nl_nosnap_ = 0;  // network layer after an 802.2 LLC header without SNAP
   int vlan_depth_ = 0;
   int mpls_depth_ = 0;
 
@@ -140,6 +141,7 @@ class Gen {
         ethertype_link_ = true;
         off_linktype_ = 12;
         off_linkpl_ = 14;
+        off_nl_nosnap_ = 3;
         break;
       case kDltLinuxSll:
         ethertype_link_ = true;
@@ -247,6 +249,9 @@ class Gen {
         return {ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_),
                 ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + off)};
       case Rel::kTranIpv6: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_ + 40 + off)};
+      case Rel::kLlc: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off)};
+      case Rel::kLinkPlNosnap:
+        return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_nosnap_ + off)};
     }
     return {};
   }
@@ -304,8 +309,10 @@ class Gen {
       case kDltEn10mb:
         return ether_linktype(proto);
       case kDltLinuxSll:
-      case kDltLinuxSll2:
         return sll_linktype(proto);
+      case kDltLinuxSll2:
+        // libpcap 1.10.3 compares the protocol field directly for every value, LLC SAPs too.
+        return cmp(Rel::kLinkType, 0, 2, proto);
       case kDltRaw:
       case kDltRawAlt:
         if (proto == kEtIp) return mcmp(Rel::kLinkHdr, 0, 1, 0x40, 0xf0);
@@ -327,7 +334,45 @@ class Gen {
     }
     fail("unsupported link type");
   }
+  // gen_snap: an 802.2 LLC + SNAP header with this OUI and protocol type.
+  Cond snap(uint32_t orgcode, uint32_t ptype) {
+    const uint8_t block[8] = {0xaa, 0xaa, 0x03, uint8_t(orgcode >> 16), uint8_t(orgcode >> 8),
+                              uint8_t(orgcode), uint8_t(ptype >> 8), uint8_t(ptype)};
+    return bcmp(Rel::kLlc, 0, block, 8);
+  }
+  static constexpr uint32_t kLlcSapIsons = 0xfe, kLlcSapIp = 0x06, kLlcSapNetbeui = 0xf0,
+                            kLlcSapIpx = 0xe0, kEtIpx = 0x8137, kEtAtalk = 0x809b,
+                            kEtAarp = 0x80f3;
   Cond ether_linktype(uint32_t proto) {
+    switch (proto) {
+      case kLlcSapIsons:
+      case kLlcSapIp:
+      case kLlcSapNetbeui: {
+        Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+        return and_(b0, cmp(Rel::kLlc, 0, 2, (proto << 8) | proto));
+      }
+      case kLlcSapIpx: {
+        Cond b0 = cmp(Rel::kLlc, 0, 1, kLlcSapIpx);
+        Cond b1 = cmp(Rel::kLlc, 0, 2, 0xffff);
+        b1 = or_(b0, b1);
+        b0 = snap(0x000000, kEtIpx);
+        b1 = or_(b0, b1);
+        b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+        b1 = and_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, kEtIpx);
+        return or_(b0, b1);
+      }
+      case kEtAtalk:
+      case kEtAarp: {
+        Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+        Cond b1 = proto == kEtAtalk ? snap(0x080007, kEtAtalk) : snap(0x000000, kEtAarp);
+        b1 = and_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, proto);
+        return or_(b0, b1);
+      }
+      default:
+        break;
+    }
     if (proto <= kEtherMtu) {
       // An LLC SAP: 802.3 length field, then the DSAP.
       Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
@@ -337,12 +382,59 @@ class Gen {
     return cmp(Rel::kLinkType, 0, 2, proto);
   }
   Cond sll_linktype(uint32_t proto) {
+    constexpr uint32_t kSll8022 = 4, kSll8023 = 1;
+    switch (proto) {
+      case kLlcSapIsons:
+      case kLlcSapIp:
+      case kLlcSapNetbeui: {
+        Cond b0 = cmp(Rel::kLinkType, 0, 2, kSll8022);
+        return and_(b0, cmp(Rel::kLlc, 0, 2, (proto << 8) | proto));
+      }
+      case kLlcSapIpx: {
+        Cond b0 = cmp(Rel::kLlc, 0, 1, kLlcSapIpx);
+        Cond b1 = snap(0x000000, kEtIpx);
+        b1 = or_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, kSll8022);
+        b1 = and_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, kSll8023);
+        b1 = or_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, kEtIpx);
+        return or_(b0, b1);
+      }
+      case kEtAtalk:
+      case kEtAarp: {
+        Cond b0 = cmp(Rel::kLinkType, 0, 2, kSll8022);
+        Cond b1 = proto == kEtAtalk ? snap(0x080007, kEtAtalk) : snap(0x000000, kEtAarp);
+        b1 = and_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, proto);
+        return or_(b0, b1);
+      }
+      default:
+        break;
+    }
     if (proto <= kEtherMtu) {
-      Cond b0 = cmp(Rel::kLinkType, 0, 2, 4 /* LINUX_SLL_P_802_2 */);
+      Cond b0 = cmp(Rel::kLinkType, 0, 2, kSll8022);
       Cond b1 = cmp(Rel::kLinkHdr, off_linkpl_, 1, proto);
       return and_(b0, b1);
     }
     return cmp(Rel::kLinkType, 0, 2, proto);
+  }
+
+  // OSI over 802.2 (gen_proto with Q_ISO / Q_ISIS)
+  Cond iso_proto(uint32_t v) {
+    Cond b0 = linktype(kLlcSapIsons);
+    return and_(b0, cmp(Rel::kLinkPlNosnap, 0, 1, v));
+  }
+  Cond isis_proto(uint32_t v) {
+    Cond b0 = iso_proto(0x83);
+    return and_(b0, cmp(Rel::kLinkPlNosnap, 4, 1, v));
+  }
+  Cond isis_any(std::initializer_list<uint32_t> order_built) {
+    // libpcap builds b1 from the first two, then or's each further one in front.
+    std::vector<uint32_t> v(order_built);
+    Cond b1 = or_(isis_proto(v[0]), isis_proto(v[1]));
+    for (size_t i = 2; i < v.size(); ++i) b1 = or_(isis_proto(v[i]), b1);
+    return b1;
   }
 
   // ---- protocols --------------------------------------------------------------------------------
@@ -381,6 +473,27 @@ class Gen {
       case QProto::kAh: return any_proto(kIpProtoAh);
       case QProto::kEsp: return any_proto(kIpProtoEsp);
       case QProto::kLink: fail("link layer applied in wrong context");
+      case QProto::kAtalk: return linktype(kEtAtalk);
+      case QProto::kAarp: return linktype(kEtAarp);
+      case QProto::kDecnet: return linktype(0x6003);
+      case QProto::kLat: return linktype(0x6004);
+      case QProto::kSca: return linktype(0x6007);
+      case QProto::kMoprc: return linktype(0x6002);
+      case QProto::kMopdl: return linktype(0x6001);
+      case QProto::kIso: return linktype(kLlcSapIsons);
+      case QProto::kEsis: return iso_proto(0x82);
+      case QProto::kIsis: return iso_proto(0x83);
+      case QProto::kClnp: return iso_proto(0x81);
+      case QProto::kStp: return linktype(0x42);
+      case QProto::kIpx: return linktype(kLlcSapIpx);
+      case QProto::kNetbeui: return linktype(kLlcSapNetbeui);
+      case QProto::kIsisL1: return isis_any({15, 17, 18, 24, 26});
+      case QProto::kIsisL2: return isis_any({16, 17, 20, 25, 27});
+      case QProto::kIsisIih: return isis_any({15, 16, 17});
+      case QProto::kIsisLsp: return or_(isis_proto(18), isis_proto(20));
+      case QProto::kIsisSnp: return isis_any({24, 25, 26, 27});
+      case QProto::kIsisCsnp: return or_(isis_proto(24), isis_proto(25));
+      case QProto::kIsisPsnp: return or_(isis_proto(26), isis_proto(27));
       default: break;
     }
     fail(std::string("'") + proto_name(p) + "' is not supported by this compiler");
@@ -1191,6 +1304,7 @@ Cond Gen::gen_other(const Node& n) {
         b0 = and_(b0, mcmp(Rel::kLinkPl, 0, 4, n.num << 12, 0xfffff000u));
       }
       off_nl_ += 4;
+      off_nl_nosnap_ += 4;
       ++mpls_depth_;
       return b0;
     }
@@ -1213,9 +1327,26 @@ Cond Gen::gen_other(const Node& n) {
       // the SKF_AD_IFINDEX ancillary field.
       if (opts_.linktype == kDltLinuxSll2) return cmp(Rel::kLinkHdr, 4, 4, n.num);
       return test({ins(c::kLd | c::kW | c::kAbs, 0xfffff008u)}, c::kJeq, n.num);
-    case OtherKind::kLlc:
+    case OtherKind::kLlc: {
       if (opts_.linktype != kDltEn10mb) fail(std::string("'llc' not supported for ") + link_name());
-      fail("llc is not supported by this compiler yet");
+      // gen_llc: an 802.3 frame (length field) that is not Novell raw 802.3 (0xffff)
+      Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+      Cond llc = and_(b0, not_(cmp(Rel::kLlc, 0, 2, 0xffff)));
+      if (n.str.empty()) return llc;
+      std::string t;
+      for (char ch : n.str) t += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+      if (t == "i") return and_(llc, not_(test(load(Rel::kLlc, 2, 1), c::kJset, 0x01)));
+      if (t == "s") return and_(llc, mcmp(Rel::kLlc, 2, 1, 0x01, 0x03));
+      if (t == "u") return and_(llc, mcmp(Rel::kLlc, 2, 1, 0x03, 0x03));
+      static const struct { const char* n; uint32_t v; bool s; } kSub[] = {
+          {"rr", 0x01, true},    {"rnr", 0x05, true},   {"rej", 0x09, true},
+          {"ui", 0x03, false},   {"ua", 0x63, false},   {"disc", 0x43, false},
+          {"dm", 0x0f, false},   {"sabme", 0x6f, false}, {"test", 0xe3, false},
+          {"xid", 0xaf, false},  {"frmr", 0x87, false}};
+      for (const auto& e : kSub)
+        if (t == e.n) return and_(llc, mcmp(Rel::kLlc, 2, 1, e.v, e.s ? 0x0f : 0xef));
+      fail("unknown LLC type name \"" + n.str + "\"");
+    }
     case OtherKind::kPf: fail("'" + n.str + "' is supported only on PF (OpenBSD pflog) link types");
     case OtherKind::kP80211: fail("802.11 link-layer types supported only on 802.11");
     case OtherKind::kAtm: fail("'" + n.str + "' is not supported on " + std::string(link_name()));

@@ -161,6 +161,13 @@ const char* const kExprs[] = {
     "ip6 protochain 58", "ip6 protochain 44", "ip6 protochain 0", "ip protochain 51",
     "protochain \\tcp", "ip6 protochain \\udp", "protochain 6 and host 10.0.0.1",
     "not protochain 6", "ip6 protochain 6 or ip6 protochain 17", "vlan and protochain 6",
+    "stp", "ipx", "netbeui", "iso", "atalk", "aarp", "decnet", "lat", "sca", "moprc", "mopdl",
+    "clnp", "esis", "isis", "l1", "l2", "iih", "lsp", "snp", "csnp", "psnp", "es-is", "is-is",
+    "ether proto \\iso", "ether proto \\stp", "ether proto \\ipx", "ether proto \\netbeui",
+    "llc", "llc i", "llc s", "llc u", "llc rr", "llc rnr", "llc rej", "llc ui", "llc ua",
+    "llc disc", "llc dm", "llc sabme", "llc test", "llc xid", "llc frmr", "not llc",
+    "decnet[0] = 1", "atalk[0] = 0", "lat[1] = 2", "sca[0] = 0", "aarp[0:2] = 1",
+    "vlan and stp", "vlan and ipx", "vlan and llc", "stp or ipx or netbeui", "ip or iso",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
 
@@ -180,7 +187,7 @@ const char* const kRejects[] = {
     "host 10.0.0.1 mask 255.0.0.0", "net ::1/129", "net fe80::1/10", "ip6 net 10.0.0.0/8",
     "less", "greater", "less x", "len <", "1 = ", "= 1", "ip[0:3] = 1", "tcp[0:8] = 1",
     "ether[0:0] = 1", "foo[0] = 1", "lane", "vpi 1", "on eth0", "rnr 1", "type mgt",
-    "subtype beacon", "dir tods", "ip6 broadcast", "tcp broadcast", "tcp multicast",
+    "subtype beacon", "dir tods", "llc foo", "ip6 broadcast", "tcp broadcast", "tcp multicast",
     "1 = 2", "ip and not ip", "tcp and udp", "tcp and not tcp and ip",
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
     "src port 22 and dst port 22 and port 99999", "ip[0]=1 and (2)",
