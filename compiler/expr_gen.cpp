@@ -45,7 +45,8 @@ namespace c = vm::code;
 
 constexpr int kDltNull = 0, kDltEn10mb = 1, kDltRaw = 12, kDltLoop = 108, kDltLinuxSll = 113,
               kDltIpv4 = 228, kDltIpv6 = 229, kDltLinuxSll2 = 276;
-constexpr int kDltRawAlt = 14;  // DLT_RAW on some BSDs; libpcap maps LINKTYPE_RAW (101) too
+constexpr int kDltRawAlt = 14;
+constexpr int kDltPpp = 9;  // only as the link type inside PPPoE sessions  // DLT_RAW on some BSDs; libpcap maps LINKTYPE_RAW (101) too
 
 constexpr uint32_t kEtherMtu = 1500;
 constexpr uint32_t kEtIp = 0x0800, kEtArp = 0x0806, kEtRevArp = 0x8035, kEtIpv6 = 0x86dd,
@@ -130,12 +131,15 @@ class Gen {
   uint32_t off_linkpl_ = 0;
   uint32_t off_nl_ = 0;
   uint32_t off_nl_nosnap_ = 0;  // network layer after an 802.2 LLC header without SNAP
+  uint32_t off_linkhdr_ = 0;    // start of the link-layer header (moves after `pppoes`)
+  int dlt_ = 1;                 // current link type: opts_.linktype, or PPP after `pppoes`
   int vlan_depth_ = 0;
   int mpls_depth_ = 0;
 
   [[noreturn]] void fail(std::string msg) { throw GenError{std::move(msg), col_}; }
 
   void init_link() {
+    dlt_ = opts_.linktype;
     switch (opts_.linktype) {
       case kDltEn10mb:
         ethertype_link_ = true;
@@ -165,7 +169,8 @@ class Gen {
   }
 
   const char* link_name() const {
-    switch (opts_.linktype) {
+    switch (dlt_) {
+      case kDltPpp: return "PPP";
       case kDltEn10mb: return "Ethernet";
       case kDltLinuxSll: return "Linux cooked v1";
       case kDltLinuxSll2: return "Linux cooked v2";
@@ -240,7 +245,7 @@ class Gen {
   std::vector<Insn> load(Rel rel, uint32_t off, uint32_t size) {
     uint16_t sz = size_code(size);
     switch (rel) {
-      case Rel::kLinkHdr: return {ins(c::kLd | sz | c::kAbs, off)};
+      case Rel::kLinkHdr: return {ins(c::kLd | sz | c::kAbs, off_linkhdr_ + off)};
       case Rel::kLinkPl: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_ + off)};
       case Rel::kLinkType: return {ins(c::kLd | sz | c::kAbs, off_linktype_ + off)};
       case Rel::kPrevMpls:
@@ -305,7 +310,22 @@ class Gen {
       }
       fail("unsupported protocol over mpls");
     }
-    switch (opts_.linktype) {
+    switch (dlt_) {
+      case kDltPpp: {
+        // ethertype_to_ppptype
+        uint32_t p = proto;
+        switch (proto) {
+          case kEtIp: p = 0x21; break;
+          case kEtIpv6: p = 0x57; break;
+          case 0x6003: p = 0x27; break;        // DECnet
+          case kEtAtalk: p = 0x29; break;
+          case 0x0600: p = 0x25; break;        // XNS
+          case kLlcSapIsons: p = 0x23; break;
+          case 0x42: p = 0x31; break;          // 802.1D bridge PDU
+          case kLlcSapIpx: p = 0x2b; break;
+        }
+        return cmp(Rel::kLinkType, 0, 2, p);
+      }
       case kDltEn10mb:
         return ether_linktype(proto);
       case kDltLinuxSll:
@@ -328,7 +348,7 @@ class Gen {
         if (proto == kEtIp) af = AF_INET;
         else if (proto == kEtIpv6) af = AF_INET6;
         else return const_cond(false);
-        if (opts_.linktype == kDltNull) af = htonl(af);  // host byte order on the wire
+        if (dlt_ == kDltNull) af = htonl(af);  // host byte order on the wire
         return cmp(Rel::kLinkHdr, 0, 4, af);
       }
     }
@@ -589,7 +609,7 @@ class Gen {
 
   // ---- ethernet addresses ------------------------------------------------------------------------
   Cond ehostop(const uint8_t* ea, QDir dir) {
-    if (opts_.linktype != kDltEn10mb)
+    if (dlt_ != kDltEn10mb)
       fail("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/"
            "Fibre Channel");
     switch (dir) {
@@ -1228,7 +1248,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kBroadcast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
-        if (opts_.linktype != kDltEn10mb) fail("not a broadcast link");
+        if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         static const uint8_t kBcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
         return bcmp(Rel::kLinkHdr, 0, kBcast, 6);
       }
@@ -1246,7 +1266,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kMulticast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
-        if (opts_.linktype != kDltEn10mb) fail("not a broadcast link");
+        if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         return test(load(Rel::kLinkHdr, 0, 1), c::kJset, 1);
       }
       if (p == QProto::kIp) {
@@ -1264,9 +1284,9 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kOutbound: {
       bool out = n.other == OtherKind::kOutbound;
       Cond b;
-      if (opts_.linktype == kDltLinuxSll) {
+      if (dlt_ == kDltLinuxSll) {
         b = cmp(Rel::kLinkHdr, 0, 2, 4 /* LINUX_SLL_OUTGOING */);
-      } else if (opts_.linktype == kDltLinuxSll2) {
+      } else if (dlt_ == kDltLinuxSll2) {
         b = cmp(Rel::kLinkHdr, 10, 1, 4);
       } else {
         b = test({ins(c::kLd | c::kH | c::kAbs, kAncPktType)}, c::kJeq, 4 /* PACKET_OUTGOING */);
@@ -1274,7 +1294,7 @@ Cond Gen::gen_other(const Node& n) {
       return out ? b : not_(b);
     }
     case OtherKind::kVlan: {
-      if (opts_.linktype != kDltEn10mb)
+      if (dlt_ != kDltEn10mb)
         fail(std::string("no VLAN support for ") + link_name());
       if (mpls_depth_ > 0) fail("no VLAN match after MPLS");
       Cond b0 = linktype(kEt8021q);
@@ -1294,9 +1314,12 @@ Cond Gen::gen_other(const Node& n) {
       if (mpls_depth_ > 0) {
         b0 = mcmp(Rel::kPrevMpls, 2, 1, 0, 0x01);
       } else {
-        if (opts_.linktype != kDltEn10mb)
-          fail(std::string("no MPLS support for ") + link_name());
-        b0 = linktype(kEtMpls);
+        if (dlt_ == kDltPpp) {
+          b0 = cmp(Rel::kLinkType, 0, 2, 0x0281);  // PPP_MPLS_UCAST
+        } else {
+          if (dlt_ != kDltEn10mb) fail(std::string("no MPLS support for ") + link_name());
+          b0 = linktype(kEtMpls);
+        }
       }
       if (n.has_num) {
         if (n.num > 0xfffff)
@@ -1316,19 +1339,25 @@ Cond Gen::gen_other(const Node& n) {
           fail("PPPoE session number " + std::to_string(n.num) + " greater than maximum 65535");
         b0 = and_(b0, mcmp(Rel::kLinkPl, 0, 4, n.num, 0x0000ffffu));
       }
-      // The PPPoE header (6) and PPP protocol (2) follow; libpcap makes the payload after them
-      // the new network layer, with the PPP protocol field as the link type.
-      fail("pppoes payload shifting is not supported by this compiler yet");
+      // gen_pppoes: the link layer becomes PPP, starting at the PPP protocol field after the
+      // 6-byte PPPoE header; the network layer follows it.
+      off_linkhdr_ = off_linkpl_ + off_nl_ + 6;
+      off_linktype_ = off_linkhdr_;
+      off_linkpl_ = off_linkhdr_ + 2;
+      off_nl_ = 0;
+      off_nl_nosnap_ = 0;
+      dlt_ = kDltPpp;
+      return b0;
     }
     case OtherKind::kGeneve: fail("geneve is not supported by this compiler yet");
     case OtherKind::kVxlan: fail("vxlan is not supported by this compiler yet");
     case OtherKind::kIfindex:
       // LINUX_SLL2 carries the interface index at offset 4; elsewhere libpcap (on Linux) reads
       // the SKF_AD_IFINDEX ancillary field.
-      if (opts_.linktype == kDltLinuxSll2) return cmp(Rel::kLinkHdr, 4, 4, n.num);
+      if (dlt_ == kDltLinuxSll2) return cmp(Rel::kLinkHdr, 4, 4, n.num);
       return test({ins(c::kLd | c::kW | c::kAbs, 0xfffff008u)}, c::kJeq, n.num);
     case OtherKind::kLlc: {
-      if (opts_.linktype != kDltEn10mb) fail(std::string("'llc' not supported for ") + link_name());
+      if (dlt_ != kDltEn10mb) fail(std::string("'llc' not supported for ") + link_name());
       // gen_llc: an 802.3 frame (length field) that is not Novell raw 802.3 (0xffff)
       Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
       Cond llc = and_(b0, not_(cmp(Rel::kLlc, 0, 2, 0xffff)));
@@ -1391,7 +1420,7 @@ Arth Gen::gen_load(const Node& n) {
   switch (proto) {
     case QProto::kRadio: fail("radio headers are not supported on this link type");
     case QProto::kLink:
-      base = 0;
+      base = off_linkhdr_;
       break;
     case QProto::kIp: case QProto::kArp: case QProto::kRarp: case QProto::kAtalk:
     case QProto::kDecnet: case QProto::kSca: case QProto::kLat: case QProto::kMoprc:

@@ -168,6 +168,11 @@ const char* const kExprs[] = {
     "llc disc", "llc dm", "llc sabme", "llc test", "llc xid", "llc frmr", "not llc",
     "decnet[0] = 1", "atalk[0] = 0", "lat[1] = 2", "sca[0] = 0", "aarp[0:2] = 1",
     "vlan and stp", "vlan and ipx", "vlan and llc", "stp or ipx or netbeui", "ip or iso",
+    "pppoes", "pppoes 5", "pppoes 7", "pppoes and ip", "pppoes and ip6", "pppoes 5 and tcp port 80",
+    "pppoes and host 10.0.0.1", "pppoes and udp", "pppoes and arp", "pppoes and ip[9] = 6",
+    "vlan and pppoes and ip", "pppoes and link[0:2] = 0x21", "pppoes and not ip",
+    "pppoes and ip6 net 2001:db8::/32", "pppoes and portrange 1-100", "not pppoes",
+    "pppoes and mpls", "pppoes and decnet", "pppoes and iso", "pppoes and stp",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
 
@@ -187,7 +192,8 @@ const char* const kRejects[] = {
     "host 10.0.0.1 mask 255.0.0.0", "net ::1/129", "net fe80::1/10", "ip6 net 10.0.0.0/8",
     "less", "greater", "less x", "len <", "1 = ", "= 1", "ip[0:3] = 1", "tcp[0:8] = 1",
     "ether[0:0] = 1", "foo[0] = 1", "lane", "vpi 1", "on eth0", "rnr 1", "type mgt",
-    "subtype beacon", "dir tods", "llc foo", "ip6 broadcast", "tcp broadcast", "tcp multicast",
+    "subtype beacon", "dir tods", "llc foo", "pppoes and vlan", "pppoes and ether host 00:11:22:33:44:55",
+    "pppoes 65536", "ip6 broadcast", "tcp broadcast", "tcp multicast",
     "1 = 2", "ip and not ip", "tcp and udp", "tcp and not tcp and ip",
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
     "src port 22 and dst port 22 and port 99999", "ip[0]=1 and (2)",

@@ -178,6 +178,17 @@ inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
     p.resize(46, 0x11);
     out.push_back({0, p});
   }
+  // PPPoE sessions carrying some of the IPv4/IPv6 packets above (PPP protocol 0x21 / 0x57)
+  size_t n_ip = out.size();
+  for (size_t i = 0; i < n_ip; i += 9) {
+    const NetPacket& in = out[i];
+    if (in.ethertype != 0x0800 && in.ethertype != 0x86dd) continue;
+    std::vector<uint8_t> p = {0x11, 0x00, 0x00, uint8_t(i % 3 == 0 ? 5 : 7), 0, 0,
+                              0x00, uint8_t(in.ethertype == 0x0800 ? 0x21 : 0x57)};
+    put16(p, 4, uint16_t(in.bytes.size() + 2));
+    p.insert(p.end(), in.bytes.begin(), in.bytes.end());
+    out.push_back({0x8864, p});
+  }
   for (uint16_t et : {0x8137, 0x6001, 0x6002, 0x6007}) {
     std::vector<uint8_t> p(46, 0x22);
     out.push_back({et, p});
