@@ -270,6 +270,7 @@ class Gen {
       return const_cond(v == 0);
     }
     auto s = load(rel, off, size);
+    if (mask != 0xffffffffu && v == 0) return not_(test(std::move(s), c::kJset, mask));
     if (mask != 0xffffffffu) s.push_back(ins(c::kAlu | c::kAnd | c::kK, mask));
     return test(std::move(s), c::kJeq, v);
   }
@@ -1613,6 +1614,18 @@ Cond Gen::gen_relation(const Node& n) {
     uint32_t m = a.s.back().k;
     a.s.pop_back();
     tst = not_(test(std::move(a.s), c::kJset, m));
+    f_.blocks[static_cast<size_t>(tst.entry)].rel_eq = true;
+  } else if (b.is_const && jop == c::kJeq && a.s.size() >= 2 &&
+             (a.s.back().code == (c::kAlu | c::kAdd | c::kK) ||
+              a.s.back().code == (c::kAlu | c::kSub | c::kK) ||
+              a.s.back().code == (c::kAlu | c::kXor | c::kK))) {
+    // x + k = c  <=>  x = c - k (mod 2^32); likewise for - and ^
+    Insn last = a.s.back();
+    a.s.pop_back();
+    uint32_t kk = c::op(last.code) == c::kAdd ? b.k - last.k
+                  : c::op(last.code) == c::kSub ? b.k + last.k
+                                                 : b.k ^ last.k;
+    tst = test(std::move(a.s), jop, kk);
     f_.blocks[static_cast<size_t>(tst.entry)].rel_eq = true;
   } else if (b.is_const) {
     tst = test(std::move(a.s), jop, b.k);

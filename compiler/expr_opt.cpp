@@ -536,13 +536,47 @@ void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order) {
   }
 }
 
+// After redundant loads are gone, blocks that became identical (same remaining statements, test
+// and successors) are merged: e.g. `jeq #17` reached with A = [20] on one path and A = [54] on
+// another. Sound because identical code with identical successors behaves the same whatever
+// enters it, and every path of the original graph still exists.
+bool merge_after_rle(IrFunc& f) {
+  bool any = false;
+  for (int round = 0; round < 64; ++round) {
+    std::vector<int> order = layout(f);
+    std::map<std::tuple<bool, uint32_t, std::string, uint16_t, uint32_t, int, int>, int> canon;
+    std::vector<int> repl(f.blocks.size());
+    for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
+    bool changed = false;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      IrBlock& bb = f.blocks[static_cast<size_t>(*it)];
+      if (!bb.is_ret)
+        for (int w = 0; w < 2; ++w) bb.succ[w] = repl[static_cast<size_t>(bb.succ[w])];
+      auto k = std::make_tuple(bb.is_ret, bb.ret_k, stmts_key(bb.stmts), bb.jcode, bb.k,
+                               bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]);
+      auto [pos, inserted] = canon.emplace(std::move(k), *it);
+      if (!inserted) {
+        repl[static_cast<size_t>(*it)] = pos->second;
+        changed = true;
+      }
+    }
+    f.entry = repl[static_cast<size_t>(f.entry)];
+    if (!changed) break;
+    any = true;
+  }
+  return any;
+}
+
 }  // namespace
 
 bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
                   Diagnostics* diags) {
   if (opt_level > 0) Optimiser(f).run();
   std::vector<int> order = layout(f);
-  if (opt_level > 0) eliminate_redundant_loads(f, order);
+  if (opt_level > 0) {
+    eliminate_redundant_loads(f, order);
+    if (merge_after_rle(f)) order = layout(f);
+  }
 
   // Items: instructions with symbolic targets (block ids, or trampoline item indices).
   struct Item {
