@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "compiler/assembler.hpp"
+#include "compiler/expr.hpp"
 #include "compiler/formats.hpp"
 #include "verifier/verifier.hpp"
 #include "vm/diagnostic.hpp"
@@ -251,23 +252,29 @@ int main(int argc, char** argv) {
   bpf::Result<bpf::vm::Program> prog{Diagnostics{}};
 
   if (o.expr) {
-    // Expression compilation (compiler/expr.hpp) is wired here by the expression issue.
-    std::fprintf(stderr,
-                 "bpfc: -e: the pcap-filter expression compiler is not part of this "
-                 "build yet\n");
-    return kExitUsage;
+    std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
+    if (!lt || !bpf::compiler::linktype_supported(*lt))
+      return usage_error("unknown or unsupported link type '" + o.linktype +
+                         "' (EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP)");
+    bpf::compiler::ExprOptions eo;
+    eo.linktype = *lt;
+    eo.snaplen = o.snaplen;
+    eo.opt_level = o.opt_level;
+    display = "<expr>";
+    source = *o.expr;
+    prog = bpf::compiler::compile_expression(source, eo);
+  } else {
+    std::string path = o.file.value_or("-");
+    if (path != "-") display = path;
+    if (!read_input(path, source)) {
+      std::fprintf(stderr, "bpfc: cannot read '%s': %s\n", path.c_str(), std::strerror(errno));
+      return kExitInvalid;
+    }
+    std::optional<Format> in = o.in_format;
+    if (!in) in = bpf::compiler::detect_format(source);
+    if (!in) in = Format::kAsm;  // empty input: the assembler says "no instructions"
+    prog = bpf::compiler::read_bytecode(source, *in);
   }
-
-  std::string path = o.file.value_or("-");
-  if (path != "-") display = path;
-  if (!read_input(path, source)) {
-    std::fprintf(stderr, "bpfc: cannot read '%s': %s\n", path.c_str(), std::strerror(errno));
-    return kExitInvalid;
-  }
-  std::optional<Format> in = o.in_format;
-  if (!in) in = bpf::compiler::detect_format(source);
-  if (!in) in = Format::kAsm;  // empty input: the assembler says "no instructions"
-  prog = bpf::compiler::read_bytecode(source, *in);
 
   Diagnostics& diags = prog.diagnostics();
   if (!prog.ok()) {
