@@ -122,7 +122,7 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
     const uint32_t ensured = std::max(have, bb.pkt_bytes);
     bool quirk = false;
     for (uint32_t i = bb.first; i <= bb.last && i < n; ++i) quirk |= may_exit_nonzero(target_, dec[i]);
-    bool check_placed = !check;
+    bool check_placed = !check;  // becomes true where the block's check is emitted
     uint16_t written = in_written[b];
 
     for (uint32_t i = bb.first; i <= bb.last && i < n; ++i) {
@@ -220,10 +220,13 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
         if (d.op == Op::kJa) s.jf = s.jt;
       }
     }
-    // Propagate to successors.
+    // Propagate to successors what this block really guaranteed: if the facts announced bytes
+    // but no load of the block could carry the check (facts and engine disagreeing on which
+    // loads count), only what held on entry.
+    const uint32_t out_bytes = check_placed ? ensured : have;
     for (uint32_t succ : bb.succ) {
       if (succ == kNoBlock || succ >= nb) continue;
-      in_bytes[succ] = in_bytes[succ] == kUnset ? ensured : std::min(in_bytes[succ], ensured);
+      in_bytes[succ] = in_bytes[succ] == kUnset ? out_bytes : std::min(in_bytes[succ], out_bytes);
       in_written[succ] = reached[succ] ? uint16_t(in_written[succ] & written) : written;
       reached[succ] = true;
     }
