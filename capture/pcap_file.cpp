@@ -1,13 +1,13 @@
 // pcap/pcapng files through libpcap, and the classic pcap writer.
 //
-// Reading uses pcap_open_offline_with_tstamp_precision(NANO) so timestamps keep their full
-// precision, and pcap_next_ex, whose buffer is reused: each read() yields one packet. libpcap
+// Reading uses pcap_open_offline_with_tstamp_precision (micro as tcpdump by default, or nano)
+// and pcap_next_ex, whose buffer is reused: each read() yields one packet. libpcap
 // reports truncated records and corrupt headers ("truncated dump file; tried to read ...");
 // the message is passed on as is.
 //
 // Writing is our own (the format is 24 + 16 bytes of headers, pcap-savefile(5)): one buffer of
-// 1 MiB flushed with write(2), microsecond timestamps and the magic 0xa1b2c3d4 in host byte order,
-// exactly what `tcpdump -w` writes.
+// 1 MiB flushed with write(2), the timestamps as read, and the magic in host byte order: exactly
+// what `tcpdump -w` writes for the same records.
 // Tested in tests/capture/source_test.cpp.
 #include <fcntl.h>
 #include <pcap/pcap.h>
@@ -27,7 +27,7 @@ namespace {
 
 class FileSource final : public Source {
  public:
-  FileSource(pcap_t* p, uint64_t size) : p_(p), size_(size) {}
+  FileSource(pcap_t* p, uint64_t size, bool nano) : p_(p), size_(size), nano_(nano) {}
   ~FileSource() override { pcap_close(p_); }
 
   Status read(std::vector<Frame>& out, int) override {
@@ -40,8 +40,8 @@ class FileSource final : public Source {
       f.data = data;
       f.caplen = h->caplen;
       f.wirelen = h->len;
-      // With nanosecond precision, tv_usec holds nanoseconds (pcap_open_offline_with_tstamp_precision).
-      f.ts_ns = static_cast<uint64_t>(h->ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(h->ts.tv_usec);
+      // Raw header values (tv_usec holds nanoseconds with PCAP_TSTAMP_PRECISION_NANO).
+      f.ts = Timestamp{static_cast<uint32_t>(h->ts.tv_sec), static_cast<uint32_t>(h->ts.tv_usec)};
       out.push_back(f);
       // Approximate position (record header + data) for progress(); exact for classic pcap.
       pos_.store(pos_.load(std::memory_order_relaxed) + 16 + h->caplen, std::memory_order_relaxed);
@@ -53,6 +53,7 @@ class FileSource final : public Source {
   }
   int linktype() const override { return pcap_datalink(p_); }
   uint32_t snaplen() const override { return static_cast<uint32_t>(pcap_snapshot(p_)); }
+  bool nano() const override { return nano_; }
   double progress() const override {
     if (size_ == 0) return -1;
     return std::min(1.0, double(pos_.load(std::memory_order_relaxed)) / double(size_));
@@ -61,14 +62,16 @@ class FileSource final : public Source {
  private:
   pcap_t* p_;
   uint64_t size_;
+  bool nano_;
   std::atomic<uint64_t> pos_{24};
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Source>> open_file(const std::string& path) {
+Result<std::unique_ptr<Source>> open_file(const std::string& path, bool nano) {
   char err[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+  pcap_t* p = pcap_open_offline_with_tstamp_precision(
+      path.c_str(), nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO, err);
   if (p == nullptr) {
     Diagnostics d;
     d.error(path + ": " + err);
@@ -76,7 +79,7 @@ Result<std::unique_ptr<Source>> open_file(const std::string& path) {
   }
   struct stat st{};
   const uint64_t size = (path != "-" && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ? uint64_t(st.st_size) : 0;
-  return std::unique_ptr<Source>(new FileSource(p, size));
+  return std::unique_ptr<Source>(new FileSource(p, size, nano));
 }
 
 // ---- PcapWriter ----
@@ -95,7 +98,7 @@ constexpr size_t kWriteBuffer = 1u << 20;
 }  // namespace
 
 Result<std::unique_ptr<PcapWriter>> PcapWriter::open(const std::string& path, int linktype,
-                                                     uint32_t snaplen) {
+                                                     uint32_t snaplen, bool nano) {
   std::unique_ptr<PcapWriter> w(new PcapWriter());
   if (path == "-") {
     w->fd_ = STDOUT_FILENO;
@@ -109,7 +112,7 @@ Result<std::unique_ptr<PcapWriter>> PcapWriter::open(const std::string& path, in
     w->own_fd_ = true;
   }
   w->buf_.resize(kWriteBuffer);
-  const FileHeader h{0xa1b2c3d4u, 2, 4, 0, 0, snaplen, static_cast<uint32_t>(linktype)};
+  const FileHeader h{nano ? 0xa1b23c4du : 0xa1b2c3d4u, 2, 4, 0, 0, snaplen, static_cast<uint32_t>(linktype)};
   std::memcpy(w->buf_.data(), &h, sizeof h);
   w->used_ = sizeof h;
   return w;
@@ -117,14 +120,13 @@ Result<std::unique_ptr<PcapWriter>> PcapWriter::open(const std::string& path, in
 
 PcapWriter::~PcapWriter() { close(); }
 
-void PcapWriter::write(uint64_t ts_ns, const uint8_t* data, uint32_t caplen, uint32_t wirelen) {
+void PcapWriter::write(Timestamp ts, const uint8_t* data, uint32_t caplen, uint32_t wirelen) {
   const size_t need = sizeof(RecHeader) + caplen;
   if (used_ + need > buf_.size()) {
     flush();
     if (need > buf_.size()) buf_.resize(need);
   }
-  const RecHeader r{static_cast<uint32_t>(ts_ns / 1'000'000'000u),
-                    static_cast<uint32_t>(ts_ns % 1'000'000'000u / 1000u), caplen, wirelen};
+  const RecHeader r{ts.sec, ts.frac, caplen, wirelen};
   std::memcpy(buf_.data() + used_, &r, sizeof r);
   std::memcpy(buf_.data() + used_ + sizeof r, data, caplen);
   used_ += need;

@@ -70,7 +70,9 @@ bool available(Engine e) {
 }
 
 Result<Filter> Filter::compile(const vm::VerifiedProgram& prog, Engine engine) {
-  Engine chosen = engine == Engine::kAuto ? Engine::kInterp : engine;
+  // kAuto: the asmjit JIT where it is built (x86-64 only), else the interpreter.
+  Engine chosen = engine;
+  if (engine == Engine::kAuto) chosen = available(Engine::kAsmjit) ? Engine::kAsmjit : Engine::kInterp;
   if (!available(chosen)) {
     Diagnostics d;
     d.error("engine '" + std::string(engine_name(chosen)) + "' is not built into this binary");

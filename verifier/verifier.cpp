@@ -266,10 +266,8 @@ std::string Checker::format_path(const std::vector<uint32_t>& path, bool kernel_
 void Checker::check_scratch_linux() {
   std::vector<uint16_t> masks(n_, 0xffff);
   uint16_t memvalid = 0;
-  auto writes = [&](uint32_t i, uint32_t slot) {
-    return ops_[i] && (*ops_[i] == Op::kSt || *ops_[i] == Op::kStx) && insn(i).k == slot;
-  };
   auto is_jump = [&](uint32_t i) { return ops_[i] && vm::info(*ops_[i]).has(vm::eff::kJump); };
+  std::vector<uint32_t> bad;  // reads of a slot not in memvalid
   for (uint32_t pc = 0; pc < n_; ++pc) {
     memvalid &= masks[pc];
     if (!ops_[pc]) continue;
@@ -278,46 +276,7 @@ void Checker::check_scratch_linux() {
     if ((op == Op::kSt || op == Op::kStx) && in.k < 16) {
       memvalid |= uint16_t(1u << in.k);
     } else if ((op == Op::kLdMem || op == Op::kLdxMem) && in.k < 16) {
-      if (!(memvalid & (1u << in.k))) {
-        // Witness: a path in the kernel's graph from 0 to pc that never writes M[k].
-        const uint32_t slot = in.k;
-        std::vector<int64_t> next(n_, -1);
-        std::vector<char> seen(n_, 0);
-        std::deque<uint32_t> q{pc};
-        seen[pc] = 1;
-        std::optional<uint32_t> found;
-        if (pc == 0) found = 0;
-        while (!found && !q.empty()) {
-          uint32_t j = q.front();
-          q.pop_front();
-          auto visit = [&](uint32_t p) {
-            if (found || seen[p] || writes(p, slot)) return;
-            seen[p] = 1;
-            next[p] = j;
-            if (p == 0) found = 0;
-            q.push_back(p);
-          };
-          if (j > 0 && !is_jump(j - 1)) visit(j - 1);
-          for (uint32_t p = 0; p < j && !found; ++p) {
-            if (!is_jump(p)) continue;
-            const Insn& pj = insn(p);
-            if (*ops_[p] == Op::kJa ? p + 1 + pj.k == j
-                                    : (p + 1 + pj.jt == j || p + 1 + pj.jf == j))
-              visit(p);
-          }
-        }
-        std::string why = "reads M[" + std::to_string(slot) +
-                          "] before it is written on some path";
-        if (found) {
-          std::vector<uint32_t> path;
-          for (int64_t v = 0; v != -1; v = next[v]) {
-            path.push_back(static_cast<uint32_t>(v));
-            if (v == pc) break;
-          }
-          why += ": " + format_path(path, true);
-        }
-        error(pc, why);
-      }
+      if (!(memvalid & (1u << in.k))) bad.push_back(pc);
     } else if (op == Op::kJa) {
       masks[pc + 1 + in.k] &= memvalid;
       memvalid = 0xffff;
@@ -326,6 +285,56 @@ void Checker::check_scratch_linux() {
       masks[pc + 1 + in.jf] &= memvalid;
       memvalid = 0xffff;
     }
+  }
+  if (bad.empty()) return;
+  // Predecessors in the kernel's graph: the previous instruction unless it is a jump (a `ret`
+  // counts as falling through), and every jump that targets the instruction.
+  std::vector<std::vector<uint32_t>> jump_preds(n_);
+  for (uint32_t p = 0; p < n_; ++p) {
+    if (!is_jump(p)) continue;
+    const Insn& pj = insn(p);
+    if (*ops_[p] == Op::kJa) {
+      jump_preds[p + 1 + pj.k].push_back(p);
+    } else {
+      jump_preds[p + 1 + pj.jt].push_back(p);
+      if (pj.jf != pj.jt) jump_preds[p + 1 + pj.jf].push_back(p);
+    }
+  }
+  std::vector<int64_t> next(n_);
+  std::vector<uint32_t> seen(n_, 0);  // generation stamp per search
+  uint32_t gen = 0;
+  for (uint32_t pc : bad) {
+    const uint32_t slot = insn(pc).k;
+    ++gen;
+    // Witness: a path from 0 to pc in the kernel's graph that never writes M[slot] (one exists
+    // because memvalid at pc lacks the slot). Breadth-first backwards from pc.
+    auto writes = [&](uint32_t i) {
+      return ops_[i] && (*ops_[i] == Op::kSt || *ops_[i] == Op::kStx) && insn(i).k == slot;
+    };
+    std::deque<uint32_t> q{pc};
+    seen[pc] = gen;
+    next[pc] = -1;
+    bool found = pc == 0;
+    while (!found && !q.empty()) {
+      const uint32_t j = q.front();
+      q.pop_front();
+      auto visit = [&](uint32_t p) {
+        if (found || seen[p] == gen || writes(p)) return;
+        seen[p] = gen;
+        next[p] = j;
+        if (p == 0) found = true;
+        q.push_back(p);
+      };
+      if (j > 0 && !is_jump(j - 1)) visit(j - 1);
+      for (uint32_t p : jump_preds[j]) visit(p);
+    }
+    std::string why = "reads M[" + std::to_string(slot) + "] before it is written on some path";
+    if (found) {
+      std::vector<uint32_t> path;
+      for (int64_t v = 0; v != -1; v = next[v]) path.push_back(static_cast<uint32_t>(v));
+      why += ": " + format_path(path, true);
+    }
+    error(pc, why);
   }
 }
 
@@ -662,7 +671,16 @@ uint32_t max_insns(Target target) {
 
 Result<vm::VerifiedProgram> verify(const vm::Program& prog, const Options& opts) {
   Checker c(prog, opts);
-  return c.run();
+  Result<vm::VerifiedProgram> r = c.run();
+  // Report in program order (program-wide messages first), errors before warnings per insn.
+  std::vector<Diagnostic>& items = r.diagnostics().items();
+  std::stable_sort(items.begin(), items.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    const int64_t ia = a.insn_index ? int64_t(*a.insn_index) : -1;
+    const int64_t ib = b.insn_index ? int64_t(*b.insn_index) : -1;
+    if (ia != ib) return ia < ib;
+    return a.severity < b.severity;
+  });
+  return r;
 }
 
 std::string describe(const vm::VerifiedProgram& p) {

@@ -188,12 +188,12 @@ TEST(Cli, VerboseWritesListingToStderrOnly) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "4\n40 0 0 12\n21 0 1 2054\n6 0 0 65535\n6 0 0 0\n");
   EXPECT_NE(r.err.find("(001) jeq      #0x806           jt 2\tjf 3\n"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("Validating: is runnable (linux rules)\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("valid program; verified for linux: 4 instructions"), std::string::npos) << r.err;
   Outcome bad = bpfc("-V", "ld M[1]\nret a\n");
   EXPECT_EQ(bad.status, 1);
   EXPECT_EQ(bad.out, "");
   EXPECT_NE(bad.err.find("(000) ld       M[1]\n"), std::string::npos) << bad.err;
-  EXPECT_NE(bad.err.find("Validating: invalid program"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("invalid program (1 error)\n"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, Examples) {

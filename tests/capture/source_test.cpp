@@ -21,7 +21,7 @@ using testing::TestPacket;
 
 std::vector<TestPacket> read_with_source(const std::string& path, std::string* err, Source::Status* last) {
   std::vector<TestPacket> out;
-  auto src = open_file(path);
+  auto src = open_file(path, /*nano=*/true);
   if (!src.ok()) {
     *err = src.diagnostics().render("test");
     *last = Source::Status::kError;
@@ -30,7 +30,8 @@ std::vector<TestPacket> read_with_source(const std::string& path, std::string* e
   std::vector<Frame> frames;
   for (;;) {
     const Source::Status st = (*src)->read(frames, 0);
-    for (const Frame& f : frames) out.push_back(TestPacket{f.ts_ns, f.wirelen, {f.data, f.data + f.caplen}});
+    for (const Frame& f : frames)
+      out.push_back(TestPacket{f.ts.sec * 1'000'000'000ull + f.ts.frac, f.wirelen, {f.data, f.data + f.caplen}});
     if (st != Source::Status::kOk) {
       *last = st;
       *err = (*src)->error();
@@ -70,7 +71,8 @@ TEST(PcapFile, WriterRoundTripThroughLibpcap) {
     // Truncate some packets below their wire length, as a snap length would.
     for (size_t i = 0; i < pkts.size(); ++i) {
       if (i % 5 == 0 && pkts[i].bytes.size() > 60) pkts[i].bytes.resize(60);
-      (*w)->write(pkts[i].ts_ns, pkts[i].bytes.data(), uint32_t(pkts[i].bytes.size()), pkts[i].wirelen);
+      (*w)->write(Timestamp{uint32_t(pkts[i].ts_ns / 1'000'000'000u), uint32_t(pkts[i].ts_ns % 1'000'000'000u / 1000u)},
+                  pkts[i].bytes.data(), uint32_t(pkts[i].bytes.size()), pkts[i].wirelen);
     }
     ASSERT_TRUE((*w)->close()) << (*w)->error();
   }

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/verifier/facts_check.hpp"
 #include "verifier/verifier.hpp"
 #include "vm/ancillary.hpp"
 #include "vm/disasm_line.hpp"
@@ -235,6 +237,16 @@ TEST(KernelDiff, VerdictsEqualSetsockoptSoAttachFilter) {
   const auto start = std::chrono::steady_clock::now();
   uint64_t total = 0, accepted = 0, rejected = 0, enomem = 0, disagree = 0, unexpected = 0;
   uint64_t fam[5] = {};
+  uint64_t facts_broken = 0;
+  struct Reason { const char* name; const char* needle; };
+  static constexpr std::array<Reason, 11> kReasons = {{
+      {"opcode", "opcode"}, {"div/mod by 0", "by constant 0"}, {"shift >= 32", "shift by"},
+      {"M[] index", "out of range (M[0]"}, {"jump range", "past the last"},
+      {"ancillary", "unknown ancillary"}, {"no final ret", "last instruction must"},
+      {"scratch via ret fall-through", "still flows past it"},
+      {"scratch read before write", "before it is written"},
+      {"eBPF conversion jump", "cannot convert this jump"}, {"length", "instructions;"}}};
+  std::array<uint64_t, kReasons.size()> reason_count{}, sole_count{};
   constexpr uint64_t kPrograms = 120000;
   for (uint64_t iter = 0; iter < kPrograms; ++iter) {
     std::vector<Insn> prog;
@@ -277,6 +289,29 @@ TEST(KernelDiff, VerdictsEqualSetsockoptSoAttachFilter) {
     }
     ++total;
     (kernel_ok ? accepted : rejected)++;
+    if (!ours.ok()) {
+      // Classify each error; count programs per reason, and programs rejected for that reason
+      // alone (so every rule is shown to matter on its own against the kernel).
+      uint32_t seen = 0;
+      for (const Diagnostic& d : ours.diagnostics().items()) {
+        if (d.severity != Severity::kError) continue;
+        for (size_t r = 0; r < kReasons.size(); ++r)
+          if (d.message.find(kReasons[r].needle) != std::string::npos) {
+            seen |= 1u << r;
+            break;
+          }
+      }
+      for (size_t r = 0; r < kReasons.size(); ++r)
+        if (seen & (1u << r)) {
+          ++reason_count[r];
+          if (seen == (1u << r)) ++sole_count[r];
+        }
+    }
+    if (ours.ok()) {
+      const std::string broken = testing::check_facts(*ours);
+      if (!broken.empty() && ++facts_broken <= 5)
+        ADD_FAILURE() << "facts: " << broken << "\n" << dump(prog);
+    }
     if (kernel_ok != ours.ok()) {
       ++disagree;
       if (disagree <= 10)
@@ -296,6 +331,15 @@ TEST(KernelDiff, VerdictsEqualSetsockoptSoAttachFilter) {
               (unsigned long long)disagree, (unsigned long long)unexpected, secs,
               (unsigned long long)fam[0], (unsigned long long)fam[1], (unsigned long long)fam[2],
               (unsigned long long)fam[3], (unsigned long long)fam[4]);
+  std::printf("  programs rejected (by the verifier) per reason:");
+  for (size_t r = 0; r < kReasons.size(); ++r)
+    std::printf("%s %s %llu (alone %llu)", r ? "," : "", kReasons[r].name,
+                (unsigned long long)reason_count[r], (unsigned long long)sole_count[r]);
+  std::printf("\n");
+  for (size_t r = 0; r < kReasons.size(); ++r)
+    EXPECT_GT(sole_count[r], 0u) << "no program rejected for this reason alone: "
+                                 << kReasons[r].name;
+  EXPECT_EQ(facts_broken, 0u);
   EXPECT_EQ(disagree, 0u);
   EXPECT_EQ(unexpected, 0u);
   EXPECT_GE(total, 100000u);

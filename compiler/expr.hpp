@@ -1,0 +1,43 @@
+// pcap-filter(7) expression compiler: text -> classic BPF program with libpcap 1.10's verdicts.
+//
+// compile_expression() parses (grammar/expr_parser.y), gives meaning (compiler/expr_gen.cpp,
+// after libpcap's gencode.c: link-layer offsets, qualifier rules, name resolution through the
+// system databases), then optimises and emits code (compiler/expr_opt.cpp): constant folding,
+// jump threading over facts implied by dominating tests, unreachable-block removal, block merging,
+// redundant load elimination, `ja` trampolines for branches longer than 255. At opt_level 0 only
+// the emission runs. Every level gives the same verdict on every packet; at opt_level >= 1 an
+// expression that can match nothing is rejected, as pcap_compile(optimize=1) does.
+// Tested differentially against libpcap (tests/expr/expr_diff_test.cpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "vm/diagnostic.hpp"
+#include "vm/program.hpp"
+
+namespace bpf::compiler {
+
+struct ExprOptions {
+  int linktype = 1;  // DLT_EN10MB
+  uint32_t snaplen = 262144;
+  int opt_level = 2;
+  // IPv4 netmask of the capture network, for `ip broadcast` (libpcap's `netmask` argument);
+  // 0 = unknown, as PCAP_NETMASK_UNKNOWN.
+  uint32_t netmask = 0;
+  // Resolve host names with getaddrinfo (may query DNS). Off: only addresses are accepted
+  // (used by the fuzzer, which must not wait on the network).
+  bool resolve_hosts = true;
+};
+
+// libpcap link-type names ("EN10MB", "RAW", "LINUX_SLL", ...; case-insensitive, "DLT_" prefix
+// optional) and plain numbers.
+std::optional<int> linktype_from_name(std::string_view name);
+
+// The link types this compiler supports.
+bool linktype_supported(int linktype);
+
+Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions& opts);
+
+}  // namespace bpf::compiler

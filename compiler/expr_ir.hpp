@@ -1,0 +1,44 @@
+// Control-flow-graph IR shared by the expression lowering (expr_gen.cpp) and the optimiser and
+// code generator (expr_opt.cpp). Private to compiler/.
+//
+// A function is a DAG of blocks. Every block is self-contained as built by the lowering: its
+// statements compute, from the packet alone, the value its final conditional jump tests (it never
+// relies on A, X or M[] left by another block). The optimiser relies on that to thread jumps and
+// then removes loads that the predecessors already did. Block 0..n: `ret` blocks have no
+// statements. Successor indices always point to blocks created earlier or later; the graph is
+// acyclic (protochain is unrolled).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vm/diagnostic.hpp"
+#include "vm/insn.hpp"
+
+namespace bpf::compiler::detail {
+
+struct IrBlock {
+  std::vector<vm::Insn> stmts;  // no jumps, no returns
+  bool is_ret = false;
+  uint32_t ret_k = 0;
+  uint16_t jcode = 0;  // conditional jump code (jeq/jgt/jge/jset, K or X)
+  uint32_t k = 0;
+  int succ[2] = {-1, -1};  // true, false
+  bool rel_eq = false;     // an `arith = k` relation (compared as A - k == 0 by libpcap)
+  SourceLoc loc;
+};
+
+struct IrFunc {
+  std::vector<IrBlock> blocks;
+  int entry = -1;
+};
+
+// Optimises (opt_level >= 1) and emits. Returns false (with an error in diags) when the program
+// cannot be emitted.
+bool emit_program(IrFunc& f, int opt_level, std::vector<vm::Insn>* out,
+                  std::vector<SourceLoc>* locs, Diagnostics* diags);
+
+// True when, after optimisation, the program accepts nothing (entry is `ret #0`).
+bool rejects_everything(const std::vector<vm::Insn>& prog);
+
+}  // namespace bpf::compiler::detail

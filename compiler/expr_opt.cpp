@@ -1,0 +1,600 @@
+// Optimiser and code generator for the expression IR (compiler/expr_ir.hpp).
+//
+// Passes, at opt_level >= 1, in this order, each keeping the verdict of every packet:
+//  1. jump threading / branch folding: facts (value, test, outcome) known on every path into a
+//     block are computed over the DAG; an edge into a block whose test those facts decide goes
+//     straight to the decided successor (libpcap's opt_j, on the same principle). A value is
+//     identified by the statements that compute it, which is sound because lowered blocks are
+//     self-contained (they read only the packet).
+//  2. blocks whose two successors coincide are bypassed; unreachable blocks are dropped;
+//     identical blocks (same statements, test and successors) are merged.
+//  3. redundant load elimination after layout: a symbolic value for A, X and M[] flows along the
+//     DAG (meet = equal or unknown); a load of a value the register already holds is removed.
+// Emission lays blocks out in depth-first order and inserts `ja` trampolines for any conditional
+// branch longer than 255 instructions. At level 0 only the emission runs.
+// Tested by tests/expr/expr_diff_test.cpp (libpcap verdicts; -O0 vs -O2 agreement).
+#include <algorithm>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compiler/expr_ir.hpp"
+
+namespace bpf::compiler::detail {
+
+namespace {
+
+namespace c = vm::code;
+using vm::Insn;
+
+std::string stmts_key(const std::vector<Insn>& s) {
+  std::string k;
+  k.reserve(s.size() * 8);
+  for (const Insn& i : s) k.append(reinterpret_cast<const char*>(&i), sizeof i);
+  return k;
+}
+
+struct Fact {
+  int key;
+  uint16_t jcode;
+  uint32_t k;
+  bool outcome;
+  friend bool operator<(const Fact& a, const Fact& b) {
+    if (a.key != b.key) return a.key < b.key;
+    if (a.jcode != b.jcode) return a.jcode < b.jcode;
+    if (a.k != b.k) return a.k < b.k;
+    return a.outcome < b.outcome;
+  }
+  friend bool operator==(const Fact& a, const Fact& b) {
+    return a.key == b.key && a.jcode == b.jcode && a.k == b.k && a.outcome == b.outcome;
+  }
+};
+using Facts = std::vector<Fact>;  // sorted
+
+// -1 unknown, 0/1 decided outcome of test (jcode, k) on the value `key`, given facts. The rules
+// are libpcap's fold_edge(): the same comparison of the same value has the same outcome; a value
+// known equal to a constant is unequal to any other constant. (Nothing more: a stronger rule
+// would find more expressions that "reject all packets" than pcap_compile does.)
+int decide(const Facts& facts, int key, uint16_t jcode, uint32_t k) {
+  for (const Fact& f : facts) {
+    if (f.key != key || f.jcode != jcode) continue;
+    if (f.k == k) return f.outcome;
+    if (f.outcome && jcode == (c::kJmp | c::kJeq | c::kK)) return 0;
+  }
+  return -1;
+}
+
+Facts with_fact(Facts f, Fact x) {
+  auto it = std::lower_bound(f.begin(), f.end(), x);
+  if (it == f.end() || !(*it == x)) f.insert(it, x);
+  return f;
+}
+
+Facts intersect(const Facts& a, const Facts& b) {
+  Facts r;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(r));
+  return r;
+}
+
+class Optimiser {
+ public:
+  explicit Optimiser(IrFunc& f) : f_(f) {}
+
+  void run() {
+    for (int iter = 0; iter < 32; ++iter) {
+      bool changed = thread_jumps();
+      changed |= bypass_trivial();
+      changed |= merge_identical();
+      if (!changed) changed = pullups();
+      if (!changed) break;
+    }
+  }
+
+ private:
+  IrFunc& f_;
+  std::unordered_map<std::string, int> key_ids_;
+  std::vector<int> key_of_;
+
+  IrBlock& blk(int i) { return f_.blocks[static_cast<size_t>(i)]; }
+
+  int key(int b) {
+    if (key_of_.size() < f_.blocks.size()) key_of_.resize(f_.blocks.size(), -2);
+    int& k = key_of_[static_cast<size_t>(b)];
+    if (k == -2) {
+      std::string sk = stmts_key(blk(b).stmts);
+      if (blk(b).rel_eq) sk += "=rel";
+      auto [it, ins] = key_ids_.emplace(sk, static_cast<int>(key_ids_.size()));
+      k = it->second;
+    }
+    return k;
+  }
+
+  std::vector<int> topo() {
+    std::vector<int> order;
+    std::vector<uint8_t> state(f_.blocks.size(), 0);
+    std::vector<std::pair<int, int>> stack;
+    stack.push_back({f_.entry, 0});
+    state[static_cast<size_t>(f_.entry)] = 1;
+    while (!stack.empty()) {
+      auto& [b, i] = stack.back();
+      const IrBlock& bb = blk(b);
+      if (!bb.is_ret && i < 2) {
+        int s = bb.succ[i++];
+        if (state[static_cast<size_t>(s)] == 0) {
+          state[static_cast<size_t>(s)] = 1;
+          stack.push_back({s, 0});
+        }
+        continue;
+      }
+      order.push_back(b);
+      stack.pop_back();
+    }
+    std::reverse(order.begin(), order.end());
+    return order;
+  }
+
+  bool thread_jumps() {
+    std::vector<int> order = topo();
+    std::vector<Facts> in(f_.blocks.size());
+    std::vector<uint8_t> seen(f_.blocks.size(), 0);
+    bool changed = false;
+    for (int b : order) {
+      IrBlock& bb = blk(b);
+      if (bb.is_ret) continue;
+      const Facts& fin = in[static_cast<size_t>(b)];
+      for (int w = 0; w < 2; ++w) {
+        Facts e = with_fact(fin, Fact{key(b), bb.jcode, bb.k, w == 0});
+        int t = bb.succ[w];
+        for (int guard = 0; guard < 10000; ++guard) {
+          const IrBlock& tb = blk(t);
+          if (tb.is_ret) break;
+          int d = decide(e, key(t), tb.jcode, tb.k);
+          if (d < 0) break;
+          e = with_fact(e, Fact{key(t), tb.jcode, tb.k, d == 1});
+          t = tb.succ[d ? 0 : 1];
+        }
+        if (t != bb.succ[w]) {
+          bb.succ[w] = t;
+          changed = true;
+        }
+      }
+      // propagate facts to successors (intersection over predecessors)
+      for (int w = 0; w < 2; ++w) {
+        int s = bb.succ[w];
+        Facts e = bb.succ[0] == bb.succ[1] ? fin : with_fact(fin, Fact{key(b), bb.jcode, bb.k, w == 0});
+        if (!seen[static_cast<size_t>(s)]) {
+          in[static_cast<size_t>(s)] = std::move(e);
+          seen[static_cast<size_t>(s)] = 1;
+        } else {
+          in[static_cast<size_t>(s)] = intersect(in[static_cast<size_t>(s)], e);
+        }
+      }
+    }
+    return changed;
+  }
+
+  // A test whose two successors are the same block decides nothing: libpcap's optimiser removes
+  // it (and so its loads); redirect its predecessors to the successor.
+  bool bypass_trivial() {
+    bool changed = false;
+    auto resolve = [&](int b) {
+      for (int guard = 0; guard < 100000; ++guard) {
+        const IrBlock& bb = blk(b);
+        if (bb.is_ret || bb.succ[0] != bb.succ[1]) return b;
+        b = bb.succ[0];
+      }
+      return b;
+    };
+    int e = resolve(f_.entry);
+    if (e != f_.entry) {
+      f_.entry = e;
+      changed = true;
+    }
+    for (int b : topo()) {
+      IrBlock& bb = blk(b);
+      if (bb.is_ret) continue;
+      for (int w = 0; w < 2; ++w) {
+        int t = resolve(bb.succ[w]);
+        if (t != bb.succ[w]) {
+          bb.succ[w] = t;
+          changed = true;
+        }
+      }
+    }
+    return changed;
+  }
+
+  // libpcap's or_pullup/and_pullup (optimize.c): in a chain of tests sharing their true (or
+  // false) target, a later test of the value the predecessors tested is moved up next to them.
+  // Reorders an `or`/`and` chain only, so the verdict of full packets is unchanged; done because
+  // libpcap does it, which decides which loads a snapped packet reaches.
+  bool pullups() {
+    std::vector<int> order = topo();
+    size_t n = f_.blocks.size();
+    std::vector<std::vector<int>> preds(n);
+    for (int b : order) {
+      const IrBlock& bb = blk(b);
+      if (bb.is_ret) continue;
+      preds[static_cast<size_t>(bb.succ[0])].push_back(b);
+      if (bb.succ[1] != bb.succ[0]) preds[static_cast<size_t>(bb.succ[1])].push_back(b);
+    }
+    // dominators over the DAG
+    size_t words = (n + 63) / 64;
+    std::vector<std::vector<uint64_t>> dom(n);
+    for (int b : order) {
+      auto& d = dom[static_cast<size_t>(b)];
+      const auto& ps = preds[static_cast<size_t>(b)];
+      if (ps.empty()) {
+        d.assign(words, 0);
+      } else {
+        d = dom[static_cast<size_t>(ps[0])];
+        for (size_t i = 1; i < ps.size(); ++i)
+          for (size_t w = 0; w < words; ++w) d[w] &= dom[static_cast<size_t>(ps[i])][w];
+      }
+      d[static_cast<size_t>(b) / 64] |= uint64_t(1) << (b % 64);
+    }
+    auto dominated = [&](int x, int by) {
+      return (dom[static_cast<size_t>(x)][static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
+    };
+    // levels (height above the returns), processed bottom-up as libpcap does
+    std::vector<int> level(n, 0);
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const IrBlock& bb = blk(*it);
+      if (!bb.is_ret)
+        level[static_cast<size_t>(*it)] =
+            1 + std::max(level[static_cast<size_t>(bb.succ[0])], level[static_cast<size_t>(bb.succ[1])]);
+    }
+    std::vector<int> by_level(order.begin(), order.end());
+    std::stable_sort(by_level.begin(), by_level.end(),
+                     [&](int a, int b) { return level[static_cast<size_t>(a)] < level[static_cast<size_t>(b)]; });
+    for (int b : by_level) {
+      if (blk(b).is_ret || b == f_.entry) continue;
+      for (int side = 0; side < 2; ++side) {  // 0: or_pullup (shared true), 1: and_pullup
+        if (pullup(b, side, preds[static_cast<size_t>(b)], dominated)) return true;
+      }
+    }
+    return false;
+  }
+
+  template <class Dom>
+  bool pullup(int b, int side, const std::vector<int>& ps, Dom& dominated) {
+    if (ps.empty()) return false;
+    int val = key(ps[0]);
+    for (int p : ps)
+      if (key(p) != val) return false;
+    int same = side == 0 ? 0 : 1;  // the shared successor
+    int chain = 1 - same;          // the successor followed along the chain
+    // diff: (block, slot) whose successor is the first test of another value
+    int owner = ps[0];
+    int slot = blk(owner).succ[0] == b ? 0 : 1;
+    bool at_top = true;
+    for (;;) {
+      int d = blk(owner).succ[slot];
+      const IrBlock& db = blk(d);
+      if (db.is_ret || db.succ[same] != blk(b).succ[same] || !dominated(d, b)) return false;
+      if (key(d) != val) break;
+      owner = d;
+      slot = chain;
+      at_top = false;
+    }
+    int diff = blk(owner).succ[slot];
+    int sowner = diff;
+    for (;;) {
+      int sblk = blk(sowner).succ[chain];
+      const IrBlock& sb = blk(sblk);
+      if (sb.is_ret || sb.succ[same] != blk(b).succ[same] || !dominated(sblk, b)) return false;
+      if (key(sblk) == val) break;
+      sowner = sblk;
+    }
+    int pull = blk(sowner).succ[chain];
+    blk(sowner).succ[chain] = blk(pull).succ[chain];
+    blk(pull).succ[chain] = diff;
+    if (at_top) {
+      for (int p : ps) {
+        IrBlock& pb = blk(p);
+        for (int w = 0; w < 2; ++w)
+          if (pb.succ[w] == b) pb.succ[w] = pull;
+      }
+    } else {
+      blk(owner).succ[slot] = pull;
+    }
+    return true;
+  }
+
+  bool merge_identical() {
+    std::vector<int> order = topo();
+    std::map<std::tuple<bool, uint32_t, std::string, uint16_t, uint32_t, int, int>, int> canon;
+    std::vector<int> repl(f_.blocks.size());
+    for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
+    bool changed = false;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      int b = *it;
+      IrBlock& bb = blk(b);
+      if (!bb.is_ret) {
+        for (int w = 0; w < 2; ++w) {
+          int r = repl[static_cast<size_t>(bb.succ[w])];
+          if (r != bb.succ[w]) {
+            bb.succ[w] = r;
+            changed = true;
+          }
+        }
+      }
+      auto k = std::make_tuple(bb.is_ret, bb.ret_k, stmts_key(bb.stmts), bb.jcode, bb.k,
+                               bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]);
+      auto [pos, inserted] = canon.emplace(k, b);
+      if (!inserted) repl[static_cast<size_t>(b)] = pos->second;
+    }
+    int e = repl[static_cast<size_t>(f_.entry)];
+    if (e != f_.entry) {
+      f_.entry = e;
+      changed = true;
+    }
+    return changed;
+  }
+};
+
+// ---- redundant load elimination ---------------------------------------------------------------
+struct RegState {
+  int a = -1, x = -1;          // value numbers, -1 unknown
+  std::array<int, 16> m{};     // -1 unknown
+  RegState() { m.fill(-1); }
+  friend bool operator==(const RegState&, const RegState&) = default;
+};
+
+class ValueTable {
+ public:
+  int intern(const std::string& s) {
+    auto [it, ins] = ids_.emplace(s, static_cast<int>(ids_.size()));
+    return it->second;
+  }
+  int fresh() { return intern("?" + std::to_string(fresh_++)); }
+
+ private:
+  std::unordered_map<std::string, int> ids_;
+  int fresh_ = 0;
+};
+
+RegState meet(const RegState& a, const RegState& b) {
+  RegState r;
+  r.a = a.a == b.a ? a.a : -1;
+  r.x = a.x == b.x ? a.x : -1;
+  for (size_t i = 0; i < 16; ++i) r.m[i] = a.m[i] == b.m[i] ? a.m[i] : -1;
+  return r;
+}
+
+// Runs `s` symbolically; returns true when it can be dropped because it changes nothing.
+bool step(ValueTable& vt, RegState& st, const Insn& s) {
+  auto num = [&](const char* tag, uint32_t k, int dep = -2) {
+    std::string key = tag;
+    key += std::to_string(k);
+    if (dep != -2) key += "," + std::to_string(dep);
+    return vt.intern(key);
+  };
+  auto known = [&](int& v) {
+    if (v < 0) v = vt.fresh();
+    return v;
+  };
+  uint16_t code = s.code;
+  switch (c::cls(code)) {
+    case c::kLd: {
+      int v;
+      switch (c::mode(code)) {
+        case c::kImm: v = num("#", s.k); break;
+        case c::kAbs: v = num(c::size(code) == c::kW ? "w" : c::size(code) == c::kH ? "h" : "b", s.k); break;
+        case c::kInd: v = num(c::size(code) == c::kW ? "iw" : c::size(code) == c::kH ? "ih" : "ib", s.k, known(st.x)); break;
+        case c::kMem: v = known(st.m[s.k & 15]); break;
+        case c::kLen: v = num("len", 0); break;
+        default: v = vt.fresh(); break;
+      }
+      if (st.a == v) return true;
+      st.a = v;
+      return false;
+    }
+    case c::kLdx: {
+      int v;
+      switch (c::mode(code)) {
+        case c::kImm: v = num("#", s.k); break;
+        case c::kMsh: v = num("msh", s.k); break;
+        case c::kMem: v = known(st.m[s.k & 15]); break;
+        case c::kLen: v = num("len", 0); break;
+        default: v = vt.fresh(); break;
+      }
+      if (st.x == v) return true;
+      st.x = v;
+      return false;
+    }
+    case c::kSt: {
+      int v = known(st.a);
+      if (st.m[s.k & 15] == v) return true;
+      st.m[s.k & 15] = v;
+      return false;
+    }
+    case c::kStx: {
+      int v = known(st.x);
+      if (st.m[s.k & 15] == v) return true;
+      st.m[s.k & 15] = v;
+      return false;
+    }
+    case c::kAlu: {
+      int a = known(st.a);
+      std::string key = "alu" + std::to_string(code) + ":" + std::to_string(a) + ":";
+      key += c::src(code) == c::kX && c::op(code) != c::kNeg ? "x" + std::to_string(known(st.x))
+                                                              : std::to_string(s.k);
+      st.a = vt.intern(key);
+      return false;
+    }
+    case c::kMisc: {
+      if (c::miscop(code) == c::kTax) {
+        int v = known(st.a);
+        if (st.x == v) return true;
+        st.x = v;
+      } else {
+        int v = known(st.x);
+        if (st.a == v) return true;
+        st.a = v;
+      }
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+std::vector<int> layout(IrFunc& f) {
+  // depth-first, false branch explored last so that it tends to follow its block
+  std::vector<int> order;
+  std::vector<uint8_t> state(f.blocks.size(), 0);
+  std::vector<std::pair<int, int>> stack{{f.entry, 0}};
+  state[static_cast<size_t>(f.entry)] = 1;
+  while (!stack.empty()) {
+    auto& [b, i] = stack.back();
+    const IrBlock& bb = f.blocks[static_cast<size_t>(b)];
+    if (!bb.is_ret && i < 2) {
+      int s = bb.succ[1 - i++];
+      if (!state[static_cast<size_t>(s)]) {
+        state[static_cast<size_t>(s)] = 1;
+        stack.push_back({s, 0});
+      }
+      continue;
+    }
+    order.push_back(b);
+    stack.pop_back();
+  }
+  std::reverse(order.begin(), order.end());
+  return order;
+}
+
+void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order) {
+  ValueTable vt;
+  std::vector<RegState> in(f.blocks.size());
+  std::vector<uint8_t> seen(f.blocks.size(), 0);
+  seen[static_cast<size_t>(f.entry)] = 1;
+  for (int b : order) {
+    IrBlock& bb = f.blocks[static_cast<size_t>(b)];
+    RegState st = in[static_cast<size_t>(b)];
+    std::vector<Insn> kept;
+    for (const Insn& s : bb.stmts)
+      if (!step(vt, st, s)) kept.push_back(s);
+    bb.stmts = std::move(kept);
+    if (bb.is_ret) continue;
+    for (int w = 0; w < 2; ++w) {
+      size_t t = static_cast<size_t>(bb.succ[w]);
+      if (!seen[t]) {
+        in[t] = st;
+        seen[t] = 1;
+      } else {
+        in[t] = meet(in[t], st);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
+                  Diagnostics* diags) {
+  if (opt_level > 0) Optimiser(f).run();
+  std::vector<int> order = layout(f);
+  if (opt_level > 0) eliminate_redundant_loads(f, order);
+
+  // Items: instructions with symbolic targets (block ids, or trampoline item indices).
+  struct Item {
+    Insn insn;
+    SourceLoc loc;
+    int tgt[2] = {-1, -1};  // block ids for jt/jf (conditional) or the ja target
+    bool tramp[2] = {false, false};
+    int tramp_item[2] = {-1, -1};
+  };
+  std::vector<Item> items;
+  std::vector<int> block_item(f.blocks.size(), -1);
+  std::vector<int> item_order;  // indices of items in emission order
+  for (int b : order) {
+    const IrBlock& bb = f.blocks[static_cast<size_t>(b)];
+    bool first = true;
+    auto push = [&](Item it) {
+      items.push_back(it);
+      if (first) block_item[static_cast<size_t>(b)] = static_cast<int>(items.size() - 1);
+      first = false;
+      item_order.push_back(static_cast<int>(items.size() - 1));
+    };
+    for (const Insn& s : bb.stmts) push(Item{s, bb.loc});
+    if (bb.is_ret) {
+      push(Item{Insn{static_cast<uint16_t>(c::kRet | c::kK), 0, 0, bb.ret_k}, bb.loc});
+    } else {
+      Item it{Insn{bb.jcode, 0, 0, bb.k}, bb.loc};
+      it.tgt[0] = bb.succ[0];
+      it.tgt[1] = bb.succ[1];
+      push(it);
+    }
+  }
+  // Iterate: compute positions, insert `ja` trampolines after jumps whose branch is too long.
+  for (int iter = 0; iter < 10000; ++iter) {
+    std::vector<int> pos(items.size());
+    for (size_t i = 0; i < item_order.size(); ++i) pos[static_cast<size_t>(item_order[i])] = static_cast<int>(i);
+    bool inserted = false;
+    for (size_t i = 0; i < item_order.size() && !inserted; ++i) {
+      Item& it = items[static_cast<size_t>(item_order[i])];
+      if (it.tgt[0] < 0 || c::op(it.insn.code) == c::kJa) continue;
+      for (int w = 0; w < 2; ++w) {
+        if (it.tramp_item[w] >= 0) continue;
+        int target = pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[w])])];
+        int off = target - static_cast<int>(i) - 1;
+        if (off > 255) {
+          Item ja{Insn{static_cast<uint16_t>(c::kJmp | c::kJa), 0, 0, 0}, it.loc};
+          ja.tgt[0] = it.tgt[w];
+          items.push_back(ja);
+          int ji = static_cast<int>(items.size() - 1);
+          items[static_cast<size_t>(item_order[i])].tramp_item[w] = ji;
+          // right after the jump (a second trampoline goes before the first one)
+          size_t at = i + 1;
+          item_order.insert(item_order.begin() + static_cast<long>(at), ji);
+          inserted = true;
+          break;
+        }
+      }
+    }
+    if (inserted) continue;
+    // final emission
+    out->clear();
+    locs->clear();
+    for (size_t i = 0; i < item_order.size(); ++i) {
+      const Item& it = items[static_cast<size_t>(item_order[i])];
+      Insn insn = it.insn;
+      if (it.tgt[0] >= 0) {
+        if (c::op(insn.code) == c::kJa && c::cls(insn.code) == c::kJmp && it.tgt[1] < 0) {
+          int target = pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[0])])];
+          insn.k = static_cast<uint32_t>(target - static_cast<int>(i) - 1);
+        } else {
+          for (int w = 0; w < 2; ++w) {
+            int target = it.tramp_item[w] >= 0
+                             ? pos[static_cast<size_t>(it.tramp_item[w])]
+                             : pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[w])])];
+            int off = target - static_cast<int>(i) - 1;
+            if (off < 0 || off > 255) {
+              diags->error("internal error: branch out of range in expression code generation");
+              return false;
+            }
+            (w == 0 ? insn.jt : insn.jf) = static_cast<uint8_t>(off);
+          }
+        }
+      }
+      out->push_back(insn);
+      locs->push_back(it.loc);
+    }
+    if (out->size() > 4096) {
+      diags->error("expression too complex: program of " + std::to_string(out->size()) +
+                   " instructions exceeds the 4096 limit");
+      return false;
+    }
+    return true;
+  }
+  diags->error("internal error: trampoline insertion did not converge");
+  return false;
+}
+
+bool rejects_everything(const std::vector<Insn>& prog) {
+  return prog.size() == 1 && prog[0].code == (c::kRet | c::kK) && prog[0].k == 0;
+}
+
+}  // namespace bpf::compiler::detail
