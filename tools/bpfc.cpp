@@ -18,10 +18,15 @@
 #include <vector>
 
 #include "compiler/assembler.hpp"
+#include "compiler/expr.hpp"
 #include "compiler/formats.hpp"
 #include "verifier/verifier.hpp"
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
+
+#ifdef BPFC_TOOL_HAS_LLVM
+#include "jit/llvm/llvm_engine.hpp"
+#endif
 
 namespace {
 
@@ -44,6 +49,8 @@ const char* const kUsage =
     "  --disasm               read bytecode and print it (default output: asm)\n"
     "  --check                verify only; diagnostics on stderr\n"
     "  --no-verify            print the program even if the verifier rejects it\n"
+    "  --emit-llvm            print the optimised LLVM IR of the verified program (the\n"
+    "                         code --engine llvm runs) instead of the program\n"
     "  --target linux|bsd     verification rules (default linux)\n"
     "  -V, --verbose          print the listing and the verifier's report on stderr\n"
     "  -e EXPR                compile a pcap-filter expression\n"
@@ -61,6 +68,7 @@ struct Options {
   bool check = false;
   bool verify = true;
   bool verbose = false;
+  bool emit_llvm = false;
   bpf::vm::Target target = bpf::vm::Target::kLinux;
   int opt_level = 2;
   std::string linktype = "EN10MB";
@@ -131,6 +139,8 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       o.check = true;
     } else if (a == "--no-verify") {
       o.verify = false;
+    } else if (a == "--emit-llvm") {
+      o.emit_llvm = true;
     } else if (a == "-V" || a == "--verbose") {
       o.verbose = true;
     } else if (a == "-O0" || a == "-O1" || a == "-O2") {
@@ -180,6 +190,8 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
   }
   if (o.expr && o.file) return usage_error("give either -e EXPR or an input file, not both");
   if (o.disasm && o.check) return usage_error("--disasm and --check exclude each other");
+  if (o.emit_llvm && (o.check || o.disasm || !o.verify || o.out_format))
+    return usage_error("--emit-llvm excludes --check, --disasm, --no-verify and -f");
   if (o.expr && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
   if (o.expr && o.in_format) return usage_error("-x does not apply to -e expressions");
   return std::nullopt;
@@ -237,23 +249,29 @@ int main(int argc, char** argv) {
   bpf::Result<bpf::vm::Program> prog{Diagnostics{}};
 
   if (o.expr) {
-    // Expression compilation (compiler/expr.hpp) is wired here by the expression issue.
-    std::fprintf(stderr,
-                 "bpfc: -e: the pcap-filter expression compiler is not part of this "
-                 "build yet\n");
-    return kExitUsage;
+    std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
+    if (!lt || !bpf::compiler::linktype_supported(*lt))
+      return usage_error("unknown or unsupported link type '" + o.linktype +
+                         "' (EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP)");
+    bpf::compiler::ExprOptions eo;
+    eo.linktype = *lt;
+    eo.snaplen = o.snaplen;
+    eo.opt_level = o.opt_level;
+    display = "<expr>";
+    source = *o.expr;
+    prog = bpf::compiler::compile_expression(source, eo);
+  } else {
+    std::string path = o.file.value_or("-");
+    if (path != "-") display = path;
+    if (!read_input(path, source)) {
+      std::fprintf(stderr, "bpfc: cannot read '%s': %s\n", path.c_str(), std::strerror(errno));
+      return kExitInvalid;
+    }
+    std::optional<Format> in = o.in_format;
+    if (!in) in = bpf::compiler::detect_format(source);
+    if (!in) in = Format::kAsm;  // empty input: the assembler says "no instructions"
+    prog = bpf::compiler::read_bytecode(source, *in);
   }
-
-  std::string path = o.file.value_or("-");
-  if (path != "-") display = path;
-  if (!read_input(path, source)) {
-    std::fprintf(stderr, "bpfc: cannot read '%s': %s\n", path.c_str(), std::strerror(errno));
-    return kExitInvalid;
-  }
-  std::optional<Format> in = o.in_format;
-  if (!in) in = bpf::compiler::detect_format(source);
-  if (!in) in = Format::kAsm;  // empty input: the assembler says "no instructions"
-  prog = bpf::compiler::read_bytecode(source, *in);
 
   Diagnostics& diags = prog.diagnostics();
   if (!prog.ok()) {
@@ -286,7 +304,21 @@ int main(int argc, char** argv) {
     if (o.verbose) std::fputs("not verified\n", stderr);
   }
 
-  std::string text = bpf::compiler::format_program(prog->insns, out);
+  std::string text;
+  if (o.emit_llvm) {
+#if defined(BPFC_TOOL_HAS_LLVM)
+    bpf::verifier::Options vo;
+    vo.target = o.target;
+    vo.snaplen = o.snaplen;
+    auto verified = bpf::verifier::verify(*prog, vo);  // passed above; now keep the proof
+    if (!verified.ok()) return kExitInvalid;
+    text = bpf::jit::compile_llvm_ir(*verified, bpf::jit::kLlvmFilterOptLevel);
+#else
+    return usage_error("--emit-llvm: this bpfc was built without the LLVM engine");
+#endif
+  } else {
+    text = bpf::compiler::format_program(prog->insns, out);
+  }
   if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
     std::fprintf(stderr, "bpfc: cannot write the output\n");
     return kExitInvalid;
