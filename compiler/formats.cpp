@@ -627,9 +627,12 @@ Result<vm::Program> read_bin(std::string_view s) {
 
 std::optional<Format> detect_format(std::string_view data) {
   if (data.empty()) return std::nullopt;
+  // Text is anything without NUL or control bytes (bytes >= 0x80 are UTF-8, e.g. in comments);
+  // struct sock_filter arrays practically always contain 0x00 (jt, jf, high bytes of k) or a
+  // class byte below 0x20.
   for (unsigned char c : data)
     if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\v' && c != '\f') ||
-        c >= 0x80)
+        c == 0x7f)
       return Format::kBin;
   Scanner sc(data);
   sc.skip_space();

@@ -277,6 +277,7 @@ TEST(Readers, TooLong) {
 TEST(Detect, AssemblyAndEmpty) {
   EXPECT_EQ(detect_format(kArp), Format::kAsm);
   EXPECT_EQ(detect_format("; comment\n ret #0\n"), Format::kAsm);
+  EXPECT_EQ(detect_format("; Übersicht — UTF-8 comment\n ret #0\n"), Format::kAsm);
   EXPECT_EQ(detect_format(""), std::nullopt);
 }
 
