@@ -435,14 +435,17 @@ int register_all() {
   benchmark::RegisterBenchmark("AsmjitCompile/18",
                                [=](benchmark::State& st) { BM_Compile(st, k18, true); })
       ->UseManualTime()
+      ->Iterations(3000)
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("AsmjitCompile/50",
                                [=](benchmark::State& st) { BM_Compile(st, k50, true); })
       ->UseManualTime()
+      ->Iterations(3000)
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("AsmjitCompile/50_single_copy",
                                [=](benchmark::State& st) { BM_Compile(st, k50, false); })
       ->UseManualTime()
+      ->Iterations(3000)
       ->Unit(benchmark::kMicrosecond);
   return 0;
 }
