@@ -13,6 +13,9 @@
 //                                   asmjit_vs_pcap, asmjit_vs_hand (hand time / asmjit time),
 //                                   batch_gain (per-packet time / batched time), interp_vs_pcap
 //   AsmjitCompile/<n>             compile latency of an n-instruction filter (verify excluded)
+//   Asmjit/llvm*/<filter>, llvm_* counters: the LLVM engine (jit/llvm) in the same run, per packet
+//                                 (Filter::run) and batched (Filter::run_batch); its compile
+//                                 latency is LlvmCompile/<n> in llvm_bench.cpp
 //
 // Run: build/bin/bpfc_bench --benchmark_filter=Asmjit
 #include <benchmark/benchmark.h>
@@ -34,6 +37,10 @@
 #if __has_include("vm/interpreter.hpp")
 #include "vm/interpreter.hpp"
 #define BPFC_ASMJIT_BENCH_INTERP 1
+#endif
+#if defined(BPFC_BENCH_HAS_LLVM)  // the LLVM engine in the same run (bench/CMakeLists.txt)
+#include "jit/llvm/llvm_engine.hpp"
+#define BPFC_ASMJIT_BENCH_LLVM 1
 #endif
 #endif
 
@@ -153,11 +160,17 @@ struct Compiled {
 #ifdef BPFC_ASMJIT_BENCH_INTERP
   std::vector<bpf::vm::Interpreter> interp;  // 0 or 1
 #endif
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+  std::vector<bpf::jit::LlvmCode> llvm;  // 0 or 1, with its batch entry
+#endif
 };
 
 struct Setup {
   std::vector<Packet> storage;
   std::vector<PacketRef> pkts;
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+  std::vector<bpf::vm::PacketRef> vm_pkts;  // the same packets, for the LLVM batch entry
+#endif
   std::vector<Compiled> filters;
   std::string source;
 };
@@ -196,6 +209,10 @@ const Setup& setup() {
       st->source = "generated Ethernet frames";
     }
     for (const Packet& p : st->storage) st->pkts.push_back({p.data.data(), p.caplen(), p.wirelen});
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+    for (const Packet& p : st->storage)
+      st->vm_pkts.push_back({p.data.data(), p.caplen(), p.wirelen});
+#endif
     bpf::vm::Context ctx;
     for (const FilterSpec& f : kFilters) {
       Compiled c;
@@ -206,6 +223,21 @@ const Setup& setup() {
       c.code = code.take();
 #ifdef BPFC_ASMJIT_BENCH_INTERP
       c.interp.emplace_back(c.verified[0]);
+#endif
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+      {
+        auto l = bpf::jit::LlvmCode::compile(c.verified[0], bpf::jit::kLlvmFilterOptLevel, true);
+        if (!l) die(std::string("llvm failed on ") + f.expr + ": " + l.diagnostics().render(f.expr));
+        c.llvm.push_back(l.take());
+        std::vector<uint32_t> out(st->vm_pkts.size());
+        c.llvm[0].batch_function()(nullptr, st->vm_pkts.data(), out.size(), out.data(), ctx);
+        for (size_t i = 0; i < out.size(); ++i) {
+          const PacketRef& p = st->pkts[i];
+          const uint32_t ref = bpf::test::pcap_filter(c.insns, p.data, p.caplen, p.wirelen);
+          if (out[i] != ref || c.llvm[0].run(p.data, p.caplen, p.wirelen, ctx) != ref)
+            die(std::string("llvm differs on '") + f.expr + "'");
+        }
+      }
 #endif
       size_t accepted = 0;
       for (const PacketRef& p : st->pkts) {
@@ -234,7 +266,7 @@ const Setup& setup() {
 
 // ---- the engines, one pass over all packets each -------------------------------------------
 
-enum class Engine { kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand };
+enum class Engine { kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand, kLlvm, kLlvmBatch };
 
 uint64_t pass(Engine e, size_t f) {
   const Setup& s = setup();
@@ -276,6 +308,22 @@ uint64_t pass(Engine e, size_t f) {
       for (const PacketRef& p : s.pkts) sum += h(p.data, p.caplen);
       break;
     }
+    case Engine::kLlvm: {
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+      const bpf::jit::LlvmFilterFn fn = c.llvm[0].function();  // what Filter::run calls
+      for (const PacketRef& p : s.pkts) sum += fn(nullptr, p.data, p.caplen, p.wirelen, ctx);
+#endif
+      break;
+    }
+    case Engine::kLlvmBatch: {
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+      // What Filter::run_batch calls: the filter inlined into a loop over the packets.
+      static std::vector<uint32_t> out(s.vm_pkts.size());
+      c.llvm[0].batch_function()(nullptr, s.vm_pkts.data(), s.vm_pkts.size(), out.data(), ctx);
+      for (uint32_t v : out) sum += v;
+#endif
+      break;
+    }
   }
   return sum;
 }
@@ -285,6 +333,12 @@ void BM_Filter(benchmark::State& state, Engine e, size_t f) {
 #ifndef BPFC_ASMJIT_BENCH_INTERP
   if (e == Engine::kInterp) {
     state.SkipWithError("interpreter not built");
+    return;
+  }
+#endif
+#ifndef BPFC_ASMJIT_BENCH_LLVM
+  if (e == Engine::kLlvm || e == Engine::kLlvmBatch) {
+    state.SkipWithError("LLVM engine not built");
     return;
   }
 #endif
@@ -327,6 +381,27 @@ void BM_Summary(benchmark::State& state) {
     }
   }
   const double n = double(kNumFilters);
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+  // LLVM, measured in the same loop: >1 means LLVM is faster than the other.
+  double log_llvm_asmjit = 0, log_llvm_hand = 0, log_llvmb_hand = 0, log_llvm_pcap = 0;
+  for (size_t f = 0; f < kNumFilters; ++f) {
+    const double pcap = ns_per_packet(Engine::kPcap, f, 15);
+    const double jit = ns_per_packet(Engine::kAsmjit, f, 15);
+    const double hand = ns_per_packet(Engine::kHand, f, 15);
+    const double llvm = ns_per_packet(Engine::kLlvm, f, 15);
+    const double llvmb = ns_per_packet(Engine::kLlvmBatch, f, 15);
+    log_llvm_asmjit += std::log(jit / llvm);
+    log_llvm_hand += std::log(hand / llvm);
+    log_llvmb_hand += std::log(hand / llvmb);
+    log_llvm_pcap += std::log(pcap / llvm);
+    state.counters[std::string(kFilters[f].name) + "_llvm_ns"] = llvm;
+    state.counters[std::string(kFilters[f].name) + "_llvm_batch_ns"] = llvmb;
+  }
+  state.counters["llvm_vs_asmjit"] = std::exp(log_llvm_asmjit / n);
+  state.counters["llvm_vs_hand"] = std::exp(log_llvm_hand / n);
+  state.counters["llvm_batch_vs_hand"] = std::exp(log_llvmb_hand / n);
+  state.counters["llvm_vs_pcap"] = std::exp(log_llvm_pcap / n);
+#endif
   state.counters["asmjit_vs_pcap"] = std::exp(log_vs_pcap / n);
   state.counters["asmjit_vs_hand"] = std::exp(log_vs_hand / n);
   state.counters["batch_gain"] = std::exp(log_batch / n);
@@ -357,7 +432,9 @@ int register_all() {
                                                     {Engine::kInterp, "interp"},
                                                     {Engine::kAsmjit, "asmjit"},
                                                     {Engine::kAsmjitBatch, "asmjit_batch"},
-                                                    {Engine::kHand, "hand"}};
+                                                    {Engine::kHand, "hand"},
+                                                    {Engine::kLlvm, "llvm"},
+                                                    {Engine::kLlvmBatch, "llvm_batch"}};
   for (size_t f = 0; f < kNumFilters; ++f)
     for (auto [e, name] : engines)
       benchmark::RegisterBenchmark(
