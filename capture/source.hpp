@@ -107,6 +107,10 @@ class PcapWriter {
   PcapWriter& operator=(const PcapWriter&) = delete;
 
   void write(Timestamp ts, const uint8_t* data, uint32_t caplen, uint32_t wirelen);
+  // Writes the first `max` packets of a hold buffer straight from the ring (writev, no copy):
+  // a ring record header {sec, frac, caplen, wirelen} is a pcap record header. Returns the number
+  // written. The batch's timestamps must have this writer's resolution.
+  size_t write_batch(const Batch& batch, size_t max);
   bool flush();
   // Flushes and closes; false (and error()) on a write error.
   bool close();

@@ -41,29 +41,29 @@ using grammar::Operand;
 using grammar::OperandShape;
 
 struct Alias {
-  std::string_view name;      // as written by the user (lower case)
-  std::string_view row;       // vm::kOpTable mnemonic it stands for
-  bool inverted = false;      // jneq/jlt/jle: the (first) label is the false target
-  bool imm_only = false;      // ldi/ldxi: only the immediate form, `#` optional
+  std::string_view name;  // as written by the user (lower case)
+  std::string_view row;   // vm::kOpTable mnemonic it stands for
+  bool inverted = false;  // jneq/jlt/jle: the (first) label is the false target
+  bool imm_only = false;  // ldi/ldxi: only the immediate form, `#` optional
 };
 
 constexpr std::array kAliases = {
-    Alias{"ld", "ld"},     Alias{"ldi", "ld", false, true},
-    Alias{"ldh", "ldh"},   Alias{"ldb", "ldb"},
-    Alias{"ldx", "ldx"},   Alias{"ldxi", "ldx", false, true},
-    Alias{"ldxb", "ldxb"}, Alias{"st", "st"},
-    Alias{"stx", "stx"},   Alias{"ja", "ja"},
-    Alias{"jmp", "ja"},    Alias{"jeq", "jeq"},
+    Alias{"ld", "ld"},          Alias{"ldi", "ld", false, true},
+    Alias{"ldh", "ldh"},        Alias{"ldb", "ldb"},
+    Alias{"ldx", "ldx"},        Alias{"ldxi", "ldx", false, true},
+    Alias{"ldxb", "ldxb"},      Alias{"st", "st"},
+    Alias{"stx", "stx"},        Alias{"ja", "ja"},
+    Alias{"jmp", "ja"},         Alias{"jeq", "jeq"},
     Alias{"jneq", "jeq", true}, Alias{"jne", "jeq", true},
     Alias{"jlt", "jge", true},  Alias{"jle", "jgt", true},
-    Alias{"jgt", "jgt"},   Alias{"jge", "jge"},
-    Alias{"jset", "jset"}, Alias{"add", "add"},
-    Alias{"sub", "sub"},   Alias{"mul", "mul"},
-    Alias{"div", "div"},   Alias{"mod", "mod"},
-    Alias{"neg", "neg"},   Alias{"and", "and"},
-    Alias{"or", "or"},     Alias{"xor", "xor"},
-    Alias{"lsh", "lsh"},   Alias{"rsh", "rsh"},
-    Alias{"ret", "ret"},   Alias{"tax", "tax"},
+    Alias{"jgt", "jgt"},        Alias{"jge", "jge"},
+    Alias{"jset", "jset"},      Alias{"add", "add"},
+    Alias{"sub", "sub"},        Alias{"mul", "mul"},
+    Alias{"div", "div"},        Alias{"mod", "mod"},
+    Alias{"neg", "neg"},        Alias{"and", "and"},
+    Alias{"or", "or"},          Alias{"xor", "xor"},
+    Alias{"lsh", "lsh"},        Alias{"rsh", "rsh"},
+    Alias{"ret", "ret"},        Alias{"tax", "tax"},
     Alias{"txa", "txa"},
 };
 
@@ -198,16 +198,14 @@ const char* form_text(vm::Operand o) {
   return "?";
 }
 
-bool is_jump_operand(vm::Operand o) {
-  return o == vm::Operand::kJmpK || o == vm::Operand::kJmpX;
-}
+bool is_jump_operand(vm::Operand o) { return o == vm::Operand::kJmpK || o == vm::Operand::kJmpX; }
 
 // One assembled instruction before layout: targets are indices of other items.
 struct Item {
   vm::Insn insn;
   SourceLoc loc;
-  bool cond = false;   // conditional jump: t and f are targets
-  bool ja = false;     // unconditional jump: t is the target
+  bool cond = false;  // conditional jump: t and f are targets
+  bool ja = false;    // unconditional jump: t is the target
   size_t t = 0, f = 0;
 };
 
@@ -286,8 +284,10 @@ Classified Assembler::classify(const Operand& op) {
         return c;
       }
       std::string msg = "unknown name '" + op.name + "'";
-      if (auto s = closest(l, all_operand_names())) msg += "; did you mean '" + *s + "'?";
-      else msg += " (not #len or an ancillary load such as #proto, #vlan_tci, #rxhash)";
+      if (auto s = closest(l, all_operand_names()))
+        msg += "; did you mean '" + *s + "'?";
+      else
+        msg += " (not #len or an ancillary load such as #proto, #vlan_tci, #rxhash)";
       diags_.error(std::move(msg), loc);
       return c;
     }
@@ -302,15 +302,13 @@ Classified Assembler::classify(const Operand& op) {
     }
     case OperandShape::kIndexed: {
       if (lower(op.name) != "m") {
-        diags_.error("unknown operand '" + op.name + "[...]'; scratch memory is written M[k]",
-                     loc);
+        diags_.error("unknown operand '" + op.name + "[...]'; scratch memory is written M[k]", loc);
         return c;
       }
       auto v = value32(op.value);
       if (!v) return c;
       if (op.value.negative || *v >= vm::kMemWords) {
-        diags_.error("scratch memory index " + op.value.text +
-                         " is out of range: M[0] to M[15]",
+        diags_.error("scratch memory index " + op.value.text + " is out of range: M[0] to M[15]",
                      op.value.span.loc());
         return c;
       }
@@ -417,8 +415,8 @@ void Assembler::instruction(const grammar::Instruction& in) {
   // Candidate rows: the alias's table mnemonic (and, for `ldx`, the msh row named ldxb).
   std::vector<const vm::OpInfo*> rows;
   for (const auto& r : vm::kOpTable) {
-    bool match = r.mnemonic == alias->row ||
-                 (alias->name == "ldx" && r.operand == vm::Operand::kMsh);
+    bool match =
+        r.mnemonic == alias->row || (alias->name == "ldx" && r.operand == vm::Operand::kMsh);
     if (alias->imm_only) match = match && r.operand == vm::Operand::kImm;
     if (match) rows.push_back(&r);
   }
@@ -489,7 +487,8 @@ void Assembler::instruction(const grammar::Instruction& in) {
       msg += "; did you mean '#" + ops[0].value.text + "'?";
     } else if (c.kind == Kind::kName) {
       msg = "invalid operand '" + c.name + "' for '" + shown + "': expected " + expected_forms();
-      if (auto s = closest(lower(c.name), all_operand_names())) msg += "; did you mean '" + *s + "'?";
+      if (auto s = closest(lower(c.name), all_operand_names()))
+        msg += "; did you mean '" + *s + "'?";
     } else if (c.kind == Kind::kImm && (alias->row == "ldh" || alias->row == "ldb")) {
       msg += "; immediates are loaded with 'ld #k'";
     }
@@ -509,8 +508,7 @@ void Assembler::instruction(const grammar::Instruction& in) {
 
   // Conditional jump: one label (the other way falls through) or two.
   if (ops.size() < 2) {
-    diags_.error("'" + shown + "' needs a jump target: " + expected_forms(),
-                 ops[0].span.loc());
+    diags_.error("'" + shown + "' needs a jump target: " + expected_forms(), ops[0].span.loc());
     return;
   }
   if (ops.size() > 3) {
@@ -543,8 +541,7 @@ void Assembler::raw_insn(const grammar::Instruction& in, size_t index) {
   for (size_t i = 0; i < 4; ++i) {
     const Operand& op = ops[i];
     if (op.shape != OperandShape::kNumber && op.shape != OperandShape::kHashNumber) {
-      diags_.error(std::string("'.insn' field ") + kField[i] + " must be a number",
-                   op.span.loc());
+      diags_.error(std::string("'.insn' field ") + kField[i] + " must be a number", op.span.loc());
       ok = false;
       continue;
     }
@@ -590,8 +587,9 @@ void Assembler::resolve(const grammar::Unit& unit) {
     }
     size_t target = it->second.first;
     if (target <= pt.item) {
-      diags_.error("label '" + pt.label + "' is not after this jump; classic BPF jumps only "
-                   "forward",
+      diags_.error("label '" + pt.label +
+                       "' is not after this jump; classic BPF jumps only "
+                       "forward",
                    pt.loc);
       continue;
     }
@@ -600,15 +598,18 @@ void Assembler::resolve(const grammar::Unit& unit) {
       continue;
     }
     Item& item = items_[pt.item];
-    if (item.ja || !pt.is_false) item.t = target;
-    else item.f = target;
+    if (item.ja || !pt.is_false)
+      item.t = target;
+    else
+      item.f = target;
   }
   for (size_t i = 0; i < end; ++i) {
     const Item& it = items_[i];
     if (it.cond && (it.t >= end || it.f >= end))
-      diags_.error("the last instruction is a conditional jump that falls through past the end "
-                   "of the program",
-                   it.loc);
+      diags_.error(
+          "the last instruction is a conditional jump that falls through past the end "
+          "of the program",
+          it.loc);
   }
   for (const auto& l : unit.trailing_labels)
     diags_.warning("label '" + l.name + "' is not followed by an instruction", l.span.loc());
@@ -630,6 +631,7 @@ std::optional<vm::Program> Assembler::layout() {
       p += 1 + extra(i);
     }
     pos[n] = p;
+    if (p > vm::kMaxInsns) break;  // cannot fit any more; reported below
     bool changed = false;
     for (size_t i = 0; i < n; ++i) {
       const Item& it = items_[i];
@@ -652,8 +654,8 @@ std::optional<vm::Program> Assembler::layout() {
   prog.insns.reserve(pos[n]);
   prog.locs.reserve(pos[n]);
   auto ja_to = [&](size_t from_pos, size_t target, SourceLoc loc) {
-    prog.insns.push_back(vm::stmt(vm::info(vm::Op::kJa).code,
-                                  static_cast<uint32_t>(pos[target] - from_pos - 1)));
+    prog.insns.push_back(
+        vm::stmt(vm::info(vm::Op::kJa).code, static_cast<uint32_t>(pos[target] - from_pos - 1)));
     prog.locs.push_back(loc);
   };
   for (size_t i = 0; i < n; ++i) {
@@ -663,8 +665,8 @@ std::optional<vm::Program> Assembler::layout() {
     if (it.cond) {
       bool shared = need_t[i] && need_f[i] && it.t == it.f;
       insn.jt = need_t[i] ? 0 : static_cast<uint8_t>(pos[it.t] - pos[i] - 1);
-      insn.jf = need_f[i] ? (need_t[i] && !shared ? 1 : 0)
-                          : static_cast<uint8_t>(pos[it.f] - pos[i] - 1);
+      insn.jf =
+          need_f[i] ? (need_t[i] && !shared ? 1 : 0) : static_cast<uint8_t>(pos[it.f] - pos[i] - 1);
     }
     prog.insns.push_back(insn);
     prog.locs.push_back(it.loc);
@@ -682,6 +684,11 @@ std::optional<vm::Program> Assembler::run(const grammar::Unit& unit) {
   resolve(unit);
   if (items_.empty() && !diags_.has_errors()) diags_.error("no instructions in the program");
   if (diags_.has_errors()) return std::nullopt;
+  if (items_.size() > vm::kMaxInsns) {  // before layout, which is quadratic in the worst case
+    diags_.error("program has " + std::to_string(items_.size()) + " instructions; the limit is " +
+                 std::to_string(vm::kMaxInsns));
+    return std::nullopt;
+  }
   return layout();
 }
 

@@ -45,7 +45,8 @@ namespace c = vm::code;
 
 constexpr int kDltNull = 0, kDltEn10mb = 1, kDltRaw = 12, kDltLoop = 108, kDltLinuxSll = 113,
               kDltIpv4 = 228, kDltIpv6 = 229, kDltLinuxSll2 = 276;
-constexpr int kDltRawAlt = 14;  // DLT_RAW on some BSDs; libpcap maps LINKTYPE_RAW (101) too
+constexpr int kDltRawAlt = 14;
+constexpr int kDltPpp = 9;  // only as the link type inside PPPoE sessions  // DLT_RAW on some BSDs; libpcap maps LINKTYPE_RAW (101) too
 
 constexpr uint32_t kEtherMtu = 1500;
 constexpr uint32_t kEtIp = 0x0800, kEtArp = 0x0806, kEtRevArp = 0x8035, kEtIpv6 = 0x86dd,
@@ -96,7 +97,7 @@ struct GenError {
 Insn ins(uint16_t code, uint32_t k = 0) { return Insn{code, 0, 0, k}; }
 uint16_t size_code(uint32_t bytes) { return bytes == 4 ? c::kW : bytes == 2 ? c::kH : c::kB; }
 
-enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls };
+enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, kLlc, kLinkPlNosnap };
 
 class Gen {
  public:
@@ -129,17 +130,22 @@ class Gen {
   uint32_t off_linktype_ = 0;
   uint32_t off_linkpl_ = 0;
   uint32_t off_nl_ = 0;
+  uint32_t off_nl_nosnap_ = 0;  // network layer after an 802.2 LLC header without SNAP
+  uint32_t off_linkhdr_ = 0;    // start of the link-layer header (moves after `pppoes`)
+  int dlt_ = 1;                 // current link type: opts_.linktype, or PPP after `pppoes`
   int vlan_depth_ = 0;
   int mpls_depth_ = 0;
 
   [[noreturn]] void fail(std::string msg) { throw GenError{std::move(msg), col_}; }
 
   void init_link() {
+    dlt_ = opts_.linktype;
     switch (opts_.linktype) {
       case kDltEn10mb:
         ethertype_link_ = true;
         off_linktype_ = 12;
         off_linkpl_ = 14;
+        off_nl_nosnap_ = 3;
         break;
       case kDltLinuxSll:
         ethertype_link_ = true;
@@ -163,7 +169,8 @@ class Gen {
   }
 
   const char* link_name() const {
-    switch (opts_.linktype) {
+    switch (dlt_) {
+      case kDltPpp: return "PPP";
       case kDltEn10mb: return "Ethernet";
       case kDltLinuxSll: return "Linux cooked v1";
       case kDltLinuxSll2: return "Linux cooked v2";
@@ -238,7 +245,7 @@ class Gen {
   std::vector<Insn> load(Rel rel, uint32_t off, uint32_t size) {
     uint16_t sz = size_code(size);
     switch (rel) {
-      case Rel::kLinkHdr: return {ins(c::kLd | sz | c::kAbs, off)};
+      case Rel::kLinkHdr: return {ins(c::kLd | sz | c::kAbs, off_linkhdr_ + off)};
       case Rel::kLinkPl: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_ + off)};
       case Rel::kLinkType: return {ins(c::kLd | sz | c::kAbs, off_linktype_ + off)};
       case Rel::kPrevMpls:
@@ -247,6 +254,9 @@ class Gen {
         return {ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_),
                 ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + off)};
       case Rel::kTranIpv6: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_ + 40 + off)};
+      case Rel::kLlc: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off)};
+      case Rel::kLinkPlNosnap:
+        return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_nosnap_ + off)};
     }
     return {};
   }
@@ -260,6 +270,7 @@ class Gen {
       return const_cond(v == 0);
     }
     auto s = load(rel, off, size);
+    if (mask != 0xffffffffu && v == 0) return not_(test(std::move(s), c::kJset, mask));
     if (mask != 0xffffffffu) s.push_back(ins(c::kAlu | c::kAnd | c::kK, mask));
     return test(std::move(s), c::kJeq, v);
   }
@@ -300,12 +311,29 @@ class Gen {
       }
       fail("unsupported protocol over mpls");
     }
-    switch (opts_.linktype) {
+    switch (dlt_) {
+      case kDltPpp: {
+        // ethertype_to_ppptype
+        uint32_t p = proto;
+        switch (proto) {
+          case kEtIp: p = 0x21; break;
+          case kEtIpv6: p = 0x57; break;
+          case 0x6003: p = 0x27; break;        // DECnet
+          case kEtAtalk: p = 0x29; break;
+          case 0x0600: p = 0x25; break;        // XNS
+          case kLlcSapIsons: p = 0x23; break;
+          case 0x42: p = 0x31; break;          // 802.1D bridge PDU
+          case kLlcSapIpx: p = 0x2b; break;
+        }
+        return cmp(Rel::kLinkType, 0, 2, p);
+      }
       case kDltEn10mb:
         return ether_linktype(proto);
       case kDltLinuxSll:
-      case kDltLinuxSll2:
         return sll_linktype(proto);
+      case kDltLinuxSll2:
+        // libpcap 1.10.3 compares the protocol field directly for every value, LLC SAPs too.
+        return cmp(Rel::kLinkType, 0, 2, proto);
       case kDltRaw:
       case kDltRawAlt:
         if (proto == kEtIp) return mcmp(Rel::kLinkHdr, 0, 1, 0x40, 0xf0);
@@ -321,13 +349,51 @@ class Gen {
         if (proto == kEtIp) af = AF_INET;
         else if (proto == kEtIpv6) af = AF_INET6;
         else return const_cond(false);
-        if (opts_.linktype == kDltNull) af = htonl(af);  // host byte order on the wire
+        if (dlt_ == kDltNull) af = htonl(af);  // host byte order on the wire
         return cmp(Rel::kLinkHdr, 0, 4, af);
       }
     }
     fail("unsupported link type");
   }
+  // gen_snap: an 802.2 LLC + SNAP header with this OUI and protocol type.
+  Cond snap(uint32_t orgcode, uint32_t ptype) {
+    const uint8_t block[8] = {0xaa, 0xaa, 0x03, uint8_t(orgcode >> 16), uint8_t(orgcode >> 8),
+                              uint8_t(orgcode), uint8_t(ptype >> 8), uint8_t(ptype)};
+    return bcmp(Rel::kLlc, 0, block, 8);
+  }
+  static constexpr uint32_t kLlcSapIsons = 0xfe, kLlcSapIp = 0x06, kLlcSapNetbeui = 0xf0,
+                            kLlcSapIpx = 0xe0, kEtIpx = 0x8137, kEtAtalk = 0x809b,
+                            kEtAarp = 0x80f3;
   Cond ether_linktype(uint32_t proto) {
+    switch (proto) {
+      case kLlcSapIsons:
+      case kLlcSapIp:
+      case kLlcSapNetbeui: {
+        Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+        return and_(b0, cmp(Rel::kLlc, 0, 2, (proto << 8) | proto));
+      }
+      case kLlcSapIpx: {
+        Cond b0 = cmp(Rel::kLlc, 0, 1, kLlcSapIpx);
+        Cond b1 = cmp(Rel::kLlc, 0, 2, 0xffff);
+        b1 = or_(b0, b1);
+        b0 = snap(0x000000, kEtIpx);
+        b1 = or_(b0, b1);
+        b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+        b1 = and_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, kEtIpx);
+        return or_(b0, b1);
+      }
+      case kEtAtalk:
+      case kEtAarp: {
+        Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+        Cond b1 = proto == kEtAtalk ? snap(0x080007, kEtAtalk) : snap(0x000000, kEtAarp);
+        b1 = and_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, proto);
+        return or_(b0, b1);
+      }
+      default:
+        break;
+    }
     if (proto <= kEtherMtu) {
       // An LLC SAP: 802.3 length field, then the DSAP.
       Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
@@ -337,12 +403,59 @@ class Gen {
     return cmp(Rel::kLinkType, 0, 2, proto);
   }
   Cond sll_linktype(uint32_t proto) {
+    constexpr uint32_t kSll8022 = 4, kSll8023 = 1;
+    switch (proto) {
+      case kLlcSapIsons:
+      case kLlcSapIp:
+      case kLlcSapNetbeui: {
+        Cond b0 = cmp(Rel::kLinkType, 0, 2, kSll8022);
+        return and_(b0, cmp(Rel::kLlc, 0, 2, (proto << 8) | proto));
+      }
+      case kLlcSapIpx: {
+        Cond b0 = cmp(Rel::kLlc, 0, 1, kLlcSapIpx);
+        Cond b1 = snap(0x000000, kEtIpx);
+        b1 = or_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, kSll8022);
+        b1 = and_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, kSll8023);
+        b1 = or_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, kEtIpx);
+        return or_(b0, b1);
+      }
+      case kEtAtalk:
+      case kEtAarp: {
+        Cond b0 = cmp(Rel::kLinkType, 0, 2, kSll8022);
+        Cond b1 = proto == kEtAtalk ? snap(0x080007, kEtAtalk) : snap(0x000000, kEtAarp);
+        b1 = and_(b0, b1);
+        b0 = cmp(Rel::kLinkType, 0, 2, proto);
+        return or_(b0, b1);
+      }
+      default:
+        break;
+    }
     if (proto <= kEtherMtu) {
-      Cond b0 = cmp(Rel::kLinkType, 0, 2, 4 /* LINUX_SLL_P_802_2 */);
+      Cond b0 = cmp(Rel::kLinkType, 0, 2, kSll8022);
       Cond b1 = cmp(Rel::kLinkHdr, off_linkpl_, 1, proto);
       return and_(b0, b1);
     }
     return cmp(Rel::kLinkType, 0, 2, proto);
+  }
+
+  // OSI over 802.2 (gen_proto with Q_ISO / Q_ISIS)
+  Cond iso_proto(uint32_t v) {
+    Cond b0 = linktype(kLlcSapIsons);
+    return and_(b0, cmp(Rel::kLinkPlNosnap, 0, 1, v));
+  }
+  Cond isis_proto(uint32_t v) {
+    Cond b0 = iso_proto(0x83);
+    return and_(b0, cmp(Rel::kLinkPlNosnap, 4, 1, v));
+  }
+  Cond isis_any(std::initializer_list<uint32_t> order_built) {
+    // libpcap builds b1 from the first two, then or's each further one in front.
+    std::vector<uint32_t> v(order_built);
+    Cond b1 = or_(isis_proto(v[0]), isis_proto(v[1]));
+    for (size_t i = 2; i < v.size(); ++i) b1 = or_(isis_proto(v[i]), b1);
+    return b1;
   }
 
   // ---- protocols --------------------------------------------------------------------------------
@@ -381,6 +494,27 @@ class Gen {
       case QProto::kAh: return any_proto(kIpProtoAh);
       case QProto::kEsp: return any_proto(kIpProtoEsp);
       case QProto::kLink: fail("link layer applied in wrong context");
+      case QProto::kAtalk: return linktype(kEtAtalk);
+      case QProto::kAarp: return linktype(kEtAarp);
+      case QProto::kDecnet: return linktype(0x6003);
+      case QProto::kLat: return linktype(0x6004);
+      case QProto::kSca: return linktype(0x6007);
+      case QProto::kMoprc: return linktype(0x6002);
+      case QProto::kMopdl: return linktype(0x6001);
+      case QProto::kIso: return linktype(kLlcSapIsons);
+      case QProto::kEsis: return iso_proto(0x82);
+      case QProto::kIsis: return iso_proto(0x83);
+      case QProto::kClnp: return iso_proto(0x81);
+      case QProto::kStp: return linktype(0x42);
+      case QProto::kIpx: return linktype(kLlcSapIpx);
+      case QProto::kNetbeui: return linktype(kLlcSapNetbeui);
+      case QProto::kIsisL1: return isis_any({15, 17, 18, 24, 26});
+      case QProto::kIsisL2: return isis_any({16, 17, 20, 25, 27});
+      case QProto::kIsisIih: return isis_any({15, 16, 17});
+      case QProto::kIsisLsp: return or_(isis_proto(18), isis_proto(20));
+      case QProto::kIsisSnp: return isis_any({24, 25, 26, 27});
+      case QProto::kIsisCsnp: return or_(isis_proto(24), isis_proto(25));
+      case QProto::kIsisPsnp: return or_(isis_proto(26), isis_proto(27));
       default: break;
     }
     fail(std::string("'") + proto_name(p) + "' is not supported by this compiler");
@@ -476,7 +610,7 @@ class Gen {
 
   // ---- ethernet addresses ------------------------------------------------------------------------
   Cond ehostop(const uint8_t* ea, QDir dir) {
-    if (opts_.linktype != kDltEn10mb)
+    if (dlt_ != kDltEn10mb)
       fail("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/"
            "Fibre Channel");
     switch (dir) {
@@ -996,12 +1130,97 @@ Cond Gen::gen_scode(const Node& n) {
 // whose chain is no longer than that; the walk itself is libpcap's: IPv6 hop-by-hop (0),
 // destination (60), routing (43), fragment (44: stops the walk), AH (51) for IPv6; AH for IPv4;
 // no further header (59) stops.
-constexpr int kChainSteps = 6;
+constexpr int kChainSteps = 8;
 
 Cond Gen::protochain(uint32_t v, QProto proto) {
-  (void)v;
-  (void)proto;
-  fail("protochain is not supported by this compiler yet");
+  f_.unoptimised_reference = true;
+  if (proto == QProto::kDefault) {
+    Cond b0 = protochain(v, QProto::kIp);
+    return or_(b0, protochain(v, QProto::kIpv6));
+  }
+  if (proto != QProto::kIp && proto != QProto::kIpv6) fail("bad protocol applied for 'protochain'");
+  bool v6 = proto == QProto::kIpv6;
+  Cond lt = linktype(v6 ? kEtIpv6 : kEtIp);
+  if (lt.cval == 0) {
+    // libpcap's optimiser cannot see through the walk's loop, so it does not find that this
+    // never matches (and does not report "rejects all packets"): keep an opaque false test.
+    Cond f = test({ins(c::kLd | c::kImm, 1)}, c::kJeq, 0);
+    f_.blocks[static_cast<size_t>(f.entry)].opaque = true;
+    return f;
+  }
+  uint32_t nl = off_linkpl_ + off_nl_;
+  Cond r;
+  auto blk = [&](std::vector<Insn> stmts, uint32_t k) {
+    IrBlock b;
+    b.stmts = std::move(stmts);
+    b.jcode = static_cast<uint16_t>(c::kJmp | c::kJeq | c::kK);
+    b.k = k;
+    b.opaque = true;
+    b.loc = SourceLoc{1, col_ ? col_ : 1, 1};
+    f_.blocks.push_back(std::move(b));
+    return static_cast<int>(f_.blocks.size() - 1);
+  };
+  auto set = [&](int b, int w, int t) { f_.blocks[static_cast<size_t>(b)].succ[w] = t; };
+  // IPv6 extension header (hop-by-hop, destination, routing, fragment): next header, then
+  // X += (length + 1) * 8.
+  const std::vector<Insn> ext_step = {
+      ins(c::kLd | c::kB | c::kInd, nl),       ins(c::kSt, 0),
+      ins(c::kLd | c::kB | c::kInd, nl + 1),   ins(c::kAlu | c::kAdd | c::kK, 1),
+      ins(c::kAlu | c::kMul | c::kK, 8),       ins(c::kAlu | c::kAdd | c::kX),
+      ins(c::kMisc | c::kTax),                 ins(c::kLd | c::kMem, 0)};
+  // AH: next header, then X = (payload length + 2) * 4 (libpcap 1.10 sets X, it does not add).
+  const std::vector<Insn> ah_step = {
+      ins(c::kMisc | c::kTxa),                 ins(c::kLd | c::kB | c::kInd, nl),
+      ins(c::kSt, 0),                          ins(c::kMisc | c::kTxa),
+      ins(c::kAlu | c::kAdd | c::kK, 1),       ins(c::kMisc | c::kTax),
+      ins(c::kLd | c::kB | c::kInd, nl),       ins(c::kAlu | c::kAdd | c::kK, 2),
+      ins(c::kAlu | c::kMul | c::kK, 4),       ins(c::kMisc | c::kTax),
+      ins(c::kLd | c::kMem, 0)};
+  // The checks after a "found?" test failed, for walk step `step`; returns their entry.
+  // Each continuation runs its step and tests "found?" again; after kChainSteps continuations
+  // the walk stops (no match).
+  std::vector<int> pending_ext, pending_ah;
+  int entry0 = blk(v6 ? std::vector<Insn>{ins(c::kLd | c::kB | c::kAbs, nl + 6),
+                                          ins(c::kLdx | c::kW | c::kImm, 40)}
+                      : std::vector<Insn>{ins(c::kLd | c::kB | c::kAbs, nl + 9),
+                                          ins(c::kLdx | c::kB | c::kMsh, nl)},
+                   v);
+  r.entry = entry0;
+  r.t.push_back({entry0, 0});
+  int found = entry0;  // the "found?" tests whose false edge leads to this step's checks
+  std::vector<int> founds = {entry0};
+  for (int step = 0; step < kChainSteps; ++step) {
+    int b59 = blk({}, 59);
+    for (int fb : founds) set(fb, 1, b59);
+    r.f.push_back({b59, 0});
+    int last = b59;
+    std::vector<int> ext_tests;
+    if (v6) {
+      for (uint32_t e : {0u, 60u, 43u, 44u}) {
+        int be = blk({}, e);
+        set(last, 1, be);
+        ext_tests.push_back(be);
+        last = be;
+      }
+    }
+    int bah = blk({}, 51);
+    set(last, 1, bah);
+    r.f.push_back({bah, 1});
+    founds.clear();
+    if (v6) {
+      int cx = blk(ext_step, v);
+      for (int be : ext_tests) set(be, 0, cx);
+      r.t.push_back({cx, 0});
+      founds.push_back(cx);
+    }
+    int ca = blk(ah_step, v);
+    set(bah, 0, ca);
+    r.t.push_back({ca, 0});
+    founds.push_back(ca);
+  }
+  (void)found;
+  for (int fb : founds) r.f.push_back({fb, 1});  // walk bound reached
+  return and_(lt, r);
 }
 
 // ---- other primitives ------------------------------------------------------------------------------
@@ -1019,16 +1238,18 @@ Cond Gen::gen_other(const Node& n) {
         case '<': return not_(cmp(Rel::kLinkHdr, idx, 1, val, c::kJge));
         case '>': return cmp(Rel::kLinkHdr, idx, 1, val, c::kJgt);
         case '|':
-          return not_(test({ins(c::kAlu | c::kOr | c::kK, val)}, c::kJeq, 0));
-        case '&':
-          return not_(test({ins(c::kAlu | c::kAnd | c::kK, val)}, c::kJeq, 0));
+        case '&': {
+          Cond b = test({ins(c::kAlu | (n.op == '|' ? c::kOr : c::kAnd) | c::kK, val)}, c::kJeq, 0);
+          f_.blocks[static_cast<size_t>(b.entry)].opaque = true;  // reads A as left before it
+          return not_(b);
+        }
       }
       fail("syntax error in filter expression");
     }
     case OtherKind::kBroadcast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
-        if (opts_.linktype != kDltEn10mb) fail("not a broadcast link");
+        if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         static const uint8_t kBcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
         return bcmp(Rel::kLinkHdr, 0, kBcast, 6);
       }
@@ -1046,7 +1267,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kMulticast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
-        if (opts_.linktype != kDltEn10mb) fail("not a broadcast link");
+        if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         return test(load(Rel::kLinkHdr, 0, 1), c::kJset, 1);
       }
       if (p == QProto::kIp) {
@@ -1064,9 +1285,9 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kOutbound: {
       bool out = n.other == OtherKind::kOutbound;
       Cond b;
-      if (opts_.linktype == kDltLinuxSll) {
+      if (dlt_ == kDltLinuxSll) {
         b = cmp(Rel::kLinkHdr, 0, 2, 4 /* LINUX_SLL_OUTGOING */);
-      } else if (opts_.linktype == kDltLinuxSll2) {
+      } else if (dlt_ == kDltLinuxSll2) {
         b = cmp(Rel::kLinkHdr, 10, 1, 4);
       } else {
         b = test({ins(c::kLd | c::kH | c::kAbs, kAncPktType)}, c::kJeq, 4 /* PACKET_OUTGOING */);
@@ -1074,7 +1295,7 @@ Cond Gen::gen_other(const Node& n) {
       return out ? b : not_(b);
     }
     case OtherKind::kVlan: {
-      if (opts_.linktype != kDltEn10mb)
+      if (dlt_ != kDltEn10mb)
         fail(std::string("no VLAN support for ") + link_name());
       if (mpls_depth_ > 0) fail("no VLAN match after MPLS");
       Cond b0 = linktype(kEt8021q);
@@ -1094,9 +1315,12 @@ Cond Gen::gen_other(const Node& n) {
       if (mpls_depth_ > 0) {
         b0 = mcmp(Rel::kPrevMpls, 2, 1, 0, 0x01);
       } else {
-        if (opts_.linktype != kDltEn10mb)
-          fail(std::string("no MPLS support for ") + link_name());
-        b0 = linktype(kEtMpls);
+        if (dlt_ == kDltPpp) {
+          b0 = cmp(Rel::kLinkType, 0, 2, 0x0281);  // PPP_MPLS_UCAST
+        } else {
+          if (dlt_ != kDltEn10mb) fail(std::string("no MPLS support for ") + link_name());
+          b0 = linktype(kEtMpls);
+        }
       }
       if (n.has_num) {
         if (n.num > 0xfffff)
@@ -1104,6 +1328,7 @@ Cond Gen::gen_other(const Node& n) {
         b0 = and_(b0, mcmp(Rel::kLinkPl, 0, 4, n.num << 12, 0xfffff000u));
       }
       off_nl_ += 4;
+      off_nl_nosnap_ += 4;
       ++mpls_depth_;
       return b0;
     }
@@ -1115,20 +1340,43 @@ Cond Gen::gen_other(const Node& n) {
           fail("PPPoE session number " + std::to_string(n.num) + " greater than maximum 65535");
         b0 = and_(b0, mcmp(Rel::kLinkPl, 0, 4, n.num, 0x0000ffffu));
       }
-      // The PPPoE header (6) and PPP protocol (2) follow; libpcap makes the payload after them
-      // the new network layer, with the PPP protocol field as the link type.
-      fail("pppoes payload shifting is not supported by this compiler yet");
+      // gen_pppoes: the link layer becomes PPP, starting at the PPP protocol field after the
+      // 6-byte PPPoE header; the network layer follows it.
+      off_linkhdr_ = off_linkpl_ + off_nl_ + 6;
+      off_linktype_ = off_linkhdr_;
+      off_linkpl_ = off_linkhdr_ + 2;
+      off_nl_ = 0;
+      off_nl_nosnap_ = 0;
+      dlt_ = kDltPpp;
+      return b0;
     }
     case OtherKind::kGeneve: fail("geneve is not supported by this compiler yet");
     case OtherKind::kVxlan: fail("vxlan is not supported by this compiler yet");
     case OtherKind::kIfindex:
       // LINUX_SLL2 carries the interface index at offset 4; elsewhere libpcap (on Linux) reads
       // the SKF_AD_IFINDEX ancillary field.
-      if (opts_.linktype == kDltLinuxSll2) return cmp(Rel::kLinkHdr, 4, 4, n.num);
+      if (dlt_ == kDltLinuxSll2) return cmp(Rel::kLinkHdr, 4, 4, n.num);
       return test({ins(c::kLd | c::kW | c::kAbs, 0xfffff008u)}, c::kJeq, n.num);
-    case OtherKind::kLlc:
-      if (opts_.linktype != kDltEn10mb) fail(std::string("'llc' not supported for ") + link_name());
-      fail("llc is not supported by this compiler yet");
+    case OtherKind::kLlc: {
+      if (dlt_ != kDltEn10mb) fail(std::string("'llc' not supported for ") + link_name());
+      // gen_llc: an 802.3 frame (length field) that is not Novell raw 802.3 (0xffff)
+      Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+      Cond llc = and_(b0, not_(cmp(Rel::kLlc, 0, 2, 0xffff)));
+      if (n.str.empty()) return llc;
+      std::string t;
+      for (char ch : n.str) t += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+      if (t == "i") return and_(llc, not_(test(load(Rel::kLlc, 2, 1), c::kJset, 0x01)));
+      if (t == "s") return and_(llc, mcmp(Rel::kLlc, 2, 1, 0x01, 0x03));
+      if (t == "u") return and_(llc, mcmp(Rel::kLlc, 2, 1, 0x03, 0x03));
+      static const struct { const char* n; uint32_t v; bool s; } kSub[] = {
+          {"rr", 0x01, true},    {"rnr", 0x05, true},   {"rej", 0x09, true},
+          {"ui", 0x03, false},   {"ua", 0x63, false},   {"disc", 0x43, false},
+          {"dm", 0x0f, false},   {"sabme", 0x6f, false}, {"test", 0xe3, false},
+          {"xid", 0xaf, false},  {"frmr", 0x87, false}};
+      for (const auto& e : kSub)
+        if (t == e.n) return and_(llc, mcmp(Rel::kLlc, 2, 1, e.v, e.s ? 0x0f : 0xef));
+      fail("unknown LLC type name \"" + n.str + "\"");
+    }
     case OtherKind::kPf: fail("'" + n.str + "' is supported only on PF (OpenBSD pflog) link types");
     case OtherKind::kP80211: fail("802.11 link-layer types supported only on 802.11");
     case OtherKind::kAtm: fail("'" + n.str + "' is not supported on " + std::string(link_name()));
@@ -1173,7 +1421,7 @@ Arth Gen::gen_load(const Node& n) {
   switch (proto) {
     case QProto::kRadio: fail("radio headers are not supported on this link type");
     case QProto::kLink:
-      base = 0;
+      base = off_linkhdr_;
       break;
     case QProto::kIp: case QProto::kArp: case QProto::kRarp: case QProto::kAtalk:
     case QProto::kDecnet: case QProto::kSca: case QProto::kLat: case QProto::kMoprc:
@@ -1187,15 +1435,12 @@ Arth Gen::gen_load(const Node& n) {
     case QProto::kIgmp: case QProto::kIcmp: case QProto::kTcp: case QProto::kUdp:
     case QProto::kSctp: case QProto::kPim: case QProto::kVrrp: case QProto::kCarp:
     case QProto::kIgrp: {
-      // X = 4*(ihl) + index; ld [x + off_nl]
+      // X = 4*(ihl) (+ index); ld [x + off_nl (+ constant index)]
       std::vector<Insn> s;
-      s.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+      uint32_t koff = 0;
       if (idx.is_const) {
-        if (idx.k != 0) {
-          s.push_back(ins(c::kMisc | c::kTxa));
-          s.push_back(ins(c::kAlu | c::kAdd | c::kK, idx.k));
-          s.push_back(ins(c::kMisc | c::kTax));
-        }
+        s.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+        koff = idx.k;
       } else {
         // index may use X; compute it first into M[], then add
         std::vector<Insn> t = idx.s;
@@ -1208,7 +1453,7 @@ Arth Gen::gen_load(const Node& n) {
         t.push_back(ins(c::kMisc | c::kTax));
         s = std::move(t);
       }
-      s.push_back(ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_));
+      s.push_back(ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + koff));
       Cond pa = proto_abbrev(proto);
       Cond b = and_(pa, ipfrag());
       if (r.has_check) b = and_(r.check, b);
@@ -1363,6 +1608,25 @@ Cond Gen::gen_relation(const Node& n) {
   if (a.is_const && b.is_const) {
     bool v = jop == c::kJgt ? a.k > b.k : jop == c::kJge ? a.k >= b.k : a.k == b.k;
     tst = const_cond(v);
+  } else if (b.is_const && jop == c::kJeq && b.k == 0 && a.s.size() >= 2 &&
+             a.s.back().code == (c::kAlu | c::kAnd | c::kK)) {
+    // `x & m = 0` is `not (x jset m)` (libpcap's peephole does the same)
+    uint32_t m = a.s.back().k;
+    a.s.pop_back();
+    tst = not_(test(std::move(a.s), c::kJset, m));
+    f_.blocks[static_cast<size_t>(tst.entry)].rel_eq = true;
+  } else if (b.is_const && jop == c::kJeq && a.s.size() >= 2 &&
+             (a.s.back().code == (c::kAlu | c::kAdd | c::kK) ||
+              a.s.back().code == (c::kAlu | c::kSub | c::kK) ||
+              a.s.back().code == (c::kAlu | c::kXor | c::kK))) {
+    // x + k = c  <=>  x = c - k (mod 2^32); likewise for - and ^
+    Insn last = a.s.back();
+    a.s.pop_back();
+    uint32_t kk = c::op(last.code) == c::kAdd ? b.k - last.k
+                  : c::op(last.code) == c::kSub ? b.k + last.k
+                                                 : b.k ^ last.k;
+    tst = test(std::move(a.s), jop, kk);
+    f_.blocks[static_cast<size_t>(tst.entry)].rel_eq = true;
   } else if (b.is_const) {
     tst = test(std::move(a.s), jop, b.k);
     // libpcap tests `A - k == 0` for `=`: its optimiser relates such a test only to the same
@@ -1445,7 +1709,8 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     diags.attach_source(expr);
     return diags;
   }
-  if (opts.opt_level > 0 && detail::rejects_everything(prog.insns)) {
+  if (opts.opt_level > 0 && !gen.func().unoptimised_reference &&
+      detail::rejects_everything(prog.insns)) {
     diags.error("expression rejects all packets", SourceLoc{1, 1, static_cast<uint32_t>(expr.size() ? expr.size() : 1)});
     diags.attach_source(expr);
     return diags;

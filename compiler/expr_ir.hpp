@@ -25,12 +25,21 @@ struct IrBlock {
   uint32_t k = 0;
   int succ[2] = {-1, -1};  // true, false
   bool rel_eq = false;     // an `arith = k` relation (compared as A - k == 0 by libpcap)
+  // Not self-contained: reads A/X/M[] left by its predecessor or leaves them for its successors
+  // (protochain's unrolled walk). Its test is never related to another block's, it is never
+  // skipped, bypassed or reordered.
+  bool opaque = false;
   SourceLoc loc;
 };
 
 struct IrFunc {
   std::vector<IrBlock> blocks;
   int entry = -1;
+  // libpcap does not optimise a program that uses protochain (gencode.c sets no_optimize), so
+  // its verdicts are those of the unoptimised code: then only the passes that keep the verdict
+  // of every packet, snapped ones included, run (no bypass of useless tests, no pullups), and
+  // "rejects all packets" is never reported.
+  bool unoptimised_reference = false;
 };
 
 // Optimises (opt_level >= 1) and emits. Returns false (with an error in diags) when the program

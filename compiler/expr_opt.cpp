@@ -15,6 +15,7 @@
 // Tested by tests/expr/expr_diff_test.cpp (libpcap verdicts; -O0 vs -O2 agreement).
 #include <algorithm>
 #include <map>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -65,29 +66,24 @@ int decide(const Facts& facts, int key, uint16_t jcode, uint32_t k) {
   return -1;
 }
 
-Facts with_fact(Facts f, Fact x) {
-  auto it = std::lower_bound(f.begin(), f.end(), x);
-  if (it == f.end() || !(*it == x)) f.insert(it, x);
-  return f;
-}
-
-Facts intersect(const Facts& a, const Facts& b) {
-  Facts r;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(r));
-  return r;
-}
-
 class Optimiser {
  public:
   explicit Optimiser(IrFunc& f) : f_(f) {}
 
   void run() {
-    for (int iter = 0; iter < 32; ++iter) {
-      bool changed = thread_jumps();
-      changed |= bypass_trivial();
-      changed |= merge_identical();
-      if (!changed) changed = pullups();
-      if (!changed) break;
+    for (int iter = 0; iter < 64; ++iter) {
+      bool changed = false;
+      if (thread_jumps()) changed = dirty_ = true;
+      if (!f_.unoptimised_reference && bypass_trivial()) changed = dirty_ = true;
+      if (merge_identical()) changed = dirty_ = true;
+      if (changed) continue;
+      if (f_.unoptimised_reference) break;
+      int pulled = 0;
+      while (pulled < 4096 && pullups()) {
+        dirty_ = true;
+        ++pulled;
+      }
+      if (pulled == 0) break;
     }
   }
 
@@ -103,6 +99,7 @@ class Optimiser {
     int& k = key_of_[static_cast<size_t>(b)];
     if (k == -2) {
       std::string sk = stmts_key(blk(b).stmts);
+      if (blk(b).opaque) sk += "#opaque" + std::to_string(b);
       if (blk(b).rel_eq) sk += "=rel";
       auto [it, ins] = key_ids_.emplace(sk, static_cast<int>(key_ids_.size()));
       k = it->second;
@@ -110,48 +107,67 @@ class Optimiser {
     return k;
   }
 
-  std::vector<int> topo() {
-    std::vector<int> order;
-    std::vector<uint8_t> state(f_.blocks.size(), 0);
-    std::vector<std::pair<int, int>> stack;
-    stack.push_back({f_.entry, 0});
-    state[static_cast<size_t>(f_.entry)] = 1;
-    while (!stack.empty()) {
-      auto& [b, i] = stack.back();
+  // Reverse postorder of the blocks reachable from the entry (buffers reused across passes).
+  const std::vector<int>& topo() {
+    if (!dirty_) return order_;
+    dirty_ = false;
+    order_.clear();
+    state_.assign(f_.blocks.size(), 0);
+    stack_.clear();
+    stack_.push_back({f_.entry, 0});
+    state_[static_cast<size_t>(f_.entry)] = 1;
+    while (!stack_.empty()) {
+      auto& [b, i] = stack_.back();
       const IrBlock& bb = blk(b);
       if (!bb.is_ret && i < 2) {
         int s = bb.succ[i++];
-        if (state[static_cast<size_t>(s)] == 0) {
-          state[static_cast<size_t>(s)] = 1;
-          stack.push_back({s, 0});
+        if (state_[static_cast<size_t>(s)] == 0) {
+          state_[static_cast<size_t>(s)] = 1;
+          stack_.push_back({s, 0});
         }
         continue;
       }
-      order.push_back(b);
-      stack.pop_back();
+      order_.push_back(b);
+      stack_.pop_back();
     }
-    std::reverse(order.begin(), order.end());
-    return order;
+    std::reverse(order_.begin(), order_.end());
+    return order_;
   }
+  std::vector<int> order_;
+  bool dirty_ = true;  // the graph changed since order_ was computed
+  std::vector<uint8_t> state_;
+  std::vector<std::pair<int, int>> stack_;
+  std::vector<Facts> in_;
+  std::vector<uint8_t> seen_;
+  std::vector<int> pred_start_, pred_list_, fill_;
+  std::vector<uint64_t> dom_;
 
   bool thread_jumps() {
-    std::vector<int> order = topo();
-    std::vector<Facts> in(f_.blocks.size());
-    std::vector<uint8_t> seen(f_.blocks.size(), 0);
+    const std::vector<int>& order = topo();
+    in_.resize(f_.blocks.size());
+    for (int b : order) in_[static_cast<size_t>(b)].clear();
+    std::vector<Facts>& in = in_;
+    seen_.assign(f_.blocks.size(), 0);
+    std::vector<uint8_t>& seen = seen_;
     bool changed = false;
+    Facts extra;
     for (int b : order) {
       IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
       const Facts& fin = in[static_cast<size_t>(b)];
       for (int w = 0; w < 2; ++w) {
-        Facts e = with_fact(fin, Fact{key(b), bb.jcode, bb.k, w == 0});
+        // facts on this edge: fin plus the outcomes met while threading (kept apart: no copy)
+        extra.clear();
+        extra.push_back(Fact{key(b), bb.jcode, bb.k, w == 0});
         int t = bb.succ[w];
         for (int guard = 0; guard < 10000; ++guard) {
           const IrBlock& tb = blk(t);
           if (tb.is_ret) break;
-          int d = decide(e, key(t), tb.jcode, tb.k);
+          int kt = key(t);
+          int d = decide(extra, kt, tb.jcode, tb.k);
+          if (d < 0) d = decide(fin, kt, tb.jcode, tb.k);
           if (d < 0) break;
-          e = with_fact(e, Fact{key(t), tb.jcode, tb.k, d == 1});
+          extra.push_back(Fact{kt, tb.jcode, tb.k, d == 1});
           t = tb.succ[d ? 0 : 1];
         }
         if (t != bb.succ[w]) {
@@ -162,12 +178,24 @@ class Optimiser {
       // propagate facts to successors (intersection over predecessors)
       for (int w = 0; w < 2; ++w) {
         int s = bb.succ[w];
-        Facts e = bb.succ[0] == bb.succ[1] ? fin : with_fact(fin, Fact{key(b), bb.jcode, bb.k, w == 0});
+        Fact own{key(b), bb.jcode, bb.k, w == 0};
+        bool both = bb.succ[0] == bb.succ[1];
+        Facts& dst = in[static_cast<size_t>(s)];
         if (!seen[static_cast<size_t>(s)]) {
-          in[static_cast<size_t>(s)] = std::move(e);
+          dst.assign(fin.begin(), fin.end());
+          if (!both) {
+            auto it = std::lower_bound(dst.begin(), dst.end(), own);
+            if (it == dst.end() || !(*it == own)) dst.insert(it, own);
+          }
           seen[static_cast<size_t>(s)] = 1;
         } else {
-          in[static_cast<size_t>(s)] = intersect(in[static_cast<size_t>(s)], e);
+          // dst := dst ∩ (fin ∪ {own}), in place
+          size_t o = 0;
+          for (const Fact& x : dst) {
+            bool keep = (!both && x == own) || std::binary_search(fin.begin(), fin.end(), x);
+            if (keep) dst[o++] = x;
+          }
+          dst.resize(o);
         }
       }
     }
@@ -181,7 +209,7 @@ class Optimiser {
     auto resolve = [&](int b) {
       for (int guard = 0; guard < 100000; ++guard) {
         const IrBlock& bb = blk(b);
-        if (bb.is_ret || bb.succ[0] != bb.succ[1]) return b;
+        if (bb.is_ret || bb.succ[0] != bb.succ[1] || (bb.opaque && !bb.stmts.empty())) return b;
         b = bb.succ[0];
       }
       return b;
@@ -189,7 +217,7 @@ class Optimiser {
     int e = resolve(f_.entry);
     if (e != f_.entry) {
       f_.entry = e;
-      changed = true;
+      changed = dirty_ = true;
     }
     for (int b : topo()) {
       IrBlock& bb = blk(b);
@@ -210,32 +238,48 @@ class Optimiser {
   // Reorders an `or`/`and` chain only, so the verdict of full packets is unchanged; done because
   // libpcap does it, which decides which loads a snapped packet reaches.
   bool pullups() {
-    std::vector<int> order = topo();
+    const std::vector<int>& order = topo();
     size_t n = f_.blocks.size();
-    std::vector<std::vector<int>> preds(n);
+    // predecessors in CSR form
+    pred_start_.assign(n + 1, 0);
     for (int b : order) {
       const IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
-      preds[static_cast<size_t>(bb.succ[0])].push_back(b);
-      if (bb.succ[1] != bb.succ[0]) preds[static_cast<size_t>(bb.succ[1])].push_back(b);
+      ++pred_start_[static_cast<size_t>(bb.succ[0]) + 1];
+      if (bb.succ[1] != bb.succ[0]) ++pred_start_[static_cast<size_t>(bb.succ[1]) + 1];
     }
-    // dominators over the DAG
-    size_t words = (n + 63) / 64;
-    std::vector<std::vector<uint64_t>> dom(n);
+    for (size_t i = 0; i < n; ++i) pred_start_[i + 1] += pred_start_[i];
+    pred_list_.assign(pred_start_[n], 0);
+    fill_.assign(pred_start_.begin(), pred_start_.end() - 1);
     for (int b : order) {
-      auto& d = dom[static_cast<size_t>(b)];
-      const auto& ps = preds[static_cast<size_t>(b)];
-      if (ps.empty()) {
-        d.assign(words, 0);
-      } else {
-        d = dom[static_cast<size_t>(ps[0])];
-        for (size_t i = 1; i < ps.size(); ++i)
-          for (size_t w = 0; w < words; ++w) d[w] &= dom[static_cast<size_t>(ps[i])][w];
+      const IrBlock& bb = blk(b);
+      if (bb.is_ret) continue;
+      pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(bb.succ[0])]++)] = b;
+      if (bb.succ[1] != bb.succ[0])
+        pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(bb.succ[1])]++)] = b;
+    }
+    auto preds_of = [&](int b) {
+      return std::span<const int>(pred_list_.data() + pred_start_[static_cast<size_t>(b)],
+                                  pred_list_.data() + pred_start_[static_cast<size_t>(b) + 1]);
+    };
+    // dominators over the DAG, one bit row per block
+    size_t words = (n + 63) / 64;
+    dom_.assign(n * words, 0);
+    auto row = [&](int b) { return dom_.data() + static_cast<size_t>(b) * words; };
+    for (int b : order) {
+      uint64_t* d = row(b);
+      auto ps = preds_of(b);
+      if (!ps.empty()) {
+        std::copy(row(ps[0]), row(ps[0]) + words, d);
+        for (size_t i = 1; i < ps.size(); ++i) {
+          const uint64_t* o = row(ps[i]);
+          for (size_t w = 0; w < words; ++w) d[w] &= o[w];
+        }
       }
       d[static_cast<size_t>(b) / 64] |= uint64_t(1) << (b % 64);
     }
     auto dominated = [&](int x, int by) {
-      return (dom[static_cast<size_t>(x)][static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
+      return (row(x)[static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
     };
     // levels (height above the returns), processed bottom-up as libpcap does
     std::vector<int> level(n, 0);
@@ -251,15 +295,17 @@ class Optimiser {
     for (int b : by_level) {
       if (blk(b).is_ret || b == f_.entry) continue;
       for (int side = 0; side < 2; ++side) {  // 0: or_pullup (shared true), 1: and_pullup
-        if (pullup(b, side, preds[static_cast<size_t>(b)], dominated)) return true;
+        if (pullup(b, side, preds_of(b), dominated)) return true;
       }
     }
     return false;
   }
 
   template <class Dom>
-  bool pullup(int b, int side, const std::vector<int>& ps, Dom& dominated) {
-    if (ps.empty()) return false;
+  bool pullup(int b, int side, std::span<const int> ps, Dom& dominated) {
+    if (ps.empty() || blk(b).opaque) return false;
+    for (int p : ps)
+      if (blk(p).opaque) return false;
     int val = key(ps[0]);
     for (int p : ps)
       if (key(p) != val) return false;
@@ -272,7 +318,7 @@ class Optimiser {
     for (;;) {
       int d = blk(owner).succ[slot];
       const IrBlock& db = blk(d);
-      if (db.is_ret || db.succ[same] != blk(b).succ[same] || !dominated(d, b)) return false;
+      if (db.is_ret || db.opaque || db.succ[same] != blk(b).succ[same] || !dominated(d, b)) return false;
       if (key(d) != val) break;
       owner = d;
       slot = chain;
@@ -283,7 +329,7 @@ class Optimiser {
     for (;;) {
       int sblk = blk(sowner).succ[chain];
       const IrBlock& sb = blk(sblk);
-      if (sb.is_ret || sb.succ[same] != blk(b).succ[same] || !dominated(sblk, b)) return false;
+      if (sb.is_ret || sb.opaque || sb.succ[same] != blk(b).succ[same] || !dominated(sblk, b)) return false;
       if (key(sblk) == val) break;
       sowner = sblk;
     }
@@ -303,8 +349,8 @@ class Optimiser {
   }
 
   bool merge_identical() {
-    std::vector<int> order = topo();
-    std::map<std::tuple<bool, uint32_t, std::string, uint16_t, uint32_t, int, int>, int> canon;
+    const std::vector<int>& order = topo();
+    std::map<std::tuple<bool, uint32_t, int, uint16_t, uint32_t, int, int>, int> canon;
     std::vector<int> repl(f_.blocks.size());
     for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
     bool changed = false;
@@ -320,7 +366,7 @@ class Optimiser {
           }
         }
       }
-      auto k = std::make_tuple(bb.is_ret, bb.ret_k, stmts_key(bb.stmts), bb.jcode, bb.k,
+      auto k = std::make_tuple(bb.is_ret, bb.ret_k, bb.is_ret ? -1 : key(b), bb.jcode, bb.k,
                                bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]);
       auto [pos, inserted] = canon.emplace(k, b);
       if (!inserted) repl[static_cast<size_t>(b)] = pos->second;
@@ -490,13 +536,47 @@ void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order) {
   }
 }
 
+// After redundant loads are gone, blocks that became identical (same remaining statements, test
+// and successors) are merged: e.g. `jeq #17` reached with A = [20] on one path and A = [54] on
+// another. Sound because identical code with identical successors behaves the same whatever
+// enters it, and every path of the original graph still exists.
+bool merge_after_rle(IrFunc& f) {
+  bool any = false;
+  for (int round = 0; round < 64; ++round) {
+    std::vector<int> order = layout(f);
+    std::map<std::tuple<bool, uint32_t, std::string, uint16_t, uint32_t, int, int>, int> canon;
+    std::vector<int> repl(f.blocks.size());
+    for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
+    bool changed = false;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      IrBlock& bb = f.blocks[static_cast<size_t>(*it)];
+      if (!bb.is_ret)
+        for (int w = 0; w < 2; ++w) bb.succ[w] = repl[static_cast<size_t>(bb.succ[w])];
+      auto k = std::make_tuple(bb.is_ret, bb.ret_k, stmts_key(bb.stmts), bb.jcode, bb.k,
+                               bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]);
+      auto [pos, inserted] = canon.emplace(std::move(k), *it);
+      if (!inserted) {
+        repl[static_cast<size_t>(*it)] = pos->second;
+        changed = true;
+      }
+    }
+    f.entry = repl[static_cast<size_t>(f.entry)];
+    if (!changed) break;
+    any = true;
+  }
+  return any;
+}
+
 }  // namespace
 
 bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
                   Diagnostics* diags) {
   if (opt_level > 0) Optimiser(f).run();
   std::vector<int> order = layout(f);
-  if (opt_level > 0) eliminate_redundant_loads(f, order);
+  if (opt_level > 0) {
+    eliminate_redundant_loads(f, order);
+    if (merge_after_rle(f)) order = layout(f);
+  }
 
   // Items: instructions with symbolic targets (block ids, or trampoline item indices).
   struct Item {

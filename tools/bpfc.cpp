@@ -18,13 +18,13 @@
 #include <vector>
 
 #include "compiler/assembler.hpp"
+#include "compiler/expr.hpp"
 #include "compiler/formats.hpp"
+#include "verifier/verifier.hpp"
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
 
-#ifdef BPFC_HAVE_VERIFIER
 #include "verifier/verifier.hpp"
-#endif
 #ifdef BPFC_TOOL_HAS_LLVM
 #include "jit/llvm/llvm_engine.hpp"
 #endif
@@ -114,13 +114,14 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       return true;
     };
     auto is_opt = [&](std::string_view name) {
-      return a == name || (a.substr(0, name.size()) == name &&
-                           (name.size() == 2 || a[name.size()] == '='));
+      return a == name ||
+             (a.substr(0, name.size()) == name && (name.size() == 2 || a[name.size()] == '='));
     };
     std::string_view v;
     if (only_files || a == "-" || a.empty() || a[0] != '-') {
-      if (o.file) return usage_error("more than one input file ('" + *o.file + "' and '" +
-                                     std::string(a) + "')");
+      if (o.file)
+        return usage_error("more than one input file ('" + *o.file + "' and '" + std::string(a) +
+                           "')");
       o.file = std::string(a);
     } else if (a == "--") {
       only_files = true;
@@ -165,9 +166,12 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       o.in_format = f;
     } else if (is_opt("--target")) {
       if (!value("--target", v)) return usage_error("option --target needs linux or bsd");
-      if (v == "linux") o.target = bpf::vm::Target::kLinux;
-      else if (v == "bsd") o.target = bpf::vm::Target::kBsd;
-      else return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
+      if (v == "linux")
+        o.target = bpf::vm::Target::kLinux;
+      else if (v == "bsd")
+        o.target = bpf::vm::Target::kBsd;
+      else
+        return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
     } else if (is_opt("-e")) {
       if (!value("-e", v)) return usage_error("option -e needs an expression");
       o.expr = std::string(v);
@@ -185,8 +189,7 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       return usage_error("unknown option '" + std::string(a) + "'");
     }
   }
-  if (o.expr && o.file)
-    return usage_error("give either -e EXPR or an input file, not both");
+  if (o.expr && o.file) return usage_error("give either -e EXPR or an input file, not both");
   if (o.disasm && o.check) return usage_error("--disasm and --check exclude each other");
   if (o.emit_llvm && (o.check || o.disasm || !o.verify || o.out_format))
     return usage_error("--emit-llvm excludes --check, --disasm, --no-verify and -f");
@@ -211,10 +214,10 @@ bool read_input(const std::string& path, std::string& out) {
 }
 
 // The single verification point: every program that bpfc prints or checks passes here.
-// Appends the verifier's diagnostics; returns whether the program is valid.
+// Appends the verifier's diagnostics (errors and warnings); `report` gets the verifier's
+// description of a valid program (for -V). Returns whether the program is valid.
 bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics& diags,
                     std::string& report) {
-#ifdef BPFC_HAVE_VERIFIER
   bpf::verifier::Options vo;
   vo.target = o.target;
   vo.snaplen = o.snaplen;
@@ -222,16 +225,16 @@ bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics&
   // Verifier warnings (unreachable code, constant conditions, snap length) only with -V.
   for (const bpf::Diagnostic& d : r.diagnostics().items())
     if (d.severity == bpf::Severity::kError || o.verbose) diags.add(d);
-  report = r.ok() ? "valid program; " + bpf::verifier::describe(*r) : "invalid program";
-  if (!report.empty() && report.back() == '\n') report.pop_back();
-  return r.ok();
-#else
-  // Only while verifier/ has no library yet (see tools/CMakeLists.txt): say so, do not fail.
-  (void)prog;
-  diags.warning("not verified: this bpfc was built without verifier/");
-  report = "not verified";
-  return !o.check;
-#endif
+  if (!r.ok()) {
+    report = "Validating: invalid program (" + std::to_string(r.diagnostics().error_count()) +
+             " error(s))\n";
+    return false;
+  }
+  report = "Validating: is runnable (" +
+           std::string(o.target == bpf::vm::Target::kLinux ? "linux" : "bsd") + " rules)\n" +
+           bpf::verifier::describe(*r);
+  if (!report.empty() && report.back() != '\n') report += '\n';
+  return true;
 }
 
 std::string listing_for_stderr(const bpf::vm::Program& p) {
@@ -249,22 +252,29 @@ int main(int argc, char** argv) {
   bpf::Result<bpf::vm::Program> prog{Diagnostics{}};
 
   if (o.expr) {
-    // Expression compilation (compiler/expr.hpp) is wired here by the expression issue.
-    std::fprintf(stderr, "bpfc: -e: the pcap-filter expression compiler is not part of this "
-                         "build yet\n");
-    return kExitUsage;
+    std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
+    if (!lt || !bpf::compiler::linktype_supported(*lt))
+      return usage_error("unknown or unsupported link type '" + o.linktype +
+                         "' (EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP)");
+    bpf::compiler::ExprOptions eo;
+    eo.linktype = *lt;
+    eo.snaplen = o.snaplen;
+    eo.opt_level = o.opt_level;
+    display = "<expr>";
+    source = *o.expr;
+    prog = bpf::compiler::compile_expression(source, eo);
+  } else {
+    std::string path = o.file.value_or("-");
+    if (path != "-") display = path;
+    if (!read_input(path, source)) {
+      std::fprintf(stderr, "bpfc: cannot read '%s': %s\n", path.c_str(), std::strerror(errno));
+      return kExitInvalid;
+    }
+    std::optional<Format> in = o.in_format;
+    if (!in) in = bpf::compiler::detect_format(source);
+    if (!in) in = Format::kAsm;  // empty input: the assembler says "no instructions"
+    prog = bpf::compiler::read_bytecode(source, *in);
   }
-
-  std::string path = o.file.value_or("-");
-  if (path != "-") display = path;
-  if (!read_input(path, source)) {
-    std::fprintf(stderr, "bpfc: cannot read '%s': %s\n", path.c_str(), std::strerror(errno));
-    return kExitInvalid;
-  }
-  std::optional<Format> in = o.in_format;
-  if (!in) in = bpf::compiler::detect_format(source);
-  if (!in) in = Format::kAsm;  // empty input: the assembler says "no instructions"
-  prog = bpf::compiler::read_bytecode(source, *in);
 
   Diagnostics& diags = prog.diagnostics();
   if (!prog.ok()) {
@@ -278,7 +288,7 @@ int main(int argc, char** argv) {
     diags.attach_source(source);
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);
-    if (o.verbose) std::fprintf(stderr, "%s\n", report.c_str());
+    if (o.verbose) std::fputs(report.c_str(), stderr);
     return ok ? kExitOk : kExitInvalid;
   }
 
@@ -289,17 +299,17 @@ int main(int argc, char** argv) {
     diags.attach_source(source);
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);
-    if (o.verbose) std::fprintf(stderr, "%s\n", report.c_str());
+    if (o.verbose) std::fputs(report.c_str(), stderr);
     if (!ok) return kExitInvalid;
   } else {
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);  // warnings
-    if (o.verbose) std::fputs("not verified\n", stderr);
+    if (o.verbose) std::fputs("Validating: skipped\n", stderr);
   }
 
   std::string text;
   if (o.emit_llvm) {
-#if defined(BPFC_TOOL_HAS_LLVM) && defined(BPFC_HAVE_VERIFIER)
+#if defined(BPFC_TOOL_HAS_LLVM)
     bpf::verifier::Options vo;
     vo.target = o.target;
     vo.snaplen = o.snaplen;

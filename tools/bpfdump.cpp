@@ -14,6 +14,7 @@
 // Exit status: 0 success, 1 invalid program/expression or an input/output error (e.g. truncated
 // file: the packets before it are processed and counted), 2 usage error.
 // Tested in tests/capture/bpfdump_test.cpp (against tcpdump) and tests/capture/live_test.cpp.
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -498,6 +499,14 @@ int run(const Args& a) {
     std::fprintf(stderr, "bpfdump: %s\n", d.items().front().message.c_str());
     return 1;
   }
+  // Signals go to the capture threads (they inherited an unblocked mask): a handler without
+  // SA_RESTART interrupts a read blocked on a pipe (EINTR), as it does for tcpdump. The main
+  // thread only polls the flag.
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, nullptr);
   if (!a.write_file.empty()) {
     const uint32_t file_snap = a.read_file.empty() || a.snaplen ? snaplen : cap->source_snaplen();
     auto w = capture::PcapWriter::open(a.write_file, cap->linktype(), file_snap, cap->nano());
@@ -530,12 +539,12 @@ int run(const Args& a) {
       progress.update(cap->progress());
       continue;
     }
-    for (const capture::Packet& p : b) {
-      if (a.count && written >= *a.count) break;
-      ++written;
-      if (writer) {
-        writer->write(p.ts, p.data, p.caplen, p.wirelen);
-      } else {
+    if (writer) {
+      written += writer->write_batch(b, a.count ? *a.count - written : SIZE_MAX);
+    } else {
+      for (const capture::Packet& p : b) {
+        if (a.count && written >= *a.count) break;
+        ++written;
         line.clear();
         capture::format_summary(line, cap->linktype(), p.ts, cap->nano(), p.data, p.caplen, p.wirelen);
         line += '\n';
@@ -556,7 +565,7 @@ int run(const Args& a) {
     std::fprintf(stderr, "bpfdump: %s: %s\n", a.write_file.c_str(), writer->error().c_str());
     status = 1;
   }
-  if (const std::string err = cap->error(); !err.empty()) {
+  if (const std::string err = cap->error(); !err.empty() && !g_interrupted.load()) {
     std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.empty() ? a.iface.c_str() : a.read_file.c_str(), err.c_str());
     status = 1;
   }

@@ -130,7 +130,7 @@ class Checker {
   void warning(uint32_t i, const std::string& reason) {
     diags_.warning(where(i) + reason, prog_.loc(i), i);
   }
-  bool linux() const { return opts_.target == Target::kLinux; }
+  bool is_linux() const { return opts_.target == Target::kLinux; }
 
   void check_instructions();
   void check_last();
@@ -152,7 +152,7 @@ void Checker::check_instructions() {
   ops_.resize(n_);
   for (uint32_t i = 0; i < n_; ++i) {
     const Insn& in = insn(i);
-    ops_[i] = linux() ? linux_decode(in.code) : bsd_decode(in.code);
+    ops_[i] = is_linux() ? linux_decode(in.code) : bsd_decode(in.code);
     if (!ops_[i]) {
       error(i, explain_unknown(in.code, opts_.target));
       continue;
@@ -166,7 +166,7 @@ void Checker::check_instructions() {
         break;
       case Op::kLshK:
       case Op::kRshK:
-        if (linux() && in.k >= 32)
+        if (is_linux() && in.k >= 32)
           error(i, "shift by constant " + std::to_string(in.k) +
                        " >= 32 (Linux bpf_check_classic() rejects it)");
         break;
@@ -204,7 +204,7 @@ void Checker::check_instructions() {
       case Op::kLdW:
       case Op::kLdH:
       case Op::kLdB:
-        if (linux() && in.k >= vm::kSkfAdOff && !vm::ancillary_for(in.k))
+        if (is_linux() && in.k >= vm::kSkfAdOff && !vm::ancillary_for(in.k))
           error(i, "unknown ancillary load SKF_AD_OFF+" + std::to_string(in.k - vm::kSkfAdOff) +
                        " (the kernel knows offsets 0..60 in steps of 4; see vm/ancillary.hpp)");
         break;
@@ -222,7 +222,7 @@ void Checker::check_instructions() {
 void Checker::check_last() {
   const uint32_t last = n_ - 1;
   const uint16_t c = insn(last).code;
-  const bool ok = linux() ? (c == (vm::code::kRet | vm::code::kK) ||
+  const bool ok = is_linux() ? (c == (vm::code::kRet | vm::code::kK) ||
                              c == (vm::code::kRet | vm::code::kA))
                           : vm::code::cls(c) == vm::code::kRet;
   if (!ok)
@@ -365,21 +365,27 @@ void Checker::check_conversion() {
 Result<vm::VerifiedProgram> Checker::run() {
   const uint32_t max = max_insns(opts_.target);
   if (n_ == 0) {
-    diags_.error(linux() ? "empty program: Linux requires 1 to 4096 instructions"
+    diags_.error(is_linux() ? "empty program: Linux requires 1 to 4096 instructions"
                          : "empty program: BSD bpf_setf() treats it as 'no filter' (accept all); "
                            "write `ret #-1` to say that explicitly");
     return Result<vm::VerifiedProgram>(std::move(diags_));
   }
   if (n_ > max) {
     diags_.error("program has " + std::to_string(n_) + " instructions; " +
-                 (linux() ? "Linux accepts at most 4096 (BPF_MAXINSNS)"
+                 (is_linux() ? "Linux accepts at most 4096 (BPF_MAXINSNS)"
                           : "BSD accepts at most 512 (BPF_MAXINSNS in bpf_setf())"));
   }
   check_instructions();
   check_last();
-  if (jumps_ok_ && linux()) check_scratch_linux();
+  if (is_linux()) {
+    if (jumps_ok_)
+      check_scratch_linux();
+    else
+      diags_.note("scratch memory (M[]) initialisation not checked: some jump targets are "
+                  "outside the program");
+  }
   if (diags_.has_errors()) return Result<vm::VerifiedProgram>(std::move(diags_));
-  if (linux()) {
+  if (is_linux()) {
     check_conversion();
     if (diags_.has_errors()) return Result<vm::VerifiedProgram>(std::move(diags_));
   }

@@ -3,7 +3,7 @@
 // Register assignment (System V AMD64; the generated function is a leaf on its fast path):
 //   eax  A                         r8d  X
 //   rdi  packet                    rsi  caplen, zero-extended to 64 bits
-//   rcx  vm::Context*              r9d  wirelen
+//   rcx  vm::Context*              r9d  wirelen (set only when the program reads it)
 //   r10  Linux [x + k] limit: min(caplen, INT32_MAX), so a positive Linux offset is never >= 2^31
 //   rdx, r11  temporaries (div/mul/shift/address arithmetic)
 //   M[k] at [rsp - 64 + 4k], in the red zone (no frame needed; slow-path calls move rsp below it)
@@ -81,7 +81,13 @@ class Codegen {
     movbe_ = opts.use_cpu_extensions && cpu.hasMOVBE();
     bmi2_ = opts.use_cpu_extensions && cpu.hasBMI2();
     analyse();
-    dual_ = opts.dual_version && max_need_ > 0 && d_.size() <= AsmjitOptions::kMaxDualInsns;
+    // The check-free copy only pays when the SAFE copy has more than one check on some path;
+    // with a single check at the very entry the two copies would be the same code.
+    size_t checks = 0;
+    for (uint64_t c : check_before_) checks += c != 0;
+    const bool single_entry_check = checks <= 1 && (checks == 0 || check_before_[0] != 0);
+    dual_ = opts.dual_version && max_need_ > 0 && !single_entry_check &&
+            d_.size() <= AsmjitOptions::kMaxDualInsns;
   }
 
   Label native_entry() const { return native_entry_; }
@@ -146,26 +152,42 @@ class Codegen {
         checked_in_[s] = std::min(checked_in_[s], out);
       }
     }
-    // Scratch slots read before written on some path from the entry: zeroed in the prologue
-    // (the interpreter starts with M[] = 0). Backward liveness; jumps only go forward.
-    std::vector<uint16_t> live(d_.size() + 1, 0);
+    // Registers and scratch slots that may be read before written on some path from the entry
+    // get their initial value 0 in the prologue (the interpreter starts with A = X = M[] = 0).
+    // Backward may-liveness over instructions (jumps only go forward): bits 0-15 M[], 16 A,
+    // 17 X. Ancillary loads count as reading A and X (alu_xor_x, nla, and the no-device exit
+    // returning A).
+    constexpr uint32_t kA = 1u << 16, kX = 1u << 17;
+    std::vector<uint32_t> live(d_.size() + 1, 0);
     for (size_t i = d_.size(); i-- > 0;) {
       const vm::DecodedInsn& d = d_[i];
       const vm::OpInfo& inf = vm::info(d.op);
-      uint16_t out = 0;
+      uint32_t out = 0;
       if (inf.has(vm::eff::kRet)) {
         out = 0;
       } else if (inf.has(vm::eff::kJump)) {
-        out = live_at(live, d.jt) | live_at(live, d.jf);
+        out = (d.jt < live.size() ? live[d.jt] : 0) | (d.jf < live.size() ? live[d.jf] : 0);
       } else {
         out = live[i + 1];
       }
-      const uint16_t bit = d.k < vm::kMemWords ? uint16_t(1u << d.k) : 0;
-      if (inf.has(vm::eff::kWriteMem)) out &= uint16_t(~bit);
+      const uint32_t bit = d.k < vm::kMemWords ? 1u << d.k : 0;
+      if (inf.has(vm::eff::kWriteMem)) out &= ~bit;
+      if (inf.has(vm::eff::kWriteA)) out &= ~kA;
+      if (inf.has(vm::eff::kWriteX)) out &= ~kX;
       if (inf.has(vm::eff::kReadMem)) out |= bit;
+      if (inf.has(vm::eff::kReadA)) out |= kA;
+      if (inf.has(vm::eff::kReadX)) out |= kX;
+      if (linux_ && (d.op == Op::kLdW || d.op == Op::kLdH || d.op == Op::kLdB) &&
+          vm::ancillary_for(d.k))
+        out |= kA | kX;
       live[i] = out;
+      if (d.op == Op::kLdLen || d.op == Op::kLdxLen) uses_len_ = true;
+      if (d.op == Op::kLdWInd || d.op == Op::kLdHInd || d.op == Op::kLdBInd) uses_ind_ = true;
     }
-    entry_live_scratch_ = d_.empty() ? 0 : live[0];
+    const uint32_t entry = d_.empty() ? 0 : live[0];
+    entry_live_scratch_ = uint16_t(entry & 0xffff);
+    zero_a_ = (entry & kA) != 0;
+    zero_x_ = (entry & kX) != 0;
   }
 
   // Linux ifindex/hatype loads end the program returning A when there is no device: a failed
@@ -208,9 +230,6 @@ class Codegen {
     }
   }
 
-  static uint16_t live_at(const std::vector<uint16_t>& live, uint32_t i) {
-    return i < live.size() ? live[i] : 0;
-  }
 
   std::vector<uint32_t> successors(size_t b) const {
     const vm::DecodedInsn& last = d_[blocks_[b].last];
@@ -344,29 +363,17 @@ class Codegen {
 
   // --- prologue and blocks -------------------------------------------------------------------
   void emit_prologue() {
-    a_.mov(x86::esi, x86::esi);
-    a_.mov(x86::r9d, x86::edx);
-    if (linux_ && prog_.facts().uses_ind) {
+    a_.mov(x86::esi, x86::esi);  // caplen: the upper half of rsi is undefined on entry
+    if (uses_len_) a_.mov(x86::r9d, x86::edx);
+    if (linux_ && uses_ind_) {
       a_.mov(x86::r10d, Imm(0x7fffffff));
       a_.cmp(x86::r10, x86::rsi);
       a_.cmova(x86::r10, x86::rsi);
     }
-    a_.xor_(x86::eax, x86::eax);
-    a_.xor_(x86::r8d, x86::r8d);
+    if (zero_a_) a_.xor_(x86::eax, x86::eax);
+    if (zero_x_) a_.xor_(x86::r8d, x86::r8d);
     for (uint32_t s = 0; s < vm::kMemWords; ++s)
-      if (entry_live_scratch_ & (1u << s)) a_.mov(slot(s), x86::eax);
-    // Uses of facts().uses_ind above are only an optimisation hint: an [x + k] load in a program
-    // whose facts say otherwise still gets r10 below.
-    if (linux_ && !prog_.facts().uses_ind) {
-      for (const vm::DecodedInsn& d : d_) {
-        if (d.op == Op::kLdWInd || d.op == Op::kLdHInd || d.op == Op::kLdBInd) {
-          a_.mov(x86::r10d, Imm(0x7fffffff));
-          a_.cmp(x86::r10, x86::rsi);
-          a_.cmova(x86::r10, x86::rsi);
-          break;
-        }
-      }
-    }
+      if (entry_live_scratch_ & (1u << s)) a_.mov(slot(s), Imm(0));
   }
 
   void emit_version(Version v) {
@@ -582,12 +589,13 @@ class Codegen {
 
   // Conditional jump: `cc_true` is emitted as a jcc taken when the condition holds.
   template <class JTrue, class JFalse>
-  void emit_cond(Version v, uint32_t i, JTrue jtrue, JFalse jfalse) {
+  void emit_cond(Version v, uint32_t i, JTrue jtrue, JFalse jfalse, x86::CondCode cc) {
     const vm::DecodedInsn& d = d_[i];
     if (d.jt == d.jf) {
       jump_to(v, i, d.jt);
       return;
     }
+    if (emit_select(d, cc)) return;
     if (d.jf == i + 1) {
       jtrue(target(v, d.jt));
     } else if (d.jt == i + 1) {
@@ -596,6 +604,39 @@ class Codegen {
       jtrue(target(v, d.jt));
       a_.jmp(target(v, d.jf));
     }
+  }
+
+  // `ret` operand of instruction i if it is a one-instruction block `ret #k` or `ret a`.
+  enum class RetKind { kNone, kK, kA };
+  RetKind ret_kind(uint32_t i) const {
+    if (blocks_[prog_.block_of(i)].first != i) return RetKind::kNone;
+    if (d_[i].op == Op::kRetK) return RetKind::kK;
+    if (d_[i].op == Op::kRetA) return RetKind::kA;
+    return RetKind::kNone;
+  }
+
+  // A conditional jump to two returns (tcpdump's final `jeq #k, accept, drop`) becomes a
+  // branch-free select: cmov, no misprediction on mixed traffic. Flags are set by the compare.
+  bool emit_select(const vm::DecodedInsn& d, x86::CondCode cc) {
+    const RetKind t = ret_kind(d.jt), f = ret_kind(d.jf);
+    if (t == RetKind::kNone || f == RetKind::kNone) return false;
+    if (t == RetKind::kA && f == RetKind::kA) {
+      a_.ret();
+      return true;
+    }
+    if (t == RetKind::kK && f == RetKind::kK) {
+      a_.mov(x86::eax, Imm(int32_t(d_[d.jf].k)));  // mov leaves the flags alone
+      a_.mov(x86::edx, Imm(int32_t(d_[d.jt].k)));
+      a_.cmov(cc, x86::eax, x86::edx);
+    } else if (t == RetKind::kK) {  // true: ret #k, false: ret a
+      a_.mov(x86::edx, Imm(int32_t(d_[d.jt].k)));
+      a_.cmov(cc, x86::eax, x86::edx);
+    } else {  // true: ret a, false: ret #k
+      a_.mov(x86::edx, Imm(int32_t(d_[d.jf].k)));
+      a_.cmov(x86::negateCond(cc), x86::eax, x86::edx);
+    }
+    a_.ret();
+    return true;
   }
 
   void cmp_a(const vm::DecodedInsn& d, bool with_x) {
@@ -662,15 +703,18 @@ class Codegen {
       case Op::kJa: jump_to(v, i, d.jt); return;
       case Op::kJeqK: case Op::kJeqX:
         cmp_a(d, d.op == Op::kJeqX);
-        emit_cond(v, i, [&](Label l) { a_.je(l); }, [&](Label l) { a_.jne(l); });
+        emit_cond(v, i, [&](Label l) { a_.je(l); }, [&](Label l) { a_.jne(l); },
+                  x86::CondCode::kE);
         return;
       case Op::kJgtK: case Op::kJgtX:
         cmp_a(d, d.op == Op::kJgtX);
-        emit_cond(v, i, [&](Label l) { a_.ja(l); }, [&](Label l) { a_.jbe(l); });
+        emit_cond(v, i, [&](Label l) { a_.ja(l); }, [&](Label l) { a_.jbe(l); },
+                  x86::CondCode::kA);
         return;
       case Op::kJgeK: case Op::kJgeX:
         cmp_a(d, d.op == Op::kJgeX);
-        emit_cond(v, i, [&](Label l) { a_.jae(l); }, [&](Label l) { a_.jb(l); });
+        emit_cond(v, i, [&](Label l) { a_.jae(l); }, [&](Label l) { a_.jb(l); },
+                  x86::CondCode::kAE);
         return;
       case Op::kJsetK: case Op::kJsetX:
         if (d.op == Op::kJsetX) {
@@ -678,7 +722,8 @@ class Codegen {
         } else {
           a_.test(x86::eax, Imm(k));
         }
-        emit_cond(v, i, [&](Label l) { a_.jnz(l); }, [&](Label l) { a_.jz(l); });
+        emit_cond(v, i, [&](Label l) { a_.jnz(l); }, [&](Label l) { a_.jz(l); },
+                  x86::CondCode::kNZ);
         return;
       case Op::kRetK:
         if (d.k == 0) a_.xor_(x86::eax, x86::eax); else a_.mov(x86::eax, Imm(k));
@@ -707,6 +752,10 @@ class Codegen {
   std::vector<uint64_t> check_before_;
   uint64_t max_need_ = 0;
   uint16_t entry_live_scratch_ = 0;
+  bool zero_a_ = false;
+  bool zero_x_ = false;
+  bool uses_len_ = false;
+  bool uses_ind_ = false;
   Label native_entry_;
   Label fail_;     // return 0
   Label ret_a_;    // return A

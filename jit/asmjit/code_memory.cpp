@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -37,6 +38,22 @@ struct PageCache {
 PageCache& cache() {
   static PageCache* c = new PageCache();  // never destroyed: filters may die after main()
   return *c;
+}
+
+// Where to ask the kernel to put new code pages: 256 MiB above this library's own code, moving
+// up as pages are taken. A hint only (no MAP_FIXED): if the range is taken, mmap goes elsewhere.
+// Measured on AMD EPYC (Zen 4): an indirect call from the application's loop into a filter more
+// than ~16 GiB away costs ~2 cycles more per packet than one into nearby code (where the kernel's
+// default mmap area, near the shared libraries, always is); bench/asmjit_bench.cpp shows it.
+void* next_hint(size_t bytes) {
+  static std::atomic<uintptr_t> hint{0};
+  uintptr_t h = hint.load(std::memory_order_relaxed);
+  if (h == 0) {
+    const auto self = reinterpret_cast<uintptr_t>(&next_hint);
+    h = (self & ~((uintptr_t{1} << 21) - 1)) + (uintptr_t{256} << 20);
+  }
+  hint.store(h + bytes, std::memory_order_relaxed);
+  return reinterpret_cast<void*>(h);
 }
 
 }  // namespace
@@ -79,7 +96,8 @@ void* map_writable(size_t bytes, size_t* mapped) {
       return p;
     }
   }
-  void* p = mmap(nullptr, *mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(next_hint(*mapped), *mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
   if (p == MAP_FAILED) return nullptr;
   g_live.fetch_add(1, std::memory_order_relaxed);
   return p;

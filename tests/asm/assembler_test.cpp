@@ -2,14 +2,14 @@
 // netsniff-ng bpfc (bpf_parser.y, bpf_lexer.l), with the instruction each of those tools emits,
 // written with the <linux/filter.h> macros (independent of vm/insn.hpp). Also: numbers in every
 // base, comments, case-insensitivity, labels, and that every row of vm::kOpTable is reachable.
-#include <linux/filter.h>
+#include "compiler/assembler.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/filter.h>
 
 #include <set>
 #include <string>
 
-#include "compiler/assembler.hpp"
 #include "vm/insn.hpp"
 
 namespace bpf::compiler {
@@ -311,11 +311,11 @@ TEST(Assembler, BpfAsmDocExample) {
   auto r = assemble(src);
   ASSERT_TRUE(r.ok()) << r.diagnostics().render("<doc>");
   // tcpdump -dd 'tcp port 22' style encoding of the same logic, hand-checked against bpf_exp.y.
-  std::vector<vm::Insn> want = {
-      {0x28, 0, 0, 12}, {0x15, 0, 10, 0x800}, {0x30, 0, 0, 23}, {0x15, 0, 8, 6},
-      {0x28, 0, 0, 20}, {0x45, 6, 0, 0x1fff}, {0xb1, 0, 0, 14}, {0x48, 0, 0, 14},
-      {0x15, 2, 0, 0x16}, {0x48, 0, 0, 16},   {0x15, 0, 1, 0x16}, {0x06, 0, 0, 0xffffffff},
-      {0x06, 0, 0, 0}};
+  std::vector<vm::Insn> want = {{0x28, 0, 0, 12}, {0x15, 0, 10, 0x800}, {0x30, 0, 0, 23},
+                                {0x15, 0, 8, 6},  {0x28, 0, 0, 20},     {0x45, 6, 0, 0x1fff},
+                                {0xb1, 0, 0, 14}, {0x48, 0, 0, 14},     {0x15, 2, 0, 0x16},
+                                {0x48, 0, 0, 16}, {0x15, 0, 1, 0x16},   {0x06, 0, 0, 0xffffffff},
+                                {0x06, 0, 0, 0}};
   EXPECT_EQ(r->insns, want);
 }
 

@@ -1,10 +1,9 @@
 // The bpfc command line (../shared/CLI.md), run as a process: formats and shorthands, stdin,
 // --disasm with -x and autodetection, exit codes (0 ok, 1 invalid input, 2 usage), stdout empty
 // on every error, diagnostics on stderr in FILE:LINE:COL form.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
@@ -31,8 +30,8 @@ Outcome bpfc(const std::string& args, const std::string& input = "") {
     std::ofstream in(base + ".in", std::ios::binary);
     in << input;
   }
-  std::string cmd = std::string(BPFC_BIN) + " " + args + " <" + base + ".in >" + base +
-                    ".out 2>" + base + ".err";
+  std::string cmd =
+      std::string(BPFC_BIN) + " " + args + " <" + base + ".in >" + base + ".out 2>" + base + ".err";
   int rc = std::system(cmd.c_str());
   Outcome r;
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -51,8 +50,9 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }
 
 const char* const kArp = "ldh [12]\njeq #0x806, keep, drop\nkeep: ret #65535\ndrop: ret #0\n";
-const char* const kC = "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 1, 0x00000806 },\n"
-                       "{ 0x6, 0, 0, 0x0000ffff },\n{ 0x6, 0, 0, 0x00000000 },\n";
+const char* const kC =
+    "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 1, 0x00000806 },\n"
+    "{ 0x6, 0, 0, 0x0000ffff },\n{ 0x6, 0, 0, 0x00000000 },\n";
 
 TEST(Cli, DefaultIsCFromStdin) {
   Outcome r = bpfc("", kArp);
@@ -101,15 +101,18 @@ TEST(Cli, DisasmWithAndWithoutInputFormat) {
 }
 
 TEST(Cli, ErrorsExitOneWithEmptyStdout) {
-  std::string f = write_temp("bad.bpf", "  ldh [12]\n  jeq #0x806, keep, dorp\nkeep: ret #1\n"
-                                        "drop: ret #0\n  ldw [1]\n");
+  std::string f = write_temp("bad.bpf",
+                             "  ldh [12]\n  jeq #0x806, keep, dorp\nkeep: ret #1\n"
+                             "drop: ret #0\n  ldw [1]\n");
   Outcome r = bpfc(f);
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, f + ":2:21: error: undefined label 'dorp'; did you mean 'drop'?\n"
+  EXPECT_EQ(r.err, f +
+                       ":2:21: error: undefined label 'dorp'; did you mean 'drop'?\n"
                        "  jeq #0x806, keep, dorp\n"
                        "                    ^~~~\n" +
-                       f + ":5:3: error: unknown instruction 'ldw'; did you mean 'ld'?\n"
+                       f +
+                       ":5:3: error: unknown instruction 'ldw'; did you mean 'ld'?\n"
                        "  ldw [1]\n"
                        "  ^~~\n");
   Outcome s = bpfc("-d", "ret #0\nret y\n");
@@ -139,6 +142,40 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_NE(h.out.find("usage: bpfc"), std::string::npos);
 }
 
+TEST(Cli, VerificationGatesOutput) {
+  // `ret x` assembles (bpf_asm emits it) but neither Linux nor BSD accept it.
+  Outcome r = bpfc("", "ld [12]\nret x\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("<stdin>:2:1: error: ", 0), 0u) << r.err;
+  Outcome nv = bpfc("--no-verify -ddd", "ld [12]\nret x\n");
+  EXPECT_EQ(nv.status, 0) << nv.err;
+  EXPECT_EQ(nv.out, "2\n32 0 0 12\n14 0 0 0\n");
+  // Reading M[3] before writing it: rejected, with the source position.
+  Outcome m = bpfc("--check", "ld M[3]\nret a\n");
+  EXPECT_EQ(m.status, 1);
+  EXPECT_EQ(m.out, "");
+  EXPECT_EQ(m.err.rfind("<stdin>:1:1: error: ", 0), 0u) << m.err;
+  Outcome ok = bpfc("--check", kArp);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(ok.out, "");
+  // Bytecode input is verified too; errors name the instruction index.
+  Outcome bc = bpfc("--check -x ddd", "1\n14 0 0 0\n");
+  EXPECT_EQ(bc.status, 1);
+  EXPECT_EQ(bc.err.rfind("<stdin>:0: error: ", 0), 0u) << bc.err;
+}
+
+TEST(Cli, TargetSelectsRules) {
+  // 600 instructions: fine for Linux (4096), too long for FreeBSD's bpf_setf (512).
+  std::string src;
+  for (int i = 0; i < 599; ++i) src += "ld #1\n";
+  src += "ret a\n";
+  EXPECT_EQ(bpfc("--check --target linux", src).status, 0);
+  Outcome bsd = bpfc("--check --target bsd", src);
+  EXPECT_EQ(bsd.status, 1);
+  EXPECT_FALSE(bsd.err.empty());
+}
+
 TEST(Cli, ExpressionOptionsAreAccepted) {
   // -O/-l/-s parse for every mode (they only matter with -e).
   Outcome r = bpfc("-O1 -l RAW -s 96 --target linux", kArp);
@@ -151,6 +188,12 @@ TEST(Cli, VerboseWritesListingToStderrOnly) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "4\n40 0 0 12\n21 0 1 2054\n6 0 0 65535\n6 0 0 0\n");
   EXPECT_NE(r.err.find("(001) jeq      #0x806           jt 2\tjf 3\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Validating: is runnable (linux rules)\n"), std::string::npos) << r.err;
+  Outcome bad = bpfc("-V", "ld M[1]\nret a\n");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_NE(bad.err.find("(000) ld       M[1]\n"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("Validating: invalid program"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, Examples) {

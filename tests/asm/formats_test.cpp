@@ -5,10 +5,11 @@
 //  - xt_bpf against Linux bpf_asm's printf format (tools/bpf/bpf_exp.y bpf_pretty_print);
 // and the readers (c in tcpdump/bpf_asm/netsniff-ng styles, ddd, xt_bpf, bin), their errors,
 // format detection and the disassembler's output.
-#include <pcap/pcap.h>
-#include <unistd.h>
+#include "compiler/formats.hpp"
 
 #include <gtest/gtest.h>
+#include <pcap/pcap.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -16,7 +17,6 @@
 #include <vector>
 
 #include "compiler/assembler.hpp"
-#include "compiler/formats.hpp"
 
 namespace bpf::compiler {
 namespace {
@@ -50,8 +50,9 @@ std::string capture_bpf_dump(bpf_program* p, int option) {
 }
 
 TEST(Listing, MatchesLibpcapBpfImageForEveryCode) {
-  const uint32_t ks[] = {0, 1, 14, 0x7fffffff, 0x80000000u, 0xffffffffu, 0xfffff000u,
-                         0xfffff004u, 0xfffff03cu, 0xfffff040u, 0xfff00000u, 0xffe00000u};
+  const uint32_t ks[] = {0,           1,           14,          0x7fffffff,
+                         0x80000000u, 0xffffffffu, 0xfffff000u, 0xfffff004u,
+                         0xfffff03cu, 0xfffff040u, 0xfff00000u, 0xffe00000u};
   const std::pair<uint8_t, uint8_t> jumps[] = {{0, 0}, {3, 255}, {255, 1}};
   size_t compared = 0;
   for (uint32_t code = 0; code <= 0xffff; ++code) {
@@ -159,18 +160,21 @@ TEST(Formats, ArpInEveryFormat) {
 }
 
 TEST(Readers, CStyles) {
-  std::vector<vm::Insn> want = {{0x28, 0, 0, 12}, {0x15, 0, 1, 0x806}, {6, 0, 0, 0xffff},
-                                {6, 0, 0, 0}};
+  std::vector<vm::Insn> want = {
+      {0x28, 0, 0, 12}, {0x15, 0, 1, 0x806}, {6, 0, 0, 0xffff}, {6, 0, 0, 0}};
   // tcpdump -dd / netsniff-ng bpfc
-  const char* tcpdump = "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 1, 0x00000806 },\n"
-                        "{ 0x6, 0, 0, 0x0000ffff },\n{ 0x6, 0, 0, 0x00000000 },\n";
+  const char* tcpdump =
+      "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 1, 0x00000806 },\n"
+      "{ 0x6, 0, 0, 0x0000ffff },\n{ 0x6, 0, 0, 0x00000000 },\n";
   // bpf_asm -c: "{ %#04x, %2u, %2u, %#010x }," (0 prints as 0000, not 0x0000)
-  const char* bpf_asm = "{ 0x28,  0,  0, 0x0000000c },\n{ 0x15,  0,  1, 0x00000806 },\n"
-                        "{ 0x06,  0,  0, 0x0000ffff },\n{ 0x06,  0,  0, 0000000000 },\n";
+  const char* bpf_asm =
+      "{ 0x28,  0,  0, 0x0000000c },\n{ 0x15,  0,  1, 0x00000806 },\n"
+      "{ 0x06,  0,  0, 0x0000ffff },\n{ 0x06,  0,  0, 0000000000 },\n";
   // a whole C declaration with comments
-  const char* decl = "/* arp */\nstruct sock_filter code[] = {\n"
-                     "  { 0x28, 0, 0, 12 }, // ldh [12]\n  {0x15,0,1,2054},\n"
-                     "  { 6, 0, 0, 65535 },\n  { 06, 00, 0, 0 }\n};\n";
+  const char* decl =
+      "/* arp */\nstruct sock_filter code[] = {\n"
+      "  { 0x28, 0, 0, 12 }, // ldh [12]\n  {0x15,0,1,2054},\n"
+      "  { 6, 0, 0, 65535 },\n  { 06, 00, 0, 0 }\n};\n";
   for (const char* s : {tcpdump, bpf_asm, decl}) {
     SCOPED_TRACE(s);
     EXPECT_EQ(detect_format(s), Format::kC);
@@ -181,8 +185,8 @@ TEST(Readers, CStyles) {
 }
 
 TEST(Readers, XtBpfAndDdd) {
-  std::vector<vm::Insn> want = {{0x28, 0, 0, 12}, {0x15, 0, 1, 0x806}, {6, 0, 0, 0xffff},
-                                {6, 0, 0, 0}};
+  std::vector<vm::Insn> want = {
+      {0x28, 0, 0, 12}, {0x15, 0, 1, 0x806}, {6, 0, 0, 0xffff}, {6, 0, 0, 0}};
   for (const char* s : {"4,40 0 0 12,21 0 1 2054,6 0 0 65535,6 0 0 0,\n",
                         "4,40 0 0 12,21 0 1 2054,6 0 0 65535,6 0 0 0",  // nfbpf_compile
                         "'4,40 0 0 12,21 0 1 2054,6 0 0 65535,6 0 0 0'\n",
@@ -223,20 +227,34 @@ TEST(Readers, Errors) {
     const char* want;
   };
   const Case cases[] = {
-      {Format::kDdd, "3\n6 0 0 0\n", "d:1:1: error: the count says 3 instructions but 1 follow\n3\n^\n"},
-      {Format::kDdd, "1\n6 0 0\n", "d:2:6: error: expected a number (code jt jf k), found end of line\n6 0 0\n     ^\n"},
+      {Format::kDdd, "3\n6 0 0 0\n",
+       "d:1:1: error: the count says 3 instructions but 1 follow\n3\n^\n"},
+      {Format::kDdd, "1\n6 0 0\n",
+       "d:2:6: error: expected a number (code jt jf k), found end of line\n6 0 0\n     ^\n"},
       {Format::kDdd, "1\n6 0 300 0\n", "d:0: error: jf = 300 is out of range (maximum 255)\n"},
-      {Format::kDdd, "1\n6 0 0 0 7\n", "d:2:9: error: expected end of line after four numbers, found '7'\n6 0 0 0 7\n        ^\n"},
-      {Format::kDdd, "x\n", "d:1:1: error: expected the instruction count (tcpdump -ddd format)\nx\n^\n"},
-      {Format::kXtBpf, "2,6 0 0 0,", "d:1:1: error: the count says 2 instructions but 1 follow\n2,6 0 0 0,\n^\n"},
-      {Format::kXtBpf, "1,6 0 0 4294967296,", "d:0: error: k = 4294967296 is out of range (maximum 4294967295)\n"},
-      {Format::kXtBpf, "1;6 0 0 0", "d:1:2: error: expected ',' between instructions, found ';'\n1;6 0 0 0\n ^\n"},
+      {Format::kDdd, "1\n6 0 0 0 7\n",
+       "d:2:9: error: expected end of line after four numbers, found '7'\n6 0 0 0 7\n        ^\n"},
+      {Format::kDdd, "x\n",
+       "d:1:1: error: expected the instruction count (tcpdump -ddd format)\nx\n^\n"},
+      {Format::kXtBpf, "2,6 0 0 0,",
+       "d:1:1: error: the count says 2 instructions but 1 follow\n2,6 0 0 0,\n^\n"},
+      {Format::kXtBpf, "1,6 0 0 4294967296,",
+       "d:0: error: k = 4294967296 is out of range (maximum 4294967295)\n"},
+      {Format::kXtBpf, "1;6 0 0 0",
+       "d:1:2: error: expected ',' between instructions, found ';'\n1;6 0 0 0\n ^\n"},
       {Format::kXtBpf, "0,", "d: error: no instructions in the input\n"},
-      {Format::kC, "{ 0x10000, 0, 0, 0 },", "d:0: error: code = 65536 is out of range (maximum 65535)\n"},
-      {Format::kC, "{ 6, 0, 0 },", "d:1:11: error: expected ',' between the fields of { code, jt, jf, k }, found '}'\n{ 6, 0, 0 },\n          ^\n"},
-      {Format::kC, "{ 6, 0, 0, 0 ", "d:1:14: error: expected '}' after { code, jt, jf, k }, found end of input\n{ 6, 0, 0, 0 \n             ^\n"},
+      {Format::kC, "{ 0x10000, 0, 0, 0 },",
+       "d:0: error: code = 65536 is out of range (maximum 65535)\n"},
+      {Format::kC, "{ 6, 0, 0 },",
+       "d:1:11: error: expected ',' between the fields of { code, jt, jf, k }, found '}'\n{ 6, 0, "
+       "0 },\n          ^\n"},
+      {Format::kC, "{ 6, 0, 0, 0 ",
+       "d:1:14: error: expected '}' after { code, jt, jf, k }, found end of input\n{ 6, 0, 0, 0 \n "
+       "            ^\n"},
       {Format::kC, "int x;", "d: error: no instructions in the input\n"},
-      {Format::kListing, "(000) ret #0", "d: error: the listing format (tcpdump -d) is for reading by people; use c, ddd, xt_bpf or bin\n"},
+      {Format::kListing, "(000) ret #0",
+       "d: error: the listing format (tcpdump -d) is for reading by people; use c, ddd, xt_bpf or "
+       "bin\n"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.src);
@@ -250,7 +268,8 @@ TEST(Readers, TooLong) {
   std::vector<vm::Insn> many(4097, vm::Insn{6, 0, 0, 0});
   auto r = read_bytecode(format_program(many, Format::kDdd), Format::kDdd);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.diagnostics().render("d"), "d: error: program has 4097 instructions; the limit is 4096\n");
+  EXPECT_EQ(r.diagnostics().render("d"),
+            "d: error: program has 4097 instructions; the limit is 4096\n");
 }
 
 TEST(Detect, AssemblyAndEmpty) {
@@ -284,8 +303,9 @@ TEST(Disassemble, EscapesWhatAssemblyCannotSay) {
 }
 
 TEST(Disassemble, AncillaryAndNegativeOffsets) {
-  auto r = assemble("ld #proto\nldh #vlan_avail\nldb [-1048576]\nld #alu_xor_x\nldx 4*([-4]&0xf)\n"
-                    "ld [x + 4294967295]\nret #0\n");
+  auto r = assemble(
+      "ld #proto\nldh #vlan_avail\nldb [-1048576]\nld #alu_xor_x\nldx 4*([-4]&0xf)\n"
+      "ld [x + 4294967295]\nret #0\n");
   ASSERT_TRUE(r.ok()) << r.diagnostics().render("t");
   EXPECT_EQ(disassemble(r->insns),
             "        ld #proto\n"

@@ -27,26 +27,27 @@ std::vector<vm::Insn> random_valid(std::mt19937& rng, size_t n) {
     vm::Insn in{row.code, 0, 0, 0};
     uint32_t left = static_cast<uint32_t>(n - i - 2);  // instructions after the next one
     switch (row.operand) {
-      case vm::Operand::kNone: case vm::Operand::kLen: case vm::Operand::kAluX:
-      case vm::Operand::kRetA: case vm::Operand::kRetX:
-        break;
+      case vm::Operand::kNone:
+      case vm::Operand::kLen:
+      case vm::Operand::kAluX:
+      case vm::Operand::kRetA:
+      case vm::Operand::kRetX: break;
       case vm::Operand::kMem: in.k = rng() % 16; break;
       case vm::Operand::kAbs:
         in.k = rng() % 3 == 0 ? vm::kAncillaryTable[rng() % vm::kAncillaryTable.size()].k()
                               : static_cast<uint32_t>(rng());
         break;
       case vm::Operand::kJa: in.k = left ? rng() % (left + 1) : 0; break;
-      case vm::Operand::kJmpK:
-        in.k = static_cast<uint32_t>(rng());
-        [[fallthrough]];
+      case vm::Operand::kJmpK: in.k = static_cast<uint32_t>(rng()); [[fallthrough]];
       case vm::Operand::kJmpX:
         in.jt = static_cast<uint8_t>(rng() % (std::min<uint32_t>(left, 255) + 1));
         in.jf = static_cast<uint8_t>(rng() % (std::min<uint32_t>(left, 255) + 1));
         break;
-      case vm::Operand::kImm: case vm::Operand::kInd: case vm::Operand::kMsh:
-      case vm::Operand::kAluK: case vm::Operand::kRetK:
-        in.k = rng() % 2 ? static_cast<uint32_t>(rng()) : rng() % 64;
-        break;
+      case vm::Operand::kImm:
+      case vm::Operand::kInd:
+      case vm::Operand::kMsh:
+      case vm::Operand::kAluK:
+      case vm::Operand::kRetK: in.k = rng() % 2 ? static_cast<uint32_t>(rng()) : rng() % 64; break;
     }
     p.push_back(in);
   }
@@ -102,8 +103,18 @@ std::string random_source(std::mt19937& rng, int n) {
   auto num = [&]() -> std::string {
     uint32_t v = rng() % 3 ? rng() % 300 : static_cast<uint32_t>(rng());
     switch (rng() % 4) {
-      case 0: return "0x" + [&] { char b[16]; snprintf(b, sizeof b, "%x", v); return std::string(b); }();
-      case 1: return v == 0 ? "0" : "0" + [&] { char b[16]; snprintf(b, sizeof b, "%o", v); return std::string(b); }();
+      case 0:
+        return "0x" + [&] {
+          char b[16];
+          snprintf(b, sizeof b, "%x", v);
+          return std::string(b);
+        }();
+      case 1:
+        return v == 0 ? "0" : "0" + [&] {
+          char b[16];
+          snprintf(b, sizeof b, "%o", v);
+          return std::string(b);
+        }();
       case 2: return v < 0x80000000u && rng() % 2 ? "-" + std::to_string(v) : std::to_string(v);
       default: return std::to_string(v);
     }
@@ -111,24 +122,52 @@ std::string random_source(std::mt19937& rng, int n) {
   std::string s;
   for (int i = 0; i < n; ++i) {
     std::string lab = "l" + std::to_string(i);
-    std::string target = "l" + std::to_string(i + 1 + rng() % std::max(1, std::min(n - i - 1, 300)));
+    std::string target =
+        "l" + std::to_string(i + 1 + rng() % std::max(1, std::min(n - i - 1, 300)));
     if (i + 1 >= n) target = "end";
     std::string target2 = i + 1 >= n ? "end" : "l" + std::to_string(i + 1);
     std::string insn;
     switch (rng() % 14) {
       case 0: insn = pick({"ld", "ldh", "ldb", "LD", "Ldh"}) + " [" + num() + "]"; break;
-      case 1: insn = pick({"ld", "ldh", "ldb"}) + pick({" [x + ", " [%x + ", " [X+"}) + num() + "]"; break;
+      case 1:
+        insn = pick({"ld", "ldh", "ldb"}) + pick({" [x + ", " [%x + ", " [X+"}) + num() + "]";
+        break;
       case 2: insn = pick({"ld #", "ldi ", "ldi #", "ldx #", "ldxi ", "ldxi #"}) + num(); break;
-      case 3: insn = pick({"ld", "ldx"}) + pick({" #len", " len", " #pktlen", " M[3]", " m[15]"}); break;
-      case 4: insn = pick({"ld", "ldh", "ldb"}) + " " + pick({"#proto", "type", "#ifidx", "nla", "#nlan", "mark", "#queue", "hatype", "#rxhash", "cpu", "#vlan_tci", "vlan_pr", "#vlan_avail", "poff", "#rand", "vlan_tpid", "#q", "rxh", "vlant", "vlanp", "pto", "ifx", "hat", "que", "[proto]", "[random]", "[xor_x]"}); break;
+      case 3:
+        insn = pick({"ld", "ldx"}) + pick({" #len", " len", " #pktlen", " M[3]", " m[15]"});
+        break;
+      case 4:
+        insn =
+            pick({"ld", "ldh", "ldb"}) + " " +
+            pick({"#proto", "type",      "#ifidx", "nla",       "#nlan",    "mark",        "#queue",
+                  "hatype", "#rxhash",   "cpu",    "#vlan_tci", "vlan_pr",  "#vlan_avail", "poff",
+                  "#rand",  "vlan_tpid", "#q",     "rxh",       "vlant",    "vlanp",       "pto",
+                  "ifx",    "hat",       "que",    "[proto]",   "[random]", "[xor_x]"});
+        break;
       case 5: insn = pick({"ldxb", "ldx"}) + " 4*([" + num() + "]&0xf)"; break;
       case 6: insn = pick({"st", "stx"}) + " M[" + std::to_string(rng() % 16) + "]"; break;
-      case 7: insn = pick({"add", "sub", "mul", "div", "mod", "and", "or", "xor", "lsh", "rsh"}) + pick({" #", " x", " %x"}); if (insn.back() == '#') insn += num(); break;
+      case 7:
+        insn = pick({"add", "sub", "mul", "div", "mod", "and", "or", "xor", "lsh", "rsh"}) +
+               pick({" #", " x", " %x"});
+        if (insn.back() == '#') insn += num();
+        break;
       case 8: insn = pick({"neg", "tax", "txa", "NEG", "Tax"}); break;
       case 9: insn = pick({"ja ", "jmp ", "JA "}) + target; break;
-      case 10: insn = pick({"jeq", "jgt", "jge", "jset", "jneq", "jne", "jlt", "jle"}) + pick({" #", " x", " %x"}); if (insn.back() == '#') insn += num(); insn += ", " + target; break;
-      case 11: insn = pick({"jeq", "jgt", "jge", "jset", "jne", "jlt", "jle"}) + pick({" #", " x", " %X"}); if (insn.back() == '#') insn += num(); insn += ", " + target + ", " + target2; break;
-      case 12: insn = "ret " + pick({"a", "%a", "x", "%x", "#"}); if (insn.back() == '#') insn += num(); break;
+      case 10:
+        insn = pick({"jeq", "jgt", "jge", "jset", "jneq", "jne", "jlt", "jle"}) +
+               pick({" #", " x", " %x"});
+        if (insn.back() == '#') insn += num();
+        insn += ", " + target;
+        break;
+      case 11:
+        insn = pick({"jeq", "jgt", "jge", "jset", "jne", "jlt", "jle"}) + pick({" #", " x", " %X"});
+        if (insn.back() == '#') insn += num();
+        insn += ", " + target + ", " + target2;
+        break;
+      case 12:
+        insn = "ret " + pick({"a", "%a", "x", "%x", "#"});
+        if (insn.back() == '#') insn += num();
+        break;
       default: insn = "ret #" + num(); break;
     }
     s += lab + ":" + pick({" ", "\t", "\n  "}) + insn + pick({"\n", " ; c\n", " /* c */\n"});

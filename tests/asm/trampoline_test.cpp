@@ -40,12 +40,15 @@ struct Src {
   // label as the encoded false target (and the written false label as the encoded true one).
   void jump(const std::string& cond, const std::string& t, const std::string& f,
             const std::string& own_label = "") {
-    add((own_label.empty() ? "" : own_label + ": ") + cond + ", " + t + (f.empty() ? "" : ", " + f));
+    add((own_label.empty() ? "" : own_label + ": ") + cond + ", " + t +
+        (f.empty() ? "" : ", " + f));
     if (!own_label.empty()) label_line[own_label] = line;
-    bool inverted = cond.rfind("jne", 0) == 0 || cond.rfind("jlt", 0) == 0 ||
-                    cond.rfind("jle", 0) == 0;
-    if (inverted) jumps.push_back({line, f, t});
-    else jumps.push_back({line, t, f});
+    bool inverted =
+        cond.rfind("jne", 0) == 0 || cond.rfind("jlt", 0) == 0 || cond.rfind("jle", 0) == 0;
+    if (inverted)
+      jumps.push_back({line, f, t});
+    else
+      jumps.push_back({line, t, f});
   }
 };
 
@@ -81,7 +84,8 @@ void check_targets(const Src& s, const vm::Program& p) {
     const vm::Insn& in = p.insns[i];
     auto op = vm::decode(in.code);
     ASSERT_TRUE(op);
-    if (*op == vm::Op::kJa) EXPECT_LT(i + 1 + in.k, p.size());
+    if (*op == vm::Op::kJa)
+      EXPECT_LT(i + 1 + in.k, p.size());
     else if (vm::info(*op).has(vm::eff::kCond)) {
       EXPECT_LT(i + 1 + in.jt, p.size());
       EXPECT_LT(i + 1 + in.jf, p.size());
@@ -191,8 +195,10 @@ TEST(Trampoline, RandomLongJumps) {
         continue;
       }
       insn = "ld #" + std::to_string(i);
-      if (!lab.empty()) s.label(lab, insn);
-      else s.add(insn);
+      if (!lab.empty())
+        s.label(lab, insn);
+      else
+        s.add(insn);
     }
     s.label("__end", "ret #0");
     auto r = assemble(s.text);

@@ -9,7 +9,10 @@
 #include <gtest/gtest.h>
 #include <linux/filter.h>
 
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <set>
 
@@ -246,6 +249,55 @@ INSTANTIATE_TEST_SUITE_P(
                       PipelineCase{"kernel", std::nullopt}, PipelineCase{"interp_fanout3", jit::Engine::kInterp, 3},
                       PipelineCase{"kernel_fanout2", std::nullopt, 2}),
     [](const auto& info) { return info.param.name; });
+
+#ifdef BPFDUMP_PATH
+// bpfdump -i in the namespace: -c N with an expression-free program, every engine and the kernel,
+// with --fanout 2; the output file must hold exactly the matching frames.
+TEST(LiveBpfdump, CapturesTheMatchingFramesToAFile) {
+  VethNetns& ns = NetnsEnvironment::get();
+  if (!ns.ok()) GTEST_SKIP() << ns.why();
+  const std::string prog = temp_path("live.ddd"), out = temp_path("live.pcap"), err = temp_path("live.err");
+  {
+    std::ofstream f(prog);
+    f << udp_dst_7777().size() << "\n";
+    for (const vm::Insn& i : udp_dst_7777()) f << i.code << ' ' << int(i.jt) << ' ' << int(i.jf) << ' ' << i.k << "\n";
+  }
+  std::vector<std::string> engines = {"kernel"};
+  for (jit::Engine e : {jit::Engine::kInterp, jit::Engine::kAsmjit, jit::Engine::kLlvm})
+    if (jit::available(e)) engines.emplace_back(jit::engine_name(e));
+  for (const std::string& engine : engines) {
+    for (const char* fanout : {"1", "2"}) {
+      SCOPED_TRACE(engine + " fanout " + fanout);
+      const Sent s = make_sequence(600);
+      const std::string cmd = "ip netns exec " + ns.name() + " " + BPFDUMP_PATH + " -i veth1 -p --program " + prog +
+                              " -x ddd --engine " + engine + " --fanout " + fanout + " -c " +
+                              std::to_string(s.matching_tags.size()) + " -w " + out + " --stats 2>" + err;
+      // Start bpfdump, give it time to bind, send, and wait for it to stop at -c N.
+      FILE* p = popen(("timeout 20 " + cmd).c_str(), "r");
+      ASSERT_NE(p, nullptr);
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      ASSERT_TRUE(ns.send(s.frames));
+      const int rc = pclose(p);
+      EXPECT_EQ(WEXITSTATUS(rc), 0) << std::ifstream(err).rdbuf();
+      std::string e;
+      const auto got = read_with_libpcap(out, &e);
+      EXPECT_EQ(e, "");
+      std::vector<uint32_t> tags;
+      for (const auto& t : got) {
+        Frame f;
+        f.data = t.bytes.data();
+        f.caplen = uint32_t(t.bytes.size());
+        tags.push_back(tag_of(f));
+      }
+      std::sort(tags.begin(), tags.end());
+      EXPECT_EQ(tags, s.matching_tags);
+    }
+  }
+  unlink(prog.c_str());
+  unlink(out.c_str());
+  unlink(err.c_str());
+}
+#endif
 
 TEST(LivePipeline, NonexistentInterface) {
   auto cap = Capture::open_live("nosuchif0");

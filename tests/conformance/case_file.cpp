@@ -41,6 +41,7 @@ bool parse_hex(const std::string& s, std::vector<uint8_t>& out) {
 }
 
 bool set_context(vm::Context& c, const std::string& key, const std::string& val) {
+  if (key == "default") { c = vm::Context{}; return val.empty(); }
   if (key == "no_device") { c.has_device = false; return val.empty(); }
   if (key == "no_link_header") { c.has_link_header = false; return val.empty(); }
   auto v = number(val);
@@ -101,7 +102,7 @@ ParseResult parse_cases(const std::string& text, const std::string& file) {
 
     if (word == "case") {
       if (rest.empty()) err("case needs a name");
-      r.cases.push_back(Case{file, line, rest, true, true, {}, {}});
+      r.cases.push_back(Case{file, line, rest, true, true, {}, {}, {}});
       cur = &r.cases.back();
       run = Run{};
       packet_fresh = true;
@@ -117,6 +118,9 @@ ParseResult parse_cases(const std::string& text, const std::string& file) {
       cur->linux = rest == "linux" || rest == "both";
       cur->bsd = rest == "bsd" || rest == "both";
       if (!cur->linux && !cur->bsd) err("target must be linux, bsd or both");
+    } else if (word == "skip_libpcap") {
+      if (rest.empty()) err("skip_libpcap needs a reason");
+      cur->skip_libpcap = rest;
     } else if (word == "program") {
       if (!cur->source.empty()) err("second program in one case");
       in_program = true;

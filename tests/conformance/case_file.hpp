@@ -29,6 +29,7 @@ struct Case {
   bool linux = true;  // run under vm::Target::kLinux
   bool bsd = true;    // run under vm::Target::kBsd
   std::string source;  // assembly
+  std::string skip_libpcap;  // non-empty: why libpcap's bpf_filter is not a reference here
   std::vector<Run> runs;
 };
 

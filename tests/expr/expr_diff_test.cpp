@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "compiler/expr.hpp"
+#include "verifier/verifier.hpp"
 #include "tests/expr/expr_packets.hpp"
 
 namespace {
@@ -156,6 +157,22 @@ const char* const kExprs[] = {
     "tcp[2:2] = 80 and tcp[0:2] > 1023", "tcp[2:2] = 80 or tcp[0:2] = 80",
     "not ip[0] = 0x45", "not tcp[13] = 2", "not ip[100] = 0", "not tcp[100] = 0",
     "not ether[200] = 0", "not icmp6[0] = 128", "not ip6[60] = 0",
+    "ip protochain 6", "ip6 protochain 6", "protochain 6", "protochain 17", "ip6 protochain 17",
+    "ip6 protochain 58", "ip6 protochain 44", "ip6 protochain 0", "ip protochain 51",
+    "protochain \\tcp", "ip6 protochain \\udp", "protochain 6 and host 10.0.0.1",
+    "not protochain 6", "ip6 protochain 6 or ip6 protochain 17", "vlan and protochain 6",
+    "stp", "ipx", "netbeui", "iso", "atalk", "aarp", "decnet", "lat", "sca", "moprc", "mopdl",
+    "clnp", "esis", "isis", "l1", "l2", "iih", "lsp", "snp", "csnp", "psnp", "es-is", "is-is",
+    "ether proto \\iso", "ether proto \\stp", "ether proto \\ipx", "ether proto \\netbeui",
+    "llc", "llc i", "llc s", "llc u", "llc rr", "llc rnr", "llc rej", "llc ui", "llc ua",
+    "llc disc", "llc dm", "llc sabme", "llc test", "llc xid", "llc frmr", "not llc",
+    "decnet[0] = 1", "atalk[0] = 0", "lat[1] = 2", "sca[0] = 0", "aarp[0:2] = 1",
+    "vlan and stp", "vlan and ipx", "vlan and llc", "stp or ipx or netbeui", "ip or iso",
+    "pppoes", "pppoes 5", "pppoes 7", "pppoes and ip", "pppoes and ip6", "pppoes 5 and tcp port 80",
+    "pppoes and host 10.0.0.1", "pppoes and udp", "pppoes and arp", "pppoes and ip[9] = 6",
+    "vlan and pppoes and ip", "pppoes and link[0:2] = 0x21", "pppoes and not ip",
+    "pppoes and ip6 net 2001:db8::/32", "pppoes and portrange 1-100", "not pppoes",
+    "pppoes and mpls", "pppoes and decnet", "pppoes and iso", "pppoes and stp",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
 
@@ -175,23 +192,22 @@ const char* const kRejects[] = {
     "host 10.0.0.1 mask 255.0.0.0", "net ::1/129", "net fe80::1/10", "ip6 net 10.0.0.0/8",
     "less", "greater", "less x", "len <", "1 = ", "= 1", "ip[0:3] = 1", "tcp[0:8] = 1",
     "ether[0:0] = 1", "foo[0] = 1", "lane", "vpi 1", "on eth0", "rnr 1", "type mgt",
-    "subtype beacon", "dir tods", "ip6 broadcast", "tcp broadcast", "tcp multicast",
+    "subtype beacon", "dir tods", "llc foo", "pppoes and vlan", "pppoes and ether host 00:11:22:33:44:55",
+    "pppoes 65536", "ip6 broadcast", "tcp broadcast", "tcp multicast",
     "1 = 2", "ip and not ip", "tcp and udp", "tcp and not tcp and ip",
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
     "src port 22 and dst port 22 and port 99999", "ip[0]=1 and (2)",
 };
 
-// Known differences, reported and counted apart (see the report): libpcap's or_pullup applied to
-// a five-way `or` reorders the loads so that a packet snapped between two address fields is
-// accepted by libpcap and rejected by us (full-length packets agree).
-const char* const kKnownSnapDiffs[] = {
-    "host 10.0.0.1 or host 10.0.0.2 or host 192.168.1.1 or host 127.0.0.1 or host 1.2.3.4",
-};
-
-bool known_snap_diff(const char* e, const TestPacket& p) {
-  if (p.data.size() == p.wirelen) return false;
-  for (const char* k : kKnownSnapDiffs)
-    if (std::string(k) == e) return true;
+// libpcap 1.10's protochain walk (a backward loop) sets X from an AH header instead of adding to
+// it, so an IPv6 chain with AH can cycle forever inside bpf_filter. Such packets (any byte 51
+// after an IPv6 header) are not run for protochain expressions; counted and printed.
+bool may_hang_libpcap_protochain(const char* e, const TestPacket& p) {
+  if (!std::strstr(e, "protochain")) return false;
+  for (size_t i = 0; i + 1 < p.data.size(); ++i)
+    if ((p.data[i] & 0xf0) == 0x60 && i + 40 <= p.data.size())
+      for (size_t j = i + 6; j < p.data.size(); ++j)
+        if (p.data[j] == 51) return true;
   return false;
 }
 
@@ -228,7 +244,10 @@ std::string dump(const std::vector<bpf::vm::Insn>& prog) {
   std::string s;
   for (size_t i = 0; i < prog.size(); ++i) {
     bpf_insn b;
-    std::memcpy(&b, &prog[i], sizeof b);
+    b.code = prog[i].code;
+    b.jt = prog[i].jt;
+    b.jf = prog[i].jf;
+    b.k = prog[i].k;
     s += bpf_image(&b, static_cast<int>(i));
     s += "\n";
   }
@@ -247,7 +266,7 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
   }
   std::printf("corpus packets: %zu%s\n", corpus_total, corpus_total ? "" : " (corpus absent: generated packets only)");
 
-  size_t known = 0;
+  size_t skipped_chain = 0, chain_cmp = 0, chain_ours = 0, chain_pcap = 0;
   size_t compared = 0, runs = 0, diffs = 0, both_reject = 0, accept_mismatch = 0;
   size_t shorter_or_equal = 0, total_ours = 0, total_pcap = 0, en_cmp = 0, en_le = 0;
   size_t en_ours = 0, en_pcap = 0;
@@ -272,19 +291,28 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
         continue;
       }
       ++compared;
-      std::vector<bpf::vm::Insn> ref(bp.bf_len);
-      std::memcpy(ref.data(), bp.bf_insns, bp.bf_len * sizeof(bpf_insn));
+      std::vector<bpf::vm::Insn> ref;
+      for (u_int i = 0; i < bp.bf_len; ++i)
+        ref.push_back({bp.bf_insns[i].code, bp.bf_insns[i].jt, bp.bf_insns[i].jf, bp.bf_insns[i].k});
       pcap_freecode(&bp);
       o.opt_level = 0;
       auto o0 = compile_expression(e, o);
       ASSERT_TRUE(o0.ok()) << e;
+      for (const auto* p : {&*ours, &*o0}) {
+        auto v = bpf::verifier::verify(*p);
+        if (!v.ok())
+          ADD_FAILURE() << "verifier rejects our program for '" << e << "' linktype " << lt << ":\n"
+                        << v.diagnostics().render("<expr>") << dump(p->insns);
+      }
       size_t bad = 0;
       for (const TestPacket& pkt : packets[lt]) {
+        if (may_hang_libpcap_protochain(e, pkt)) {
+          ++skipped_chain;
+          continue;
+        }
         uint32_t want = run(ref, pkt), got = run(ours->insns, pkt);
         ++runs;
-        if (want != got && known_snap_diff(e, pkt)) {
-          ++known;
-        } else if (want != got) {
+        if (want != got) {
           if (bad++ < 2)
             ADD_FAILURE() << "verdict differs for '" << e << "' linktype " << lt << ": libpcap "
                           << want << ", ours " << got << " (caplen " << pkt.data.size() << ")\nlibpcap:\n"
@@ -295,6 +323,14 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
         }
       }
       diffs += bad;
+      if (std::strstr(e, "protochain")) {
+        // libpcap's protochain is a loop (which Linux rejects); ours is unrolled, hence longer:
+        // counted apart.
+        ++chain_cmp;
+        chain_ours += ours->insns.size();
+        chain_pcap += ref.size();
+        continue;
+      }
       total_ours += ours->insns.size();
       total_pcap += ref.size();
       shorter_or_equal += ours->insns.size() <= ref.size();
@@ -310,15 +346,21 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
               sizeof kExprs / sizeof kExprs[0], compared, both_reject);
   std::printf("packet runs: %zu, verdict differences: %zu, accept/reject differences: %zu\n", runs,
               diffs, accept_mismatch);
-  std::printf("known snapped-packet differences (kKnownSnapDiffs): %zu\n", known);
+  std::printf("protochain runs skipped (IPv6 packets with AH, where libpcap's walk may not end): %zu\n",
+              skipped_chain);
+  size_t len_cmp = compared - chain_cmp;
   std::printf("length <= libpcap: %zu of %zu pairs (%.1f%%); total length ours %zu vs libpcap %zu\n",
-              shorter_or_equal, compared, compared ? 100.0 * double(shorter_or_equal) / double(compared) : 0.0,
+              shorter_or_equal, len_cmp, len_cmp ? 100.0 * double(shorter_or_equal) / double(len_cmp) : 0.0,
               total_ours, total_pcap);
+  std::printf("protochain pairs (unrolled vs libpcap's loop, not in the figures above): %zu, total length ours %zu vs libpcap %zu\n",
+              chain_cmp, chain_ours, chain_pcap);
   std::printf("EN10MB only: length <= libpcap for %zu of %zu expressions; total ours %zu vs libpcap %zu\n",
               en_le, en_cmp, en_ours, en_pcap);
   EXPECT_EQ(diffs, 0u);
   EXPECT_EQ(accept_mismatch, 0u);
   EXPECT_GE(compared, 400u);
+  EXPECT_GE(10 * shorter_or_equal, 9 * len_cmp) << "fewer than 90% of programs as short as libpcap's";
+  EXPECT_LT(total_ours, total_pcap) << "total program length not below libpcap's";
 }
 
 TEST(ExprDiff, RejectsWhatLibpcapRejects) {

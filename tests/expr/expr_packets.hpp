@@ -39,7 +39,14 @@ inline std::vector<uint8_t> transport(uint8_t proto, uint16_t sport, uint16_t dp
     case 132: t.assign(12, 0); put16(t, 0, sport); put16(t, 2, dport); break;
     case 1: t.assign(8, 0); t[0] = uint8_t(sport & 0xff); t[1] = uint8_t(dport & 0xff); break;
     case 58: t.assign(8, 0); t[0] = uint8_t(sport & 0xff); t[1] = uint8_t(dport & 0xff); break;
-    default: t.assign(8 + rng() % 8, 0); for (auto& b : t) b = uint8_t(rng()); break;
+    case 51:  // AH: next header tcp, payload length 1
+      t.assign(12, 0); t[0] = 6; t[1] = 1; break;
+    default:
+      // No byte 51 (AH) in random payloads: libpcap's protochain walk sets X from an AH header
+      // (it does not add), so a stray 51 could make its backward loop cycle forever.
+      t.assign(8 + rng() % 8, 0);
+      for (auto& b : t) { b = uint8_t(rng()); if (b == 51) b = 52; }
+      break;
   }
   t.resize(t.size() + rng() % 12, 0x5a);
   return t;
@@ -101,7 +108,7 @@ inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
   h6[2][0] = 0x20; h6[2][1] = 0x01; h6[2][2] = 0x0d; h6[2][3] = 0xb8; h6[2][15] = 1;  // 2001:db8::1
   h6[3][0] = 0xff; h6[3][1] = 0x02; h6[3][15] = 1;      // ff02::1
   h6[4][0] = 0x20; h6[4][1] = 0x01; h6[4][2] = 0x0d; h6[4][3] = 0xb8; h6[4][7] = 5; h6[4][15] = 2;
-  for (int i = 0; i < 16; ++i) h6[5][i] = uint8_t(rng());
+  for (int i = 0; i < 16; ++i) h6[5][i] = uint8_t(0x40 + 3 * i);
   const uint8_t protos6[] = {6, 17, 132, 58, 47, 103, 50, 51};
   for (int i = 0; i < 90; ++i) {
     uint8_t proto = protos6[rng() % sizeof protos6];
@@ -148,7 +155,42 @@ inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
   }
   for (uint16_t et : {0x6003, 0x809b, 0x80f3, 0x6004, 0x8863, 0x8864, 0x88cc, 0x9000, 0x0801}) {
     std::vector<uint8_t> p(46);
-    for (auto& b : p) b = uint8_t(rng());
+    for (auto& b : p) { b = uint8_t(rng()); if (b == 51) b = 52; }
+    out.push_back({et, p});
+  }
+  // 802.3 frames with 802.2 LLC headers (length field instead of an ethertype): ethertype 0 marks
+  // them; the link wrappers put a length there. DSAP/SSAP/control pairs for STP, IPX, NetBEUI,
+  // OSI (CLNP/ES-IS/IS-IS PDUs), SNAP (IPX, AppleTalk, AARP), Novell raw (0xffff), I/S/U frames.
+  const uint8_t llc_heads[][8] = {
+      {0x42, 0x42, 0x03, 0, 0, 0, 0, 0},       {0xe0, 0xe0, 0x03, 0, 0, 0, 0, 0},
+      {0xf0, 0xf0, 0x03, 0, 0, 0, 0, 0},       {0xfe, 0xfe, 0x03, 0x81, 1, 2, 3, 4},
+      {0xfe, 0xfe, 0x03, 0x82, 1, 2, 3, 4},    {0xfe, 0xfe, 0x03, 0x83, 0x1b, 1, 0, 0x12},
+      {0xfe, 0xfe, 0x03, 0x83, 0x1b, 1, 0, 0x0f}, {0xfe, 0xfe, 0x03, 0x83, 0x1b, 1, 0, 0x1a},
+      {0xfe, 0xfe, 0x03, 0x83, 0x1b, 1, 0, 0x19}, {0xfe, 0xfe, 0x03, 0x83, 0x1b, 1, 0, 0x14},
+      {0xaa, 0xaa, 0x03, 0, 0, 0, 0x81, 0x37},  {0xaa, 0xaa, 0x03, 0x08, 0x00, 0x07, 0x80, 0x9b},
+      {0xaa, 0xaa, 0x03, 0, 0, 0, 0x80, 0xf3},  {0xff, 0xff, 0, 0, 0, 0, 0, 0},
+      {0x06, 0x06, 0x03, 0, 0, 0, 0, 0},       {0x42, 0x42, 0x00, 0, 0, 0, 0, 0},
+      {0x42, 0x42, 0x01, 0, 0, 0, 0, 0},       {0x42, 0x42, 0x05, 0, 0, 0, 0, 0},
+      {0x42, 0x42, 0x63, 0, 0, 0, 0, 0},       {0x42, 0x42, 0xaf, 0, 0, 0, 0, 0},
+      {0x42, 0x42, 0x6f, 0, 0, 0, 0, 0},       {0x42, 0x42, 0x09, 0, 0, 0, 0, 0}};
+  for (const auto& h : llc_heads) {
+    std::vector<uint8_t> p(h, h + 8);
+    p.resize(46, 0x11);
+    out.push_back({0, p});
+  }
+  // PPPoE sessions carrying some of the IPv4/IPv6 packets above (PPP protocol 0x21 / 0x57)
+  size_t n_ip = out.size();
+  for (size_t i = 0; i < n_ip; i += 9) {
+    const NetPacket& in = out[i];
+    if (in.ethertype != 0x0800 && in.ethertype != 0x86dd) continue;
+    std::vector<uint8_t> p = {0x11, 0x00, 0x00, uint8_t(i % 3 == 0 ? 5 : 7), 0, 0,
+                              0x00, uint8_t(in.ethertype == 0x0800 ? 0x21 : 0x57)};
+    put16(p, 4, uint16_t(in.bytes.size() + 2));
+    p.insert(p.end(), in.bytes.begin(), in.bytes.end());
+    out.push_back({0x8864, p});
+  }
+  for (uint16_t et : {0x8137, 0x6001, 0x6002, 0x6007}) {
+    std::vector<uint8_t> p(46, 0x22);
     out.push_back({et, p});
   }
   return out;
@@ -166,6 +208,7 @@ inline std::vector<uint8_t> ether(const uint8_t* dst, const uint8_t* src, const 
     f.push_back(uint8_t(vlans[i] >> 8)); f.push_back(uint8_t(vlans[i]));
   }
   uint16_t et = mpls.empty() ? np.ethertype : 0x8847;
+  if (et == 0) et = uint16_t(np.bytes.size());  // 802.3 length field
   f.push_back(uint8_t(et >> 8)); f.push_back(uint8_t(et));
   for (size_t i = 0; i < mpls.size(); ++i) {
     uint32_t l = (mpls[i] << 12) | (i + 1 == mpls.size() ? 0x100 : 0) | 64;
@@ -207,14 +250,14 @@ inline std::vector<TestPacket> make_packets(int linktype, std::mt19937& rng) {
         put16(h, 2, 1);
         put16(h, 4, 6);
         for (int i = 0; i < 6; ++i) h[size_t(6 + i)] = macs[rng() % 5][i];
-        put16(h, 14, np.ethertype);
+        put16(h, 14, np.ethertype ? np.ethertype : uint16_t(rng() % 2 ? 4 : 1));  // 802.2 / 802.3
         h.insert(h.end(), np.bytes.begin(), np.bytes.end());
         add(h);
         break;
       }
       case 276: {  // LINUX_SLL2
         std::vector<uint8_t> h(20, 0);
-        put16(h, 0, np.ethertype);
+        put16(h, 0, np.ethertype ? np.ethertype : uint16_t(rng() % 2 ? 4 : 1));
         put32(h, 4, rng() % 4);
         put16(h, 8, 1);
         h[10] = uint8_t(rng() % 5);

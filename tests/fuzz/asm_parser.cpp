@@ -5,7 +5,8 @@
 //  - for every program it returns: assemble(disassemble(p)) == p, and reading p back from each
 //    bytecode format gives p;
 //  - the bytecode readers (format detection included) never crash on the same bytes.
-// Seeds: tests/fuzz/corpus/asm_parser/. Replayed in the normal build (ctest fuzz_asm_parser_replay).
+// Seeds: tests/fuzz/corpus/asm_parser/. Replayed in the normal build (ctest
+// fuzz_asm_parser_replay).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -37,8 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } else {
     check(r.diagnostics().has_errors());
-    for (const auto& d : r.diagnostics().items())
-      check(!d.loc.known() || d.loc.column >= 1);
+    for (const auto& d : r.diagnostics().items()) check(!d.loc.known() || d.loc.column >= 1);
     (void)r.diagnostics().render("fuzz");
   }
   // The readers on the same bytes.

@@ -155,9 +155,11 @@ class Generator {
       out_.push_back(vm::stmt(c::kJmp | c::kJa, uint32_t(below(rng_, uint64_t{room} + 1))));
     } else if (r < 87) {  // ret in the middle
       out_.push_back(final_ret());
-    } else if (r < 95 && linux && o_.ancillary) {
-      const auto& anc = vm::kAncillaryTable[below(rng_, vm::kAncillaryTable.size())];
-      out_.push_back(vm::stmt(pick(rng_, kAbsCodes), anc.k()));
+    } else if (r < 95 && linux && o_.ancillary && (o_.ancillary_mask & 0xffff)) {
+      const vm::AncillaryInfo* anc;
+      do anc = &vm::kAncillaryTable[below(rng_, vm::kAncillaryTable.size())];
+      while (!(o_.ancillary_mask & (1u << static_cast<unsigned>(anc->id))));
+      out_.push_back(vm::stmt(pick(rng_, kAbsCodes), anc->k()));
     } else if (linux && o_.negative_offsets) {
       uint32_t base = chance(rng_, 50) ? vm::kSkfNetOff : vm::kSkfLlOff;
       uint32_t off = chance(rng_, 80) ? below(rng_, 48) : abs_offset() & 0x7ffff;  // < SKF_AD_OFF

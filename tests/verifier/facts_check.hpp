@@ -85,7 +85,7 @@ inline std::string check_facts(const vm::VerifiedProgram& p) {
       for (uint32_t s : blocks[b].succ)
         if (s != vm::kNoBlock) reach[s] = 1;
   // Packet bytes: recomputed; dominance bound is sound (<= max(own, min over reachable preds)).
-  const bool linux = p.target() == vm::Target::kLinux;
+  const bool is_linux = p.target() == vm::Target::kLinux;
   uint32_t maxb = 0;
   for (size_t b = 0; b < blocks.size(); ++b) {
     uint32_t want = 0;
@@ -95,7 +95,7 @@ inline std::string check_facts(const vm::VerifiedProgram& p) {
       const bool abs = op == Op::kLdW || op == Op::kLdH || op == Op::kLdB || op == Op::kLdxMsh;
       if (!abs) continue;
       const uint32_t size = vm::info(op).load_size;
-      const bool counted = linux ? k < 0x80000000u : uint64_t(k) + size <= 0xffffffffull;
+      const bool counted = is_linux ? k < 0x80000000u : uint64_t(k) + size <= 0xffffffffull;
       if (counted) want = std::max<uint32_t>(want, k + size);
     }
     if (blocks[b].pkt_bytes != want) return fail("pkt_bytes of block " + std::to_string(b));
@@ -125,8 +125,8 @@ inline std::string check_facts(const vm::VerifiedProgram& p) {
   }
   for (size_t b = 0; b < blocks.size(); ++b)
     if (blocks[b].scratch_live_in != live[blocks[b].first]) return fail("scratch_live_in");
-  if (linux && p.facts().scratch_uninit != 0) return fail("linux program with uninit scratch");
-  if (linux && (live[0] != 0)) return fail("linux program reads scratch before writing");
+  if (is_linux && p.facts().scratch_uninit != 0) return fail("linux program with uninit scratch");
+  if (is_linux && (live[0] != 0)) return fail("linux program reads scratch before writing");
   return {};
 }
 

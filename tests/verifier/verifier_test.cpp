@@ -159,6 +159,9 @@ TEST(VerifierRules, JumpTargets) {
   EXPECT_TRUE(has(errors(r), "true target 6"));
   EXPECT_TRUE(has(errors(r), "false target 8"));
   EXPECT_EQ(errors(r).size(), 2u);
+  EXPECT_NE(r.diagnostics().render("p").find("note: scratch memory (M[]) initialisation not "
+                                             "checked"),
+            std::string::npos);
   // A jump as the last instruction: target past the end, and no final ret.
   r = run({stmt(kRetK, 0), stmt(kJa, 0)});
   EXPECT_EQ(errors(r).size(), 2u);
