@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 
 #include "capture/context.hpp"
@@ -150,6 +151,7 @@ void Capture::run(Thread& t) {
   std::vector<Frame> frames;
   std::vector<jit::PacketView> views;
   std::vector<uint32_t> verdicts;
+  std::vector<uint8_t> vlan_frame;
   const uint32_t snaplen = std::max<uint32_t>(opts_.snaplen, 1);
   while (!stop_.load(std::memory_order_relaxed)) {
     const Source::Status st = t.source->read(frames, 50);
@@ -176,6 +178,17 @@ void Capture::run(Thread& t) {
           continue;
         }
         const uint32_t keep = std::min({f.caplen, verdicts[i], snaplen});
+        if (f.vlan_present && linktype_ == 1 && f.caplen >= 12) {
+          // The kernel stripped the 802.1Q tag into tpacket3_hdr (the filter ran on the packet
+          // without it, as the kernel's does); put it back in the stored copy, as libpcap does
+          // (pcap-linux.c, VLAN_TAG_LEN), so files and summaries show the frame as sent.
+          vlan_frame.assign(f.data, f.data + 12);
+          vlan_frame.insert(vlan_frame.end(), {uint8_t(f.vlan_tpid >> 8), uint8_t(f.vlan_tpid),
+                                               uint8_t(f.vlan_tci >> 8), uint8_t(f.vlan_tci)});
+          vlan_frame.insert(vlan_frame.end(), f.data + 12, f.data + f.caplen);
+          t.ring->push(f.ts, vlan_frame.data(), std::min<uint32_t>(keep + 4, snaplen), f.wirelen + 4);
+          continue;
+        }
         t.ring->push(f.ts, f.data, keep, f.wirelen);
       }
       if (rejected != 0) t.ring->count_rejected(rejected);
@@ -198,42 +211,47 @@ void Capture::run(Thread& t) {
 Ring::Wait Capture::next(Batch& out, int timeout_ms) {
   if (!started_) return Ring::Wait::kEnd;
   const size_t n = threads_.size();
-  const uint64_t step = n == 1 ? uint64_t(std::max(timeout_ms, -1)) : 0;
-  int waited = 0;
+  if (n == 1) {
+    Thread& t = *threads_.front();
+    if (t.ended) return Ring::Wait::kEnd;
+    const Ring::Wait w = t.ring->next(out, timeout_ms);
+    if (w == Ring::Wait::kEnd) t.ended = true;
+    last_ring_ = 0;
+    return w;
+  }
+  // Several rings (fanout): take the next ready one in round-robin order; when none is ready,
+  // sleep a little on one of them (its futex), then look at all again.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     bool all_ended = true;
+    size_t waitable = n;
     for (size_t k = 0; k < n; ++k) {
-      Thread& t = *threads_[(next_ring_ + k) % n];
+      const size_t i = (next_ring_ + k) % n;
+      Thread& t = *threads_[i];
       if (t.ended) continue;
       all_ended = false;
-      const Ring::Wait w = t.ring->next(out, n == 1 ? int(step) : 0);
+      if (waitable == n) waitable = i;
+      const Ring::Wait w = t.ring->next(out, 0);
       if (w == Ring::Wait::kBatch) {
-        next_ring_ = (next_ring_ + k + 1) % n;
+        last_ring_ = i;
+        next_ring_ = (i + 1) % n;
         return w;
       }
       if (w == Ring::Wait::kEnd) t.ended = true;
     }
     if (all_ended) return Ring::Wait::kEnd;
-    if (n == 1 || (timeout_ms >= 0 && waited >= timeout_ms)) return Ring::Wait::kTimeout;
-    // Several rings: short sleeps on the first live one (each wake-up is one futex).
-    for (auto& t : threads_)
-      if (!t->ended) {
-        Batch probe;
-        const Ring::Wait w = t->ring->next(probe, 2);
-        (void)probe;
-        if (w == Ring::Wait::kEnd) t->ended = true;
-        break;
-      }
-    waited += 2;
+    if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return Ring::Wait::kTimeout;
+    const Ring::Wait w = threads_[waitable]->ring->next(out, 2);
+    if (w == Ring::Wait::kBatch) {
+      last_ring_ = waitable;
+      next_ring_ = (waitable + 1) % n;
+      return w;
+    }
+    if (w == Ring::Wait::kEnd) threads_[waitable]->ended = true;
   }
 }
 
-void Capture::release(Batch& b) {
-  // The batch knows its buffer but not its ring: the ring that returned it is the one before
-  // next_ring_ in round-robin order.
-  const size_t n = threads_.size();
-  threads_[(next_ring_ + n - 1) % n]->ring->release(b);
-}
+void Capture::release(Batch& b) { threads_[last_ring_]->ring->release(b); }
 
 void Capture::stop() { stop_.store(true, std::memory_order_relaxed); }
 

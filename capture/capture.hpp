@@ -81,7 +81,8 @@ class Capture {
   // Opens the live sockets (errors: interface, permissions, the kernel refusing the filter) and
   // starts the capture thread(s).
   Diagnostics start();
-  // Consumer side (one thread): see Ring::next / Ring::release.
+  // Consumer side (one thread): see Ring::next / Ring::release. Release each batch before the
+  // next call to next().
   Ring::Wait next(Batch& out, int timeout_ms);
   void release(Batch& b);
   // Asks the capture threads to stop; next() keeps returning what they stored, then kEnd.
@@ -117,7 +118,8 @@ class Capture {
   bool live_ = false;
   bool started_ = false;
   std::atomic<bool> stop_{false};
-  size_t next_ring_ = 0;
+  size_t next_ring_ = 0;  // fanout: where the round-robin search starts
+  size_t last_ring_ = 0;  // the ring of the batch last returned by next()
 };
 
 }  // namespace bpf::capture

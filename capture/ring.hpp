@@ -25,7 +25,8 @@
 // the capture thread), accepted = delivered + dropped (delivered = stored in a buffer, and every
 // stored packet reaches the consumer once the producer has finished).
 //
-// Tested in tests/capture/ring_test.cpp (10M+ packets, checksummed, slow and fast consumers).
+// Tested in tests/capture/ring_test.cpp (10M+ packets, checksummed, slow and fast consumers, a
+// consumer in another process).
 #pragma once
 
 #include <atomic>

@@ -516,7 +516,8 @@ int run(const Args& a) {
       return 1;
     }
     writer = w.take();
-  } else if (!a.iface.empty()) {
+  }
+  if (!a.iface.empty()) {  // as tcpdump, also with -w: the sockets are bound from here on
     std::fprintf(stderr, "bpfdump: listening on %s, link-type %d, snapshot length %u bytes, filter engine %s\n",
                  a.iface.c_str(), cap->linktype(), snaplen, cap->filter_engine_name());
   }
