@@ -101,7 +101,10 @@ enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, 
 
 class Gen {
  public:
-  Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) { init_link(); }
+  Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
+    init_link();
+    f_.blocks.reserve(64 + 16 * ast.nodes.size());
+  }
 
   IrFunc& func() { return f_; }
 
