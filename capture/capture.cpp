@@ -26,13 +26,14 @@ struct Capture::Thread {
 };
 
 Result<std::unique_ptr<Capture>> Capture::open_file(const std::string& path, const CaptureOptions& opts) {
-  auto src = capture::open_file(path);
+  auto src = capture::open_file(path, opts.nano);
   if (!src.ok()) return src.diagnostics();
   std::unique_ptr<Capture> c(new Capture());
   c->opts_ = opts;
   c->opts_.fanout = 1;
   c->linktype_ = (*src)->linktype();
   c->source_snaplen_ = (*src)->snaplen();
+  c->nano_ = (*src)->nano();
   auto t = std::make_unique<Thread>();
   t->source = src.take();
   c->threads_.push_back(std::move(t));
@@ -103,13 +104,7 @@ Diagnostics Capture::set_kernel_filter(const vm::VerifiedProgram& prog) {
 const char* Capture::filter_engine_name() const {
   if (!kernel_filter_.empty()) return "kernel";
   if (!filter_) return "none";
-  switch (filter_->engine()) {
-    case jit::Engine::kAuto: return "auto";
-    case jit::Engine::kInterp: return "interp";
-    case jit::Engine::kAsmjit: return "asmjit";
-    case jit::Engine::kLlvm: return "llvm";
-  }
-  return "?";
+  return jit::engine_name(filter_->engine()).data();
 }
 
 Diagnostics Capture::start() {
@@ -139,6 +134,7 @@ Diagnostics Capture::start() {
       threads_.push_back(std::move(t));
     }
     linktype_ = threads_.front()->source->linktype();
+    nano_ = true;
   }
   for (auto& t : threads_) {
     auto ring = Ring::create(ro);
@@ -180,7 +176,7 @@ void Capture::run(Thread& t) {
           continue;
         }
         const uint32_t keep = std::min({f.caplen, verdicts[i], snaplen});
-        t.ring->push(f.ts_ns, f.data, keep, f.wirelen);
+        t.ring->push(f.ts, f.data, keep, f.wirelen);
       }
       if (rejected != 0) t.ring->count_rejected(rejected);
     }

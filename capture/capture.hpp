@@ -52,6 +52,7 @@ struct CaptureOptions {
   uint64_t timeout_ns = 50'000'000;    // hand over a partly filled buffer after this long
   bool immediate = false;              // hand over every packet at once
   bool lock_filter = false;            // kernel filter: SO_LOCK_FILTER
+  bool nano = false;                   // files: nanosecond timestamps (live ones always are)
 };
 
 struct CaptureStats {
@@ -87,6 +88,8 @@ class Capture {
   void stop();
 
   int linktype() const { return linktype_; }
+  // Packet timestamps are in nanoseconds (else microseconds).
+  bool nano() const { return nano_; }
   uint32_t snaplen() const { return opts_.snaplen; }
   // Files: the snap length in the file header (what a copy of the file should declare).
   uint32_t source_snaplen() const { return source_snaplen_; }
@@ -110,6 +113,7 @@ class Capture {
   std::vector<vm::Insn> kernel_filter_;
   int linktype_ = 1;
   uint32_t source_snaplen_ = 262144;
+  bool nano_ = false;
   bool live_ = false;
   bool started_ = false;
   std::atomic<bool> stop_{false};

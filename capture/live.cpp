@@ -160,7 +160,7 @@ class LiveSource final : public Source {
       f.data = p + h->tp_mac;
       f.caplen = std::min(h->tp_snaplen, snaplen_);
       f.wirelen = h->tp_len;
-      f.ts_ns = uint64_t(h->tp_sec) * 1'000'000'000u + h->tp_nsec;
+      f.ts = Timestamp{h->tp_sec, h->tp_nsec};
       f.protocol = ntohs(sll->sll_protocol);
       f.pkttype = sll->sll_pkttype;
       f.ifindex = static_cast<uint32_t>(sll->sll_ifindex);
@@ -188,6 +188,7 @@ class LiveSource final : public Source {
     }
   }
   uint32_t snaplen() const override { return snaplen_; }
+  bool nano() const override { return true; }
 
   SourceCounters counters() override {
     tpacket_stats_v3 st{};

@@ -140,7 +140,7 @@ void Ring::wait_for_space() {
   }
 }
 
-bool Ring::push(uint64_t ts_ns, const uint8_t* data, uint32_t caplen, uint32_t wirelen) {
+bool Ring::push(Timestamp ts, const uint8_t* data, uint32_t caplen, uint32_t wirelen) {
   store_counter(ctl_->received, load_counter(ctl_->received) + 1);
   store_counter(ctl_->accepted, load_counter(ctl_->accepted) + 1);
   caplen = static_cast<uint32_t>(std::min<size_t>(caplen, cap_ - sizeof(RecordHeader) - kRecordAlign));
@@ -153,7 +153,7 @@ bool Ring::push(uint64_t ts_ns, const uint8_t* data, uint32_t caplen, uint32_t w
     wait_for_space();
   }
   uint8_t* p = buf_[store_] + off_;
-  const RecordHeader h{ts_ns, caplen, wirelen};
+  const RecordHeader h{ts, caplen, wirelen};
   std::memcpy(p, &h, sizeof h);
   std::memcpy(p + sizeof h, data, caplen);
   if (count_ == 0 && opts_.timeout_ns != 0) store_first_ns_ = now_ns();

@@ -1,7 +1,7 @@
 // The hold/store double-buffer ring of BSD bpf(4), in shared memory, without a lock.
 //
 // One producer (a capture thread) appends accepted packets to the *store* buffer: each record is
-// a 16-byte header (timestamp in ns, caplen, wirelen) followed by the bytes, padded to 8
+// a 16-byte header (timestamp, caplen, wirelen) followed by the bytes, padded to 8
 // (BPF_WORDALIGN in FreeBSD's bpf.c). When the store buffer is full, when its oldest packet is
 // older than the timeout, when the consumer asks for a rotation, or after every packet in
 // immediate mode, store and hold swap: the full buffer is handed to the consumer, which reads the
@@ -39,9 +39,19 @@
 
 namespace bpf::capture {
 
+// A capture time exactly as the source gave it (pcap record header, tpacket3_hdr): seconds and
+// fraction in the source's resolution (microseconds, or nanoseconds when the source says nano()).
+// Kept raw, never normalised, so that copying a file is bit-exact even for the out-of-range
+// values libpcap passes through (fraction >= 1 s, seconds past 2038).
+struct Timestamp {
+  uint32_t sec = 0;
+  uint32_t frac = 0;
+  friend bool operator==(const Timestamp&, const Timestamp&) = default;
+};
+
 // One packet as the consumer sees it: a view into a hold buffer, valid until release().
 struct Packet {
-  uint64_t ts_ns = 0;      // capture time, ns since the Unix epoch
+  Timestamp ts;
   uint32_t caplen = 0;     // bytes present at data
   uint32_t wirelen = 0;    // length on the wire
   const uint8_t* data = nullptr;
@@ -49,7 +59,7 @@ struct Packet {
 
 // The record header stored in front of each packet in a buffer.
 struct RecordHeader {
-  uint64_t ts_ns;
+  Timestamp ts;
   uint32_t caplen;
   uint32_t wirelen;
 };
@@ -78,7 +88,7 @@ class Batch {
     Packet operator*() const {
       RecordHeader h;
       std::memcpy(&h, p_, sizeof h);
-      return Packet{h.ts_ns, h.caplen, h.wirelen, p_ + sizeof(RecordHeader)};
+      return Packet{h.ts, h.caplen, h.wirelen, p_ + sizeof(RecordHeader)};
     }
     Iterator& operator++() {
       uint32_t caplen;
@@ -129,7 +139,7 @@ class Ring {
   // ---- producer side (one thread) ----
   // Stores one accepted packet (counted as accepted); false if it was dropped. caplen is clipped
   // to what a buffer can hold.
-  bool push(uint64_t ts_ns, const uint8_t* data, uint32_t caplen, uint32_t wirelen);
+  bool push(Timestamp ts, const uint8_t* data, uint32_t caplen, uint32_t wirelen);
   // Counts packets the filter saw / rejected (received = accepted + rejected).
   void count_rejected(uint64_t n);
   // Rotates if the store buffer is older than the timeout or the consumer asked; call it

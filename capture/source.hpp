@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/ring.hpp"
 #include "vm/diagnostic.hpp"
 #include "vm/insn.hpp"
 
@@ -33,7 +34,7 @@ struct Frame {
   const uint8_t* data = nullptr;
   uint32_t caplen = 0;
   uint32_t wirelen = 0;
-  uint64_t ts_ns = 0;
+  Timestamp ts;  // resolution: Source::nano()
   // Live capture only (0 for files): sockaddr_ll / tpacket3_hdr fields.
   uint16_t protocol = 0;  // ethertype, host order
   uint8_t pkttype = 0;    // PACKET_HOST, PACKET_BROADCAST, ...
@@ -61,6 +62,8 @@ class Source {
   virtual Status read(std::vector<Frame>& out, int timeout_ms) = 0;
   virtual int linktype() const = 0;
   virtual uint32_t snaplen() const = 0;
+  // Timestamp fractions are nanoseconds (else microseconds).
+  virtual bool nano() const = 0;
   virtual SourceCounters counters() { return {}; }
   // Fraction of the input consumed (0..1), -1 when unknown (live, pipes). Any thread.
   virtual double progress() const { return -1; }
@@ -70,8 +73,9 @@ class Source {
   std::string error_;
 };
 
-// A pcap or pcapng file, "-" for stdin (libpcap), timestamps in nanoseconds.
-Result<std::unique_ptr<Source>> open_file(const std::string& path);
+// A pcap or pcapng file, "-" for stdin (libpcap). Timestamps in microseconds (as tcpdump reads
+// by default; libpcap scales nanosecond files down) or, with `nano`, nanoseconds.
+Result<std::unique_ptr<Source>> open_file(const std::string& path, bool nano = false);
 
 struct LiveOptions {
   uint32_t snaplen = 262144;
@@ -90,18 +94,23 @@ struct LiveOptions {
 
 Result<std::unique_ptr<Source>> open_live(const std::string& iface, const LiveOptions& opts);
 
-// Writes classic pcap (microsecond timestamps, host byte order, as tcpdump -w), "-" = stdout.
+// Writes classic pcap (host byte order, as tcpdump -w; microsecond magic 0xa1b2c3d4, or
+// 0xa1b23c4d with `nano`), "-" = stdout. Timestamps are written raw.
 // Buffered; close() flushes and reports a write error. Records are written whole or not at all
 // when the buffer is flushed, so a file ended by Ctrl-C is complete.
 class PcapWriter {
  public:
   static Result<std::unique_ptr<PcapWriter>> open(const std::string& path, int linktype,
-                                                  uint32_t snaplen);
+                                                  uint32_t snaplen, bool nano = false);
   ~PcapWriter();
   PcapWriter(const PcapWriter&) = delete;
   PcapWriter& operator=(const PcapWriter&) = delete;
 
-  void write(uint64_t ts_ns, const uint8_t* data, uint32_t caplen, uint32_t wirelen);
+  void write(Timestamp ts, const uint8_t* data, uint32_t caplen, uint32_t wirelen);
+  // Writes the first `max` packets of a hold buffer straight from the ring (writev, no copy):
+  // a ring record header {sec, frac, caplen, wirelen} is a pcap record header. Returns the number
+  // written. The batch's timestamps must have this writer's resolution.
+  size_t write_batch(const Batch& batch, size_t max);
   bool flush();
   // Flushes and closes; false (and error()) on a write error.
   bool close();

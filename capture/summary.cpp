@@ -65,9 +65,9 @@ void print_tcp(std::string& out, Cursor c, const std::string& src, const std::st
   const uint8_t fl = c.u8(13);
   const uint16_t win = c.u16(14);
   appendf(out, "%s.%u > %s.%u: Flags [", src.c_str(), sport, dst.c_str(), dport);
-  // tcpdump's tcp_flag_values order: F S R P U W E, then '.' for ACK.
+  // tcpdump's tcp_flag_values order (print-tcp.c): F S R P U E W, then '.' for ACK.
   static constexpr struct { uint8_t bit; char ch; } kFlags[] = {
-      {0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'}, {0x20, 'U'}, {0x80, 'W'}, {0x40, 'E'}};
+      {0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'}, {0x20, 'U'}, {0x40, 'E'}, {0x80, 'W'}};
   bool any = false;
   for (const auto& f : kFlags)
     if (fl & f.bit) out += f.ch, any = true;
@@ -225,13 +225,13 @@ void print_ether(std::string& out, Cursor c, uint32_t wirelen) {
 
 }  // namespace
 
-void format_summary(std::string& out, int linktype, uint64_t ts_ns, const uint8_t* data,
+void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, const uint8_t* data,
                     uint32_t caplen, uint32_t wirelen) {
-  const time_t sec = static_cast<time_t>(ts_ns / 1'000'000'000u);
+  const time_t sec = static_cast<time_t>(ts.sec);
   tm t{};
   localtime_r(&sec, &t);
   appendf(out, "%02d:%02d:%02d.%06u ", t.tm_hour, t.tm_min, t.tm_sec,
-          static_cast<unsigned>(ts_ns % 1'000'000'000u / 1000u));
+          nano ? ts.frac / 1000u : ts.frac);
   const Cursor c{data, caplen};
   switch (linktype) {
     case 1: print_ether(out, c, wirelen); break;             // DLT_EN10MB

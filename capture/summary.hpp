@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <string>
 
+#include "capture/ring.hpp"
+
 namespace bpf::capture {
 
 // Appends the summary (no newline) to `out`. Time is local time, microseconds, as tcpdump.
-void format_summary(std::string& out, int linktype, uint64_t ts_ns, const uint8_t* data,
+void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, const uint8_t* data,
                     uint32_t caplen, uint32_t wirelen);
 
 }  // namespace bpf::capture

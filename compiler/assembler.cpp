@@ -41,29 +41,29 @@ using grammar::Operand;
 using grammar::OperandShape;
 
 struct Alias {
-  std::string_view name;      // as written by the user (lower case)
-  std::string_view row;       // vm::kOpTable mnemonic it stands for
-  bool inverted = false;      // jneq/jlt/jle: the (first) label is the false target
-  bool imm_only = false;      // ldi/ldxi: only the immediate form, `#` optional
+  std::string_view name;  // as written by the user (lower case)
+  std::string_view row;   // vm::kOpTable mnemonic it stands for
+  bool inverted = false;  // jneq/jlt/jle: the (first) label is the false target
+  bool imm_only = false;  // ldi/ldxi: only the immediate form, `#` optional
 };
 
 constexpr std::array kAliases = {
-    Alias{"ld", "ld"},     Alias{"ldi", "ld", false, true},
-    Alias{"ldh", "ldh"},   Alias{"ldb", "ldb"},
-    Alias{"ldx", "ldx"},   Alias{"ldxi", "ldx", false, true},
-    Alias{"ldxb", "ldxb"}, Alias{"st", "st"},
-    Alias{"stx", "stx"},   Alias{"ja", "ja"},
-    Alias{"jmp", "ja"},    Alias{"jeq", "jeq"},
+    Alias{"ld", "ld"},          Alias{"ldi", "ld", false, true},
+    Alias{"ldh", "ldh"},        Alias{"ldb", "ldb"},
+    Alias{"ldx", "ldx"},        Alias{"ldxi", "ldx", false, true},
+    Alias{"ldxb", "ldxb"},      Alias{"st", "st"},
+    Alias{"stx", "stx"},        Alias{"ja", "ja"},
+    Alias{"jmp", "ja"},         Alias{"jeq", "jeq"},
     Alias{"jneq", "jeq", true}, Alias{"jne", "jeq", true},
     Alias{"jlt", "jge", true},  Alias{"jle", "jgt", true},
-    Alias{"jgt", "jgt"},   Alias{"jge", "jge"},
-    Alias{"jset", "jset"}, Alias{"add", "add"},
-    Alias{"sub", "sub"},   Alias{"mul", "mul"},
-    Alias{"div", "div"},   Alias{"mod", "mod"},
-    Alias{"neg", "neg"},   Alias{"and", "and"},
-    Alias{"or", "or"},     Alias{"xor", "xor"},
-    Alias{"lsh", "lsh"},   Alias{"rsh", "rsh"},
-    Alias{"ret", "ret"},   Alias{"tax", "tax"},
+    Alias{"jgt", "jgt"},        Alias{"jge", "jge"},
+    Alias{"jset", "jset"},      Alias{"add", "add"},
+    Alias{"sub", "sub"},        Alias{"mul", "mul"},
+    Alias{"div", "div"},        Alias{"mod", "mod"},
+    Alias{"neg", "neg"},        Alias{"and", "and"},
+    Alias{"or", "or"},          Alias{"xor", "xor"},
+    Alias{"lsh", "lsh"},        Alias{"rsh", "rsh"},
+    Alias{"ret", "ret"},        Alias{"tax", "tax"},
     Alias{"txa", "txa"},
 };
 
@@ -124,14 +124,18 @@ const Alias* find_alias(std::string_view name) {
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1), prev2(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      // Optimal string alignment: a swap of two neighbours costs 1 (`lhd` -> `ldh`).
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
     }
+    prev2 = prev;
     std::swap(prev, cur);
   }
   return prev[b.size()];
@@ -145,7 +149,10 @@ std::optional<std::string> closest(std::string_view word, const Range& candidate
   size_t limit = word.size() <= 3 ? 1 : 2;
   for (const auto& c : candidates) {
     size_t d = edit_distance(word, c);
-    if (d <= limit && d < best) {
+    if (d > limit) continue;
+    // Prefer candidates of the same length on equal distance (a swap over a deletion).
+    d = d * 2 + (std::string_view(c).size() != word.size());
+    if (d < best) {
       best = d;
       best_name = std::string(c);
     }
@@ -176,7 +183,7 @@ const char* form_text(vm::Operand o) {
     case vm::Operand::kImm: return "#k";
     case vm::Operand::kLen: return "#len";
     case vm::Operand::kMem: return "M[k]";
-    case vm::Operand::kAbs: return "[k] or an ancillary name (#proto, #vlan_tci, ...)";
+    case vm::Operand::kAbs: return "[k]";
     case vm::Operand::kInd: return "[x + k]";
     case vm::Operand::kMsh: return "4*([k]&0xf)";
     case vm::Operand::kAluK: return "#k";
@@ -191,16 +198,14 @@ const char* form_text(vm::Operand o) {
   return "?";
 }
 
-bool is_jump_operand(vm::Operand o) {
-  return o == vm::Operand::kJmpK || o == vm::Operand::kJmpX;
-}
+bool is_jump_operand(vm::Operand o) { return o == vm::Operand::kJmpK || o == vm::Operand::kJmpX; }
 
 // One assembled instruction before layout: targets are indices of other items.
 struct Item {
   vm::Insn insn;
   SourceLoc loc;
-  bool cond = false;   // conditional jump: t and f are targets
-  bool ja = false;     // unconditional jump: t is the target
+  bool cond = false;  // conditional jump: t and f are targets
+  bool ja = false;    // unconditional jump: t is the target
   size_t t = 0, f = 0;
 };
 
@@ -279,8 +284,10 @@ Classified Assembler::classify(const Operand& op) {
         return c;
       }
       std::string msg = "unknown name '" + op.name + "'";
-      if (auto s = closest(l, all_operand_names())) msg += "; did you mean '" + *s + "'?";
-      else msg += " (not #len or an ancillary load such as #proto, #vlan_tci, #rxhash)";
+      if (auto s = closest(l, all_operand_names()))
+        msg += "; did you mean '" + *s + "'?";
+      else
+        msg += " (not #len or an ancillary load such as #proto, #vlan_tci, #rxhash)";
       diags_.error(std::move(msg), loc);
       return c;
     }
@@ -295,15 +302,13 @@ Classified Assembler::classify(const Operand& op) {
     }
     case OperandShape::kIndexed: {
       if (lower(op.name) != "m") {
-        diags_.error("unknown operand '" + op.name + "[...]'; scratch memory is written M[k]",
-                     loc);
+        diags_.error("unknown operand '" + op.name + "[...]'; scratch memory is written M[k]", loc);
         return c;
       }
       auto v = value32(op.value);
       if (!v) return c;
       if (op.value.negative || *v >= vm::kMemWords) {
-        diags_.error("scratch memory index " + op.value.text +
-                         " is out of range: M[0] to M[15]",
+        diags_.error("scratch memory index " + op.value.text + " is out of range: M[0] to M[15]",
                      op.value.span.loc());
         return c;
       }
@@ -396,7 +401,12 @@ void Assembler::instruction(const grammar::Instruction& in) {
   const Alias* alias = find_alias(in.mnemonic);
   if (!alias) {
     std::string msg = "unknown instruction '" + in.mnemonic + "'";
-    if (auto s = closest(lower(in.mnemonic), kMnemonicNames)) msg += "; did you mean '" + *s + "'?";
+    std::string l = lower(in.mnemonic);
+    // A size suffix from other assemblers: `ldw`/`ldxw` load a word, which is plain ld/ldx here.
+    if (l.size() > 2 && l.back() == 'w' && find_alias(l.substr(0, l.size() - 1)))
+      msg += "; did you mean '" + l.substr(0, l.size() - 1) + "'?";
+    else if (auto s = closest(l, kMnemonicNames))
+      msg += "; did you mean '" + *s + "'?";
     diags_.error(std::move(msg), mloc);
     return;
   }
@@ -405,16 +415,23 @@ void Assembler::instruction(const grammar::Instruction& in) {
   // Candidate rows: the alias's table mnemonic (and, for `ldx`, the msh row named ldxb).
   std::vector<const vm::OpInfo*> rows;
   for (const auto& r : vm::kOpTable) {
-    bool match = r.mnemonic == alias->row ||
-                 (alias->name == "ldx" && r.operand == vm::Operand::kMsh);
+    bool match =
+        r.mnemonic == alias->row || (alias->name == "ldx" && r.operand == vm::Operand::kMsh);
     if (alias->imm_only) match = match && r.operand == vm::Operand::kImm;
     if (match) rows.push_back(&r);
   }
   auto expected_forms = [&] {
+    std::vector<std::string> forms;
+    bool anc = false;
+    for (const auto* r : rows) {
+      forms.emplace_back(form_text(r->operand));
+      anc = anc || r->operand == vm::Operand::kAbs;
+    }
+    if (anc) forms.emplace_back("an ancillary name (#proto, #vlan_tci, ...)");
     std::string s;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      if (i) s += (i + 1 == rows.size()) ? " or " : ", ";
-      s += form_text(rows[i]->operand);
+    for (size_t i = 0; i < forms.size(); ++i) {
+      if (i) s += (i + 1 == forms.size()) ? " or " : ", ";
+      s += forms[i];
     }
     return s;
   };
@@ -470,7 +487,8 @@ void Assembler::instruction(const grammar::Instruction& in) {
       msg += "; did you mean '#" + ops[0].value.text + "'?";
     } else if (c.kind == Kind::kName) {
       msg = "invalid operand '" + c.name + "' for '" + shown + "': expected " + expected_forms();
-      if (auto s = closest(lower(c.name), all_operand_names())) msg += "; did you mean '" + *s + "'?";
+      if (auto s = closest(lower(c.name), all_operand_names()))
+        msg += "; did you mean '" + *s + "'?";
     } else if (c.kind == Kind::kImm && (alias->row == "ldh" || alias->row == "ldb")) {
       msg += "; immediates are loaded with 'ld #k'";
     }
@@ -490,8 +508,7 @@ void Assembler::instruction(const grammar::Instruction& in) {
 
   // Conditional jump: one label (the other way falls through) or two.
   if (ops.size() < 2) {
-    diags_.error("'" + shown + "' needs a jump target: " + expected_forms(),
-                 ops[0].span.loc());
+    diags_.error("'" + shown + "' needs a jump target: " + expected_forms(), ops[0].span.loc());
     return;
   }
   if (ops.size() > 3) {
@@ -499,14 +516,14 @@ void Assembler::instruction(const grammar::Instruction& in) {
                  ops[3].span.loc());
     return;
   }
-  Item& item = items_[index];
-  item.insn = vm::jump(row->code, c.k, 0, 0);
-  item.cond = true;
-  item.t = item.f = index + 1;  // fall through
   bool inv = alias->inverted;
   bool ok = target_label(ops[1], inv);
   if (ops.size() == 3) ok = target_label(ops[2], !inv) && ok;
-  (void)ok;
+  if (!ok) return;
+  Item& item = items_[index];
+  item.insn = vm::jump(row->code, c.k, 0, 0);
+  item.cond = true;
+  item.t = item.f = index + 1;  // fall through unless a label says otherwise
 }
 
 // `.insn code, jt, jf, k`: the four fields verbatim (what disassemble() writes for instructions
@@ -524,8 +541,7 @@ void Assembler::raw_insn(const grammar::Instruction& in, size_t index) {
   for (size_t i = 0; i < 4; ++i) {
     const Operand& op = ops[i];
     if (op.shape != OperandShape::kNumber && op.shape != OperandShape::kHashNumber) {
-      diags_.error(std::string("'.insn' field ") + kField[i] + " must be a number",
-                   op.span.loc());
+      diags_.error(std::string("'.insn' field ") + kField[i] + " must be a number", op.span.loc());
       ok = false;
       continue;
     }
@@ -571,8 +587,9 @@ void Assembler::resolve(const grammar::Unit& unit) {
     }
     size_t target = it->second.first;
     if (target <= pt.item) {
-      diags_.error("label '" + pt.label + "' is not after this jump; classic BPF jumps only "
-                   "forward",
+      diags_.error("label '" + pt.label +
+                       "' is not after this jump; classic BPF jumps only "
+                       "forward",
                    pt.loc);
       continue;
     }
@@ -581,15 +598,18 @@ void Assembler::resolve(const grammar::Unit& unit) {
       continue;
     }
     Item& item = items_[pt.item];
-    if (item.ja || !pt.is_false) item.t = target;
-    else item.f = target;
+    if (item.ja || !pt.is_false)
+      item.t = target;
+    else
+      item.f = target;
   }
   for (size_t i = 0; i < end; ++i) {
     const Item& it = items_[i];
     if (it.cond && (it.t >= end || it.f >= end))
-      diags_.error("the last instruction is a conditional jump that falls through past the end "
-                   "of the program",
-                   it.loc);
+      diags_.error(
+          "the last instruction is a conditional jump that falls through past the end "
+          "of the program",
+          it.loc);
   }
   for (const auto& l : unit.trailing_labels)
     diags_.warning("label '" + l.name + "' is not followed by an instruction", l.span.loc());
@@ -611,6 +631,7 @@ std::optional<vm::Program> Assembler::layout() {
       p += 1 + extra(i);
     }
     pos[n] = p;
+    if (p > vm::kMaxInsns) break;  // cannot fit any more; reported below
     bool changed = false;
     for (size_t i = 0; i < n; ++i) {
       const Item& it = items_[i];
@@ -633,8 +654,8 @@ std::optional<vm::Program> Assembler::layout() {
   prog.insns.reserve(pos[n]);
   prog.locs.reserve(pos[n]);
   auto ja_to = [&](size_t from_pos, size_t target, SourceLoc loc) {
-    prog.insns.push_back(vm::stmt(vm::info(vm::Op::kJa).code,
-                                  static_cast<uint32_t>(pos[target] - from_pos - 1)));
+    prog.insns.push_back(
+        vm::stmt(vm::info(vm::Op::kJa).code, static_cast<uint32_t>(pos[target] - from_pos - 1)));
     prog.locs.push_back(loc);
   };
   for (size_t i = 0; i < n; ++i) {
@@ -644,8 +665,8 @@ std::optional<vm::Program> Assembler::layout() {
     if (it.cond) {
       bool shared = need_t[i] && need_f[i] && it.t == it.f;
       insn.jt = need_t[i] ? 0 : static_cast<uint8_t>(pos[it.t] - pos[i] - 1);
-      insn.jf = need_f[i] ? (need_t[i] && !shared ? 1 : 0)
-                          : static_cast<uint8_t>(pos[it.f] - pos[i] - 1);
+      insn.jf =
+          need_f[i] ? (need_t[i] && !shared ? 1 : 0) : static_cast<uint8_t>(pos[it.f] - pos[i] - 1);
     }
     prog.insns.push_back(insn);
     prog.locs.push_back(it.loc);
@@ -663,6 +684,11 @@ std::optional<vm::Program> Assembler::run(const grammar::Unit& unit) {
   resolve(unit);
   if (items_.empty() && !diags_.has_errors()) diags_.error("no instructions in the program");
   if (diags_.has_errors()) return std::nullopt;
+  if (items_.size() > vm::kMaxInsns) {  // before layout, which is quadratic in the worst case
+    diags_.error("program has " + std::to_string(items_.size()) + " instructions; the limit is " +
+                 std::to_string(vm::kMaxInsns));
+    return std::nullopt;
+  }
   return layout();
 }
 

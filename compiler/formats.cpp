@@ -26,8 +26,8 @@ std::string fmt(const char* f, Args... args) {
   char buf[256];
   int n = std::snprintf(buf, sizeof buf, f, args...);
   if (n < 0) return {};
-  return std::string(buf, static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n)
-                                                              : sizeof buf - 1);
+  return std::string(buf,
+                     static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf - 1);
 }
 
 // libpcap bpf_image.c's names for SKF_AD_OFF + n.
@@ -89,42 +89,64 @@ std::string listing_line(const vm::Insn& p, uint32_t n) {
     const vm::OpInfo& info = vm::info(*d);
     op = info.mnemonic.data();  // table mnemonics are string literals
     switch (*d) {
-      case vm::Op::kLdW: case vm::Op::kLdH: case vm::Op::kLdB:
-        if (auto a = vm::ancillary_for(p.k)) operand = fmt("[%s]", libpcap_ancillary_name(*a));
-        else operand = fmt("[%d]", sgn(p.k));
+      case vm::Op::kLdW:
+      case vm::Op::kLdH:
+      case vm::Op::kLdB:
+        if (auto a = vm::ancillary_for(p.k))
+          operand = fmt("[%s]", libpcap_ancillary_name(*a));
+        else
+          operand = fmt("[%d]", sgn(p.k));
         break;
-      case vm::Op::kLdWInd: case vm::Op::kLdHInd: case vm::Op::kLdBInd:
-        operand = fmt("[x + %d]", sgn(p.k));
-        break;
+      case vm::Op::kLdWInd:
+      case vm::Op::kLdHInd:
+      case vm::Op::kLdBInd: operand = fmt("[x + %d]", sgn(p.k)); break;
       case vm::Op::kLdLen: operand = "#pktlen"; break;
-      case vm::Op::kLdImm: case vm::Op::kLdxImm: operand = fmt("#0x%x", p.k); break;
-      case vm::Op::kLdMem: case vm::Op::kLdxMem: case vm::Op::kSt: case vm::Op::kStx:
-        operand = fmt("M[%d]", sgn(p.k));
-        break;
+      case vm::Op::kLdImm:
+      case vm::Op::kLdxImm: operand = fmt("#0x%x", p.k); break;
+      case vm::Op::kLdMem:
+      case vm::Op::kLdxMem:
+      case vm::Op::kSt:
+      case vm::Op::kStx: operand = fmt("M[%d]", sgn(p.k)); break;
       case vm::Op::kLdxMsh: operand = fmt("4*([%d]&0xf)", sgn(p.k)); break;
       // libpcap 1.10 bpf_image() has no case for these two.
-      case vm::Op::kLdxLen: case vm::Op::kRetX:
+      case vm::Op::kLdxLen:
+      case vm::Op::kRetX:
         op = "unimp";
         operand = fmt("0x%x", p.code);
         break;
-      case vm::Op::kAddK: case vm::Op::kSubK: case vm::Op::kMulK: case vm::Op::kDivK:
-      case vm::Op::kModK: case vm::Op::kLshK: case vm::Op::kRshK:
-        operand = fmt("#%d", sgn(p.k));
-        break;
-      case vm::Op::kAndK: case vm::Op::kOrK: case vm::Op::kXorK:
-        operand = fmt("#0x%x", p.k);
-        break;
-      case vm::Op::kAddX: case vm::Op::kSubX: case vm::Op::kMulX: case vm::Op::kDivX:
-      case vm::Op::kModX: case vm::Op::kAndX: case vm::Op::kOrX: case vm::Op::kXorX:
-      case vm::Op::kLshX: case vm::Op::kRshX:
-      case vm::Op::kJeqX: case vm::Op::kJgtX: case vm::Op::kJgeX: case vm::Op::kJsetX:
-        operand = "x";
-        break;
-      case vm::Op::kNeg: case vm::Op::kRetA: case vm::Op::kTax: case vm::Op::kTxa: break;
+      case vm::Op::kAddK:
+      case vm::Op::kSubK:
+      case vm::Op::kMulK:
+      case vm::Op::kDivK:
+      case vm::Op::kModK:
+      case vm::Op::kLshK:
+      case vm::Op::kRshK: operand = fmt("#%d", sgn(p.k)); break;
+      case vm::Op::kAndK:
+      case vm::Op::kOrK:
+      case vm::Op::kXorK: operand = fmt("#0x%x", p.k); break;
+      case vm::Op::kAddX:
+      case vm::Op::kSubX:
+      case vm::Op::kMulX:
+      case vm::Op::kDivX:
+      case vm::Op::kModX:
+      case vm::Op::kAndX:
+      case vm::Op::kOrX:
+      case vm::Op::kXorX:
+      case vm::Op::kLshX:
+      case vm::Op::kRshX:
+      case vm::Op::kJeqX:
+      case vm::Op::kJgtX:
+      case vm::Op::kJgeX:
+      case vm::Op::kJsetX: operand = "x"; break;
+      case vm::Op::kNeg:
+      case vm::Op::kRetA:
+      case vm::Op::kTax:
+      case vm::Op::kTxa: break;
       case vm::Op::kJa: operand = fmt("%d", sgn(n + 1 + p.k)); break;
-      case vm::Op::kJeqK: case vm::Op::kJgtK: case vm::Op::kJgeK: case vm::Op::kJsetK:
-        operand = fmt("#0x%x", p.k);
-        break;
+      case vm::Op::kJeqK:
+      case vm::Op::kJgtK:
+      case vm::Op::kJgeK:
+      case vm::Op::kJsetK: operand = fmt("#0x%x", p.k); break;
       case vm::Op::kRetK: operand = fmt("#%d", sgn(p.k)); break;
     }
   }
@@ -194,29 +216,52 @@ std::optional<std::string> asm_text(const vm::Insn& p, size_t i, size_t n) {
   if (!jumps && (p.jt || p.jf)) return std::nullopt;
   uint64_t t = i + 1 + uint64_t{p.jt}, f = i + 1 + uint64_t{p.jf};
   switch (*d) {
-    case vm::Op::kLdW: case vm::Op::kLdH: case vm::Op::kLdB:
+    case vm::Op::kLdW:
+    case vm::Op::kLdH:
+    case vm::Op::kLdB:
       if (auto a = bpf_asm_ancillary(p.k)) return m + " #" + *a;
       return m + " [" + signed_dec(p.k) + "]";
-    case vm::Op::kLdWInd: case vm::Op::kLdHInd: case vm::Op::kLdBInd:
-      return m + " [x + " + fmt("%u", p.k) + "]";
-    case vm::Op::kLdLen: case vm::Op::kLdxLen:
+    case vm::Op::kLdWInd:
+    case vm::Op::kLdHInd:
+    case vm::Op::kLdBInd: return m + " [x + " + fmt("%u", p.k) + "]";
+    case vm::Op::kLdLen:
+    case vm::Op::kLdxLen:
       if (p.k) return std::nullopt;
       return m + " #len";
-    case vm::Op::kLdImm: case vm::Op::kLdxImm: return m + fmt(" #0x%x", p.k);
-    case vm::Op::kLdMem: case vm::Op::kLdxMem: case vm::Op::kSt: case vm::Op::kStx:
+    case vm::Op::kLdImm:
+    case vm::Op::kLdxImm: return m + fmt(" #0x%x", p.k);
+    case vm::Op::kLdMem:
+    case vm::Op::kLdxMem:
+    case vm::Op::kSt:
+    case vm::Op::kStx:
       if (p.k >= vm::kMemWords) return std::nullopt;
       return m + fmt(" M[%u]", p.k);
     case vm::Op::kLdxMsh: return m + " 4*([" + signed_dec(p.k) + "]&0xf)";
-    case vm::Op::kAddK: case vm::Op::kSubK: case vm::Op::kMulK: case vm::Op::kDivK:
-    case vm::Op::kModK: case vm::Op::kLshK: case vm::Op::kRshK:
-      return m + fmt(" #%u", p.k);
-    case vm::Op::kAndK: case vm::Op::kOrK: case vm::Op::kXorK: return m + fmt(" #0x%x", p.k);
-    case vm::Op::kAddX: case vm::Op::kSubX: case vm::Op::kMulX: case vm::Op::kDivX:
-    case vm::Op::kModX: case vm::Op::kAndX: case vm::Op::kOrX: case vm::Op::kXorX:
-    case vm::Op::kLshX: case vm::Op::kRshX:
+    case vm::Op::kAddK:
+    case vm::Op::kSubK:
+    case vm::Op::kMulK:
+    case vm::Op::kDivK:
+    case vm::Op::kModK:
+    case vm::Op::kLshK:
+    case vm::Op::kRshK: return m + fmt(" #%u", p.k);
+    case vm::Op::kAndK:
+    case vm::Op::kOrK:
+    case vm::Op::kXorK: return m + fmt(" #0x%x", p.k);
+    case vm::Op::kAddX:
+    case vm::Op::kSubX:
+    case vm::Op::kMulX:
+    case vm::Op::kDivX:
+    case vm::Op::kModX:
+    case vm::Op::kAndX:
+    case vm::Op::kOrX:
+    case vm::Op::kXorX:
+    case vm::Op::kLshX:
+    case vm::Op::kRshX:
       if (p.k) return std::nullopt;
       return m + " x";
-    case vm::Op::kNeg: case vm::Op::kTax: case vm::Op::kTxa:
+    case vm::Op::kNeg:
+    case vm::Op::kTax:
+    case vm::Op::kTxa:
       if (p.k) return std::nullopt;
       return m;
     case vm::Op::kJa: {
@@ -224,10 +269,16 @@ std::optional<std::string> asm_text(const vm::Insn& p, size_t i, size_t n) {
       if (target >= n || p.jt || p.jf) return std::nullopt;
       return m + " " + label(target);
     }
-    case vm::Op::kJeqK: case vm::Op::kJgtK: case vm::Op::kJgeK: case vm::Op::kJsetK:
+    case vm::Op::kJeqK:
+    case vm::Op::kJgtK:
+    case vm::Op::kJgeK:
+    case vm::Op::kJsetK:
       if (t >= n || f >= n) return std::nullopt;
       return m + fmt(" #0x%x, ", p.k) + label(t) + ", " + label(f);
-    case vm::Op::kJeqX: case vm::Op::kJgtX: case vm::Op::kJgeX: case vm::Op::kJsetX:
+    case vm::Op::kJeqX:
+    case vm::Op::kJgtX:
+    case vm::Op::kJgeX:
+    case vm::Op::kJsetX:
       if (t >= n || f >= n || p.k) return std::nullopt;
       return m + " x, " + label(t) + ", " + label(f);
     case vm::Op::kRetK: return m + fmt(" #%u", p.k);
@@ -263,8 +314,10 @@ std::string disassemble(std::span<const vm::Insn> insns) {
   for (size_t i = 0; i < n; ++i) {
     std::string lab;
     if (target[i]) lab = "L" + std::to_string(i) + ":";
-    if (lab.size() < 8) lab.resize(8, ' ');
-    else lab += ' ';
+    if (lab.size() < 8)
+      lab.resize(8, ' ');
+    else
+      lab += ' ';
     out += lab;
     if (text[i]) {
       out += *text[i];
@@ -324,7 +377,8 @@ class Scanner {
   std::optional<uint64_t> number(bool c_syntax, std::string* text = nullptr) {
     size_t start = i_;
     unsigned base = 10;
-    if (c_syntax && peek() == '0' && i_ + 1 < s_.size() && (s_[i_ + 1] == 'x' || s_[i_ + 1] == 'X')) {
+    if (c_syntax && peek() == '0' && i_ + 1 < s_.size() &&
+        (s_[i_ + 1] == 'x' || s_[i_ + 1] == 'X')) {
       base = 16;
       advance();
       advance();
@@ -335,7 +389,7 @@ class Scanner {
     size_t digits = 0;
     for (;;) {
       char c = peek();
-      int d = (c >= '0' && c <= '9') ? c - '0'
+      int d = (c >= '0' && c <= '9')   ? c - '0'
               : (c >= 'a' && c <= 'f') ? c - 'a' + 10
               : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                        : 99;
@@ -387,8 +441,7 @@ std::optional<vm::Insn> make_insn(const uint64_t f[4], uint32_t index, Diagnosti
 Result<vm::Program> finish(vm::Program prog, Diagnostics d, std::string_view source) {
   if (!d.has_errors() && prog.insns.empty()) d.error("no instructions in the input");
   if (!d.has_errors() && prog.insns.size() > vm::kMaxInsns)
-    d.error(fmt("program has %zu instructions; the limit is %u", prog.insns.size(),
-                vm::kMaxInsns));
+    d.error(fmt("program has %zu instructions; the limit is %u", prog.insns.size(), vm::kMaxInsns));
   d.attach_source(source);
   if (d.has_errors()) return Result<vm::Program>(std::move(d));
   return Result<vm::Program>(std::move(prog), std::move(d));
@@ -530,8 +583,7 @@ Result<vm::Program> read_c(std::string_view s) {
       SourceLoc at = sc.loc();
       auto v = sc.number(true);
       if (!v) {
-        d.error("expected a number in { code, jt, jf, k }, found " + describe_char(sc.peek()),
-                at);
+        d.error("expected a number in { code, jt, jf, k }, found " + describe_char(sc.peek()), at);
         ok = false;
         break;
       }
@@ -605,8 +657,9 @@ Result<vm::Program> read_bytecode(std::string_view data, Format f) {
     case Format::kBin: return read_bin(data);
     case Format::kListing: {
       Diagnostics d;
-      d.error("the listing format (tcpdump -d) is for reading by people; use c, ddd, xt_bpf or "
-              "bin");
+      d.error(
+          "the listing format (tcpdump -d) is for reading by people; use c, ddd, xt_bpf or "
+          "bin");
       return Result<vm::Program>(std::move(d));
     }
   }

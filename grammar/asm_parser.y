@@ -17,6 +17,9 @@
 %define api.token.prefix {TOK_}
 %define api.location.type {bpf::grammar::Span}
 %define parse.error custom
+// No default reductions in states that could also shift: a bad token is reported before an
+// incomplete instruction is reduced (and handed to the assembler as if it were complete).
+%define lr.default-reduction consistent
 %locations
 %param {Lexer& lexer}
 %parse-param {ParseState& state}
@@ -91,8 +94,8 @@ static Number negate(Number n, const Span& span) {
 %token <std::string> IDENT "identifier"
 %token <Number> NUMBER "number"
 %token NEWLINE "end of line"
-%token COLON ":" COMMA "," HASH "#" PERCENT "%" LBRACKET "[" RBRACKET "]"
-%token LPAREN "(" RPAREN ")" PLUS "+" MINUS "-" STAR "*" AMP "&"
+%token COLON "':'" COMMA "','" HASH "'#'" PERCENT "'%'" LBRACKET "'['" RBRACKET "']'"
+%token LPAREN "'('" RPAREN "')'" PLUS "'+'" MINUS "'-'" STAR "'*'" AMP "'&'"
 %token BAD "invalid token"
 %token END 0 "end of file"
 
@@ -115,7 +118,7 @@ line
 
 labels
   : %empty
-  | labels IDENT ":" { state.pending_labels.push_back(Label{std::move($2), @2}); }
+  | labels IDENT "':'" { state.pending_labels.push_back(Label{std::move($2), @2}); }
   ;
 
 instruction
@@ -125,7 +128,7 @@ instruction
 
 operands
   : operand { $$.push_back(std::move($1)); }
-  | operands "," newlines operand { $$ = std::move($1); $$.push_back(std::move($4)); }
+  | operands "','" newlines operand { $$ = std::move($1); $$.push_back(std::move($4)); }
   ;
 
 newlines
@@ -134,41 +137,41 @@ newlines
   ;
 
 operand
-  : "#" number {
+  : "'#'" number {
       $$ = make_operand(OperandShape::kHashNumber, @$); $$.value = std::move($2); }
-  | "#" IDENT {
+  | "'#'" IDENT {
       $$ = make_operand(OperandShape::kHashName, @$); $$.name = std::move($2); }
   | number {
       $$ = make_operand(OperandShape::kNumber, @$); $$.value = std::move($1); }
-  | number "*" "(" "[" number "]" "&" number ")" {
+  | number "'*'" "'('" "'['" number "']'" "'&'" number "')'" {
       $$ = make_operand(OperandShape::kMsh, @$);
       $$.scale = std::move($1); $$.value = std::move($5); $$.mask = std::move($8); }
   | IDENT {
       $$ = make_operand(OperandShape::kName, @$); $$.name = std::move($1); }
-  | "%" IDENT {
+  | "'%'" IDENT {
       $$ = make_operand(OperandShape::kPercentName, @$); $$.name = std::move($2); }
-  | IDENT "[" number "]" {
+  | IDENT "'['" number "']'" {
       $$ = make_operand(OperandShape::kIndexed, @$); $$.name = std::move($1);
       $$.value = std::move($3); }
-  | "[" number "]" {
+  | "'['" number "']'" {
       $$ = make_operand(OperandShape::kBracket, @$); $$.value = std::move($2); }
-  | "[" IDENT "]" {
+  | "'['" IDENT "']'" {
       $$ = make_operand(OperandShape::kBracketName, @$); $$.name = std::move($2); }
-  | "[" IDENT "+" number "]" {
+  | "'['" IDENT "'+'" number "']'" {
       $$ = make_operand(OperandShape::kBracketSum, @$); $$.name = std::move($2);
       $$.value = std::move($4); }
-  | "[" IDENT "-" NUMBER "]" {
+  | "'['" IDENT "'-'" NUMBER "']'" {
       $$ = make_operand(OperandShape::kBracketSum, @$); $$.name = std::move($2);
       $$.value = negate(std::move($4), Span{@3.line, @3.column, @4.end_line, @4.end_column}); }
-  | "[" "%" IDENT "+" number "]" {
+  | "'['" "'%'" IDENT "'+'" number "']'" {
       $$ = make_operand(OperandShape::kBracketSum, @$); $$.name = std::move($3);
       $$.percent = true; $$.value = std::move($5); }
   ;
 
 number
   : NUMBER { $$ = std::move($1); $$.span = @1; }
-  | "-" NUMBER { $$ = negate(std::move($2), @$); }
-  | "+" NUMBER { $$ = std::move($2); $$.text = "+" + $$.text; $$.span = @$; }
+  | "'-'" NUMBER { $$ = negate(std::move($2), @$); }
+  | "'+'" NUMBER { $$ = std::move($2); $$.text = "'+'" + $$.text; $$.span = @$; }
   ;
 
 %%

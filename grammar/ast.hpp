@@ -23,7 +23,7 @@ namespace bpf::grammar {
 // A source range on one line (the parser merges spans of tokens on the same line).
 struct Span {
   uint32_t line = 0;
-  uint32_t column = 0;      // first character, 1-based
+  uint32_t column = 0;  // first character, 1-based
   uint32_t end_line = 0;
   uint32_t end_column = 0;  // one past the last character
 
@@ -43,21 +43,21 @@ struct Number {
 };
 
 enum class OperandShape : uint8_t {
-  kHashNumber,  // #k
-  kHashName,    // #name            (#len, #proto, ...)
-  kNumber,      // k                (ldi 5; also what `4` in 4*([k]&0xf) is not: see kMsh)
-  kName,        // name             (a, x, len, proto, a label)
-  kPercentName, // %name            (%a, %x)
-  kIndexed,     // name[k]          (M[k])
-  kBracket,     // [k]
-  kBracketName, // [name]           ([proto], as tcpdump -d prints ancillary loads)
-  kBracketSum,  // [name + k], [%name + k], [name - k]
-  kMsh,         // k*([k]&k)        (4*([14]&0xf))
+  kHashNumber,   // #k
+  kHashName,     // #name            (#len, #proto, ...)
+  kNumber,       // k                (ldi 5; also what `4` in 4*([k]&0xf) is not: see kMsh)
+  kName,         // name             (a, x, len, proto, a label)
+  kPercentName,  // %name            (%a, %x)
+  kIndexed,      // name[k]          (M[k])
+  kBracket,      // [k]
+  kBracketName,  // [name]           ([proto], as tcpdump -d prints ancillary loads)
+  kBracketSum,   // [name + k], [%name + k], [name - k]
+  kMsh,          // k*([k]&k)        (4*([14]&0xf))
 };
 
 struct Operand {
   OperandShape shape = OperandShape::kNumber;
-  std::string name;   // kHashName, kName, kPercentName, kIndexed, kBracketName, kBracketSum
+  std::string name;      // kHashName, kName, kPercentName, kIndexed, kBracketName, kBracketSum
   bool percent = false;  // kBracketSum written as [%x + k]
   Number value;          // the k of every shape that has one (msh: the offset)
   Number scale;          // kMsh: the multiplier (must be 4)

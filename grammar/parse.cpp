@@ -1,8 +1,8 @@
 // Entry point of grammar/: runs the re2c lexer and the Bison parser over a source text and
 // returns the AST with every lexical and syntax error. No global state: each call owns its lexer
 // and parser. Tested by tests/asm/ and tests/fuzz/asm_parser.cpp.
-#include "grammar/ast.hpp"
 #include "grammar/asm_lexer.hpp"
+#include "grammar/ast.hpp"
 
 namespace bpf::grammar {
 

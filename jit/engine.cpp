@@ -9,10 +9,6 @@ namespace bpf::jit {
 namespace detail {
 
 namespace {
-uint32_t interp_run(const void* s, const uint8_t* pkt, uint32_t caplen, uint32_t wirelen,
-                    const vm::Context& ctx) {
-  return static_cast<const vm::Interpreter*>(s)->run(pkt, caplen, wirelen, ctx);
-}
 void interp_batch(const void* s, const vm::PacketRef* pkts, size_t n, uint32_t* out,
                   const vm::Context& ctx) {
   static_cast<const vm::Interpreter*>(s)->run_batch({pkts, n}, out, ctx);
@@ -27,7 +23,7 @@ Result<Backend> compile_interp(const vm::VerifiedProgram& prog) {
     d.error("out of memory while preparing the interpreter");
     return d;
   }
-  return Backend{interp, interp_destroy, interp_run, interp_batch};
+  return Backend{interp, interp_destroy, &vm::Interpreter::run_thunk, interp_batch};
 }
 
 }  // namespace detail
@@ -70,7 +66,9 @@ bool available(Engine e) {
 }
 
 Result<Filter> Filter::compile(const vm::VerifiedProgram& prog, Engine engine) {
-  Engine chosen = engine == Engine::kAuto ? Engine::kInterp : engine;
+  // kAuto: the asmjit JIT where it is built (x86-64 only), else the interpreter.
+  Engine chosen = engine;
+  if (engine == Engine::kAuto) chosen = available(Engine::kAsmjit) ? Engine::kAsmjit : Engine::kInterp;
   if (!available(chosen)) {
     Diagnostics d;
     d.error("engine '" + std::string(engine_name(chosen)) + "' is not built into this binary");

@@ -6,8 +6,9 @@
 //   uint32_t keep = f->run(pkt, caplen, wirelen);        // bytes to keep, 0 = drop
 //
 // Engines: kInterp (vm::Interpreter, always built), kAsmjit and kLlvm (when built in);
-// kAuto picks the interpreter for now. Filter owns the compiled code (RAII), is move-only, and
-// does not allocate or make a virtual call per packet (one indirect call into the engine).
+// kAuto picks asmjit when it is built (x86-64), else the interpreter. Filter owns the compiled
+// code (RAII), is move-only, and does not allocate or make a virtual call per packet (one
+// indirect call into the engine).
 // Tested by tests/conformance/ (every case on every available engine) and tests/jit/.
 #pragma once
 

@@ -20,11 +20,13 @@
 #include "compiler/assembler.hpp"
 #include "compiler/expr.hpp"
 #include "compiler/formats.hpp"
+#include "verifier/verifier.hpp"
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
 
-#ifdef BPFC_HAVE_VERIFIER
 #include "verifier/verifier.hpp"
+#ifdef BPFC_TOOL_HAS_LLVM
+#include "jit/llvm/llvm_engine.hpp"
 #endif
 
 namespace {
@@ -48,6 +50,8 @@ const char* const kUsage =
     "  --disasm               read bytecode and print it (default output: asm)\n"
     "  --check                verify only; diagnostics on stderr\n"
     "  --no-verify            print the program even if the verifier rejects it\n"
+    "  --emit-llvm            print the optimised LLVM IR of the verified program (the\n"
+    "                         code --engine llvm runs) instead of the program\n"
     "  --target linux|bsd     verification rules (default linux)\n"
     "  -V, --verbose          print the listing and the verifier's report on stderr\n"
     "  -e EXPR                compile a pcap-filter expression\n"
@@ -65,6 +69,7 @@ struct Options {
   bool check = false;
   bool verify = true;
   bool verbose = false;
+  bool emit_llvm = false;
   bpf::vm::Target target = bpf::vm::Target::kLinux;
   int opt_level = 2;
   std::string linktype = "EN10MB";
@@ -109,13 +114,14 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       return true;
     };
     auto is_opt = [&](std::string_view name) {
-      return a == name || (a.substr(0, name.size()) == name &&
-                           (name.size() == 2 || a[name.size()] == '='));
+      return a == name ||
+             (a.substr(0, name.size()) == name && (name.size() == 2 || a[name.size()] == '='));
     };
     std::string_view v;
     if (only_files || a == "-" || a.empty() || a[0] != '-') {
-      if (o.file) return usage_error("more than one input file ('" + *o.file + "' and '" +
-                                     std::string(a) + "')");
+      if (o.file)
+        return usage_error("more than one input file ('" + *o.file + "' and '" + std::string(a) +
+                           "')");
       o.file = std::string(a);
     } else if (a == "--") {
       only_files = true;
@@ -134,6 +140,8 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       o.check = true;
     } else if (a == "--no-verify") {
       o.verify = false;
+    } else if (a == "--emit-llvm") {
+      o.emit_llvm = true;
     } else if (a == "-V" || a == "--verbose") {
       o.verbose = true;
     } else if (a == "-O0" || a == "-O1" || a == "-O2") {
@@ -158,9 +166,12 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       o.in_format = f;
     } else if (is_opt("--target")) {
       if (!value("--target", v)) return usage_error("option --target needs linux or bsd");
-      if (v == "linux") o.target = bpf::vm::Target::kLinux;
-      else if (v == "bsd") o.target = bpf::vm::Target::kBsd;
-      else return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
+      if (v == "linux")
+        o.target = bpf::vm::Target::kLinux;
+      else if (v == "bsd")
+        o.target = bpf::vm::Target::kBsd;
+      else
+        return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
     } else if (is_opt("-e")) {
       if (!value("-e", v)) return usage_error("option -e needs an expression");
       o.expr = std::string(v);
@@ -178,9 +189,10 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       return usage_error("unknown option '" + std::string(a) + "'");
     }
   }
-  if (o.expr && o.file)
-    return usage_error("give either -e EXPR or an input file, not both");
+  if (o.expr && o.file) return usage_error("give either -e EXPR or an input file, not both");
   if (o.disasm && o.check) return usage_error("--disasm and --check exclude each other");
+  if (o.emit_llvm && (o.check || o.disasm || !o.verify || o.out_format))
+    return usage_error("--emit-llvm excludes --check, --disasm, --no-verify and -f");
   if (o.expr && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
   if (o.expr && o.in_format) return usage_error("-x does not apply to -e expressions");
   return std::nullopt;
@@ -202,24 +214,27 @@ bool read_input(const std::string& path, std::string& out) {
 }
 
 // The single verification point: every program that bpfc prints or checks passes here.
-// Appends the verifier's diagnostics; returns whether the program is valid.
+// Appends the verifier's diagnostics (errors and warnings); `report` gets the verifier's
+// description of a valid program (for -V). Returns whether the program is valid.
 bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics& diags,
                     std::string& report) {
-#ifdef BPFC_HAVE_VERIFIER
   bpf::verifier::Options vo;
   vo.target = o.target;
   vo.snaplen = o.snaplen;
   auto r = bpf::verifier::verify(prog, vo);
-  diags.append(r.diagnostics());
-  report = r.ok() ? "valid program" : "invalid program";
-  return r.ok();
-#else
-  // Only while verifier/ has no library yet (see tools/CMakeLists.txt): say so, do not fail.
-  (void)prog;
-  diags.warning("not verified: this bpfc was built without verifier/");
-  report = "not verified";
-  return !o.check;
-#endif
+  // Verifier warnings (unreachable code, constant conditions, snap length) only with -V.
+  for (const bpf::Diagnostic& d : r.diagnostics().items())
+    if (d.severity == bpf::Severity::kError || o.verbose) diags.add(d);
+  if (!r.ok()) {
+    report = "Validating: invalid program (" + std::to_string(r.diagnostics().error_count()) +
+             " error(s))\n";
+    return false;
+  }
+  report = "Validating: is runnable (" +
+           std::string(o.target == bpf::vm::Target::kLinux ? "linux" : "bsd") + " rules)\n" +
+           bpf::verifier::describe(*r);
+  if (!report.empty() && report.back() != '\n') report += '\n';
+  return true;
 }
 
 std::string listing_for_stderr(const bpf::vm::Program& p) {
@@ -273,7 +288,7 @@ int main(int argc, char** argv) {
     diags.attach_source(source);
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);
-    if (o.verbose) std::fprintf(stderr, "%s\n", report.c_str());
+    if (o.verbose) std::fputs(report.c_str(), stderr);
     return ok ? kExitOk : kExitInvalid;
   }
 
@@ -284,15 +299,29 @@ int main(int argc, char** argv) {
     diags.attach_source(source);
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);
-    if (o.verbose) std::fprintf(stderr, "%s\n", report.c_str());
+    if (o.verbose) std::fputs(report.c_str(), stderr);
     if (!ok) return kExitInvalid;
   } else {
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);  // warnings
-    if (o.verbose) std::fputs("not verified\n", stderr);
+    if (o.verbose) std::fputs("Validating: skipped\n", stderr);
   }
 
-  std::string text = bpf::compiler::format_program(prog->insns, out);
+  std::string text;
+  if (o.emit_llvm) {
+#if defined(BPFC_TOOL_HAS_LLVM)
+    bpf::verifier::Options vo;
+    vo.target = o.target;
+    vo.snaplen = o.snaplen;
+    auto verified = bpf::verifier::verify(*prog, vo);  // passed above; now keep the proof
+    if (!verified.ok()) return kExitInvalid;
+    text = bpf::jit::compile_llvm_ir(*verified, bpf::jit::kLlvmFilterOptLevel);
+#else
+    return usage_error("--emit-llvm: this bpfc was built without the LLVM engine");
+#endif
+  } else {
+    text = bpf::compiler::format_program(prog->insns, out);
+  }
   if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
     std::fprintf(stderr, "bpfc: cannot write the output\n");
     return kExitInvalid;

@@ -14,6 +14,7 @@
 // Exit status: 0 success, 1 invalid program/expression or an input/output error (e.g. truncated
 // file: the packets before it are processed and counted), 2 usage error.
 // Tested in tests/capture/bpfdump_test.cpp (against tcpdump) and tests/capture/live_test.cpp.
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +36,9 @@
 #include "capture/context.hpp"
 #include "capture/summary.hpp"
 #include "compiler/assembler.hpp"
+#if BPFC_HAVE_EXPR
 #include "compiler/expr.hpp"
+#endif
 #include "compiler/formats.hpp"
 #include "jit/engine.hpp"
 #include "verifier/verifier.hpp"
@@ -52,6 +55,7 @@ struct Args {
   std::string engine = "auto", semantics = "linux";
   std::optional<uint64_t> count;
   std::optional<uint32_t> snaplen;
+  bool nano = false;
   bool verdicts = false, stats = false, promiscuous = true, immediate = false, lock_filter = false;
   std::optional<uint64_t> bench;
   unsigned fanout = 1;
@@ -76,6 +80,7 @@ constexpr const char* kUsage =
     "  --fanout N       live: N capture threads in one PACKET_FANOUT group\n"
     "  -p               live: do not put the interface in promiscuous mode\n"
     "  --immediate      hand every packet over at once (no buffering)\n"
+    "  --time-stamp-precision micro|nano  files: timestamp resolution read and written (micro)\n"
     "  --lock-filter    kernel filter: SO_LOCK_FILTER\n"
     "  -B KIB           size of each hold/store buffer in KiB (default 4096)\n";
 
@@ -159,6 +164,11 @@ int parse_args(int argc, char** argv, Args& a) {
       a.fanout = unsigned(n);
     } else if (arg == "-p") {
       a.promiscuous = false;
+    } else if (arg == "--time-stamp-precision" || arg.rfind("--time-stamp-precision=", 0) == 0) {
+      const char* v = arg.size() > 22 ? argv[i] + 23 : value("--time-stamp-precision");
+      if (!need(v) || (std::strcmp(v, "micro") != 0 && std::strcmp(v, "nano") != 0))
+        return usage_error("--time-stamp-precision is micro or nano");
+      a.nano = std::strcmp(v, "nano") == 0;
     } else if (arg == "--immediate") {
       a.immediate = true;
     } else if (arg == "--lock-filter") {
@@ -236,6 +246,12 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
     return -1;
   }
   if (!a.expr.empty()) {
+#if !BPFC_HAVE_EXPR
+    (void)linktype;
+    (void)snaplen;
+    std::fprintf(stderr, "bpfdump: this build has no expression compiler; use --program\n");
+    return 1;
+#else
     compiler::ExprOptions eo;
     eo.linktype = linktype;
     eo.snaplen = snaplen;
@@ -246,6 +262,7 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
       return 1;
     }
     out = r.take();
+#endif
   }
   return -1;
 }
@@ -375,10 +392,7 @@ int run_offline_direct(const Args& a, const jit::Filter* filter, bool uses_conte
   std::printf("ns/packet: %.3f\n", ns / double(views.size() * *a.bench));
   std::fprintf(stderr, "packets: %zu, runs: %" PRIu64 ", accepted per run: %" PRIu64 ", engine: %s\n",
                views.size(), *a.bench, accepted / *a.bench,
-               filter ? (filter->engine() == jit::Engine::kInterp ? "interp"
-                         : filter->engine() == jit::Engine::kAsmjit ? "asmjit"
-                         : filter->engine() == jit::Engine::kLlvm ? "llvm" : "auto")
-                      : "none");
+               filter ? std::string(jit::engine_name(filter->engine())).c_str() : "none");
   return status;
 }
 
@@ -391,6 +405,7 @@ int run(const Args& a) {
   co.buffer_bytes = a.buffer_kib * 1024;
   co.immediate = a.immediate;
   co.lock_filter = a.lock_filter;
+  co.nano = a.nano;
 
   // The link type is needed to compile an expression: from the file header, or the interface.
   int linktype = 1;
@@ -479,13 +494,22 @@ int run(const Args& a) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  const auto t0 = std::chrono::steady_clock::now();
   if (const Diagnostics d = cap->start(); d.has_errors()) {
     std::fprintf(stderr, "bpfdump: %s\n", d.items().front().message.c_str());
     return 1;
   }
+  // Signals go to the capture threads (they inherited an unblocked mask): a handler without
+  // SA_RESTART interrupts a read blocked on a pipe (EINTR), as it does for tcpdump. The main
+  // thread only polls the flag.
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, nullptr);
   if (!a.write_file.empty()) {
     const uint32_t file_snap = a.read_file.empty() || a.snaplen ? snaplen : cap->source_snaplen();
-    auto w = capture::PcapWriter::open(a.write_file, cap->linktype(), file_snap);
+    auto w = capture::PcapWriter::open(a.write_file, cap->linktype(), file_snap, cap->nano());
     if (!w.ok()) {
       std::fprintf(stderr, "bpfdump: %s\n", w.diagnostics().items().front().message.c_str());
       cap->stop();
@@ -499,7 +523,6 @@ int run(const Args& a) {
 
   Progress progress;
   progress.enabled = !a.read_file.empty() && isatty(STDERR_FILENO) && a.write_file != "-";
-  const auto t0 = std::chrono::steady_clock::now();
   uint64_t written = 0;
   bool stopping = false;
   int status = 0;
@@ -516,14 +539,14 @@ int run(const Args& a) {
       progress.update(cap->progress());
       continue;
     }
-    for (const capture::Packet& p : b) {
-      if (a.count && written >= *a.count) break;
-      ++written;
-      if (writer) {
-        writer->write(p.ts_ns, p.data, p.caplen, p.wirelen);
-      } else {
+    if (writer) {
+      written += writer->write_batch(b, a.count ? *a.count - written : SIZE_MAX);
+    } else {
+      for (const capture::Packet& p : b) {
+        if (a.count && written >= *a.count) break;
+        ++written;
         line.clear();
-        capture::format_summary(line, cap->linktype(), p.ts_ns, p.data, p.caplen, p.wirelen);
+        capture::format_summary(line, cap->linktype(), p.ts, cap->nano(), p.data, p.caplen, p.wirelen);
         line += '\n';
         std::fwrite(line.data(), 1, line.size(), stdout);
       }
@@ -542,7 +565,7 @@ int run(const Args& a) {
     std::fprintf(stderr, "bpfdump: %s: %s\n", a.write_file.c_str(), writer->error().c_str());
     status = 1;
   }
-  if (const std::string err = cap->error(); !err.empty()) {
+  if (const std::string err = cap->error(); !err.empty() && !g_interrupted.load()) {
     std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.empty() ? a.iface.c_str() : a.read_file.c_str(), err.c_str());
     status = 1;
   }

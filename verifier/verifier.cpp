@@ -130,7 +130,7 @@ class Checker {
   void warning(uint32_t i, const std::string& reason) {
     diags_.warning(where(i) + reason, prog_.loc(i), i);
   }
-  bool linux() const { return opts_.target == Target::kLinux; }
+  bool is_linux() const { return opts_.target == Target::kLinux; }
 
   void check_instructions();
   void check_last();
@@ -152,7 +152,7 @@ void Checker::check_instructions() {
   ops_.resize(n_);
   for (uint32_t i = 0; i < n_; ++i) {
     const Insn& in = insn(i);
-    ops_[i] = linux() ? linux_decode(in.code) : bsd_decode(in.code);
+    ops_[i] = is_linux() ? linux_decode(in.code) : bsd_decode(in.code);
     if (!ops_[i]) {
       error(i, explain_unknown(in.code, opts_.target));
       continue;
@@ -166,7 +166,7 @@ void Checker::check_instructions() {
         break;
       case Op::kLshK:
       case Op::kRshK:
-        if (linux() && in.k >= 32)
+        if (is_linux() && in.k >= 32)
           error(i, "shift by constant " + std::to_string(in.k) +
                        " >= 32 (Linux bpf_check_classic() rejects it)");
         break;
@@ -204,7 +204,7 @@ void Checker::check_instructions() {
       case Op::kLdW:
       case Op::kLdH:
       case Op::kLdB:
-        if (linux() && in.k >= vm::kSkfAdOff && !vm::ancillary_for(in.k))
+        if (is_linux() && in.k >= vm::kSkfAdOff && !vm::ancillary_for(in.k))
           error(i, "unknown ancillary load SKF_AD_OFF+" + std::to_string(in.k - vm::kSkfAdOff) +
                        " (the kernel knows offsets 0..60 in steps of 4; see vm/ancillary.hpp)");
         break;
@@ -222,7 +222,7 @@ void Checker::check_instructions() {
 void Checker::check_last() {
   const uint32_t last = n_ - 1;
   const uint16_t c = insn(last).code;
-  const bool ok = linux() ? (c == (vm::code::kRet | vm::code::kK) ||
+  const bool ok = is_linux() ? (c == (vm::code::kRet | vm::code::kK) ||
                              c == (vm::code::kRet | vm::code::kA))
                           : vm::code::cls(c) == vm::code::kRet;
   if (!ok)
@@ -266,10 +266,8 @@ std::string Checker::format_path(const std::vector<uint32_t>& path, bool kernel_
 void Checker::check_scratch_linux() {
   std::vector<uint16_t> masks(n_, 0xffff);
   uint16_t memvalid = 0;
-  auto writes = [&](uint32_t i, uint32_t slot) {
-    return ops_[i] && (*ops_[i] == Op::kSt || *ops_[i] == Op::kStx) && insn(i).k == slot;
-  };
   auto is_jump = [&](uint32_t i) { return ops_[i] && vm::info(*ops_[i]).has(vm::eff::kJump); };
+  std::vector<uint32_t> bad;  // reads of a slot not in memvalid
   for (uint32_t pc = 0; pc < n_; ++pc) {
     memvalid &= masks[pc];
     if (!ops_[pc]) continue;
@@ -278,46 +276,7 @@ void Checker::check_scratch_linux() {
     if ((op == Op::kSt || op == Op::kStx) && in.k < 16) {
       memvalid |= uint16_t(1u << in.k);
     } else if ((op == Op::kLdMem || op == Op::kLdxMem) && in.k < 16) {
-      if (!(memvalid & (1u << in.k))) {
-        // Witness: a path in the kernel's graph from 0 to pc that never writes M[k].
-        const uint32_t slot = in.k;
-        std::vector<int64_t> next(n_, -1);
-        std::vector<char> seen(n_, 0);
-        std::deque<uint32_t> q{pc};
-        seen[pc] = 1;
-        std::optional<uint32_t> found;
-        if (pc == 0) found = 0;
-        while (!found && !q.empty()) {
-          uint32_t j = q.front();
-          q.pop_front();
-          auto visit = [&](uint32_t p) {
-            if (found || seen[p] || writes(p, slot)) return;
-            seen[p] = 1;
-            next[p] = j;
-            if (p == 0) found = 0;
-            q.push_back(p);
-          };
-          if (j > 0 && !is_jump(j - 1)) visit(j - 1);
-          for (uint32_t p = 0; p < j && !found; ++p) {
-            if (!is_jump(p)) continue;
-            const Insn& pj = insn(p);
-            if (*ops_[p] == Op::kJa ? p + 1 + pj.k == j
-                                    : (p + 1 + pj.jt == j || p + 1 + pj.jf == j))
-              visit(p);
-          }
-        }
-        std::string why = "reads M[" + std::to_string(slot) +
-                          "] before it is written on some path";
-        if (found) {
-          std::vector<uint32_t> path;
-          for (int64_t v = 0; v != -1; v = next[v]) {
-            path.push_back(static_cast<uint32_t>(v));
-            if (v == pc) break;
-          }
-          why += ": " + format_path(path, true);
-        }
-        error(pc, why);
-      }
+      if (!(memvalid & (1u << in.k))) bad.push_back(pc);
     } else if (op == Op::kJa) {
       masks[pc + 1 + in.k] &= memvalid;
       memvalid = 0xffff;
@@ -326,6 +285,56 @@ void Checker::check_scratch_linux() {
       masks[pc + 1 + in.jf] &= memvalid;
       memvalid = 0xffff;
     }
+  }
+  if (bad.empty()) return;
+  // Predecessors in the kernel's graph: the previous instruction unless it is a jump (a `ret`
+  // counts as falling through), and every jump that targets the instruction.
+  std::vector<std::vector<uint32_t>> jump_preds(n_);
+  for (uint32_t p = 0; p < n_; ++p) {
+    if (!is_jump(p)) continue;
+    const Insn& pj = insn(p);
+    if (*ops_[p] == Op::kJa) {
+      jump_preds[p + 1 + pj.k].push_back(p);
+    } else {
+      jump_preds[p + 1 + pj.jt].push_back(p);
+      if (pj.jf != pj.jt) jump_preds[p + 1 + pj.jf].push_back(p);
+    }
+  }
+  std::vector<int64_t> next(n_);
+  std::vector<uint32_t> seen(n_, 0);  // generation stamp per search
+  uint32_t gen = 0;
+  for (uint32_t pc : bad) {
+    const uint32_t slot = insn(pc).k;
+    ++gen;
+    // Witness: a path from 0 to pc in the kernel's graph that never writes M[slot] (one exists
+    // because memvalid at pc lacks the slot). Breadth-first backwards from pc.
+    auto writes = [&](uint32_t i) {
+      return ops_[i] && (*ops_[i] == Op::kSt || *ops_[i] == Op::kStx) && insn(i).k == slot;
+    };
+    std::deque<uint32_t> q{pc};
+    seen[pc] = gen;
+    next[pc] = -1;
+    bool found = pc == 0;
+    while (!found && !q.empty()) {
+      const uint32_t j = q.front();
+      q.pop_front();
+      auto visit = [&](uint32_t p) {
+        if (found || seen[p] == gen || writes(p)) return;
+        seen[p] = gen;
+        next[p] = j;
+        if (p == 0) found = true;
+        q.push_back(p);
+      };
+      if (j > 0 && !is_jump(j - 1)) visit(j - 1);
+      for (uint32_t p : jump_preds[j]) visit(p);
+    }
+    std::string why = "reads M[" + std::to_string(slot) + "] before it is written on some path";
+    if (found) {
+      std::vector<uint32_t> path;
+      for (int64_t v = 0; v != -1; v = next[v]) path.push_back(static_cast<uint32_t>(v));
+      why += ": " + format_path(path, true);
+    }
+    error(pc, why);
   }
 }
 
@@ -356,21 +365,27 @@ void Checker::check_conversion() {
 Result<vm::VerifiedProgram> Checker::run() {
   const uint32_t max = max_insns(opts_.target);
   if (n_ == 0) {
-    diags_.error(linux() ? "empty program: Linux requires 1 to 4096 instructions"
+    diags_.error(is_linux() ? "empty program: Linux requires 1 to 4096 instructions"
                          : "empty program: BSD bpf_setf() treats it as 'no filter' (accept all); "
                            "write `ret #-1` to say that explicitly");
     return Result<vm::VerifiedProgram>(std::move(diags_));
   }
   if (n_ > max) {
     diags_.error("program has " + std::to_string(n_) + " instructions; " +
-                 (linux() ? "Linux accepts at most 4096 (BPF_MAXINSNS)"
+                 (is_linux() ? "Linux accepts at most 4096 (BPF_MAXINSNS)"
                           : "BSD accepts at most 512 (BPF_MAXINSNS in bpf_setf())"));
   }
   check_instructions();
   check_last();
-  if (jumps_ok_ && linux()) check_scratch_linux();
+  if (is_linux()) {
+    if (jumps_ok_)
+      check_scratch_linux();
+    else
+      diags_.note("scratch memory (M[]) initialisation not checked: some jump targets are "
+                  "outside the program");
+  }
   if (diags_.has_errors()) return Result<vm::VerifiedProgram>(std::move(diags_));
-  if (linux()) {
+  if (is_linux()) {
     check_conversion();
     if (diags_.has_errors()) return Result<vm::VerifiedProgram>(std::move(diags_));
   }
@@ -662,7 +677,16 @@ uint32_t max_insns(Target target) {
 
 Result<vm::VerifiedProgram> verify(const vm::Program& prog, const Options& opts) {
   Checker c(prog, opts);
-  return c.run();
+  Result<vm::VerifiedProgram> r = c.run();
+  // Report in program order (program-wide messages first), errors before warnings per insn.
+  std::vector<Diagnostic>& items = r.diagnostics().items();
+  std::stable_sort(items.begin(), items.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    const int64_t ia = a.insn_index ? int64_t(*a.insn_index) : -1;
+    const int64_t ib = b.insn_index ? int64_t(*b.insn_index) : -1;
+    if (ia != ib) return ia < ib;
+    return a.severity < b.severity;
+  });
+  return r;
 }
 
 std::string describe(const vm::VerifiedProgram& p) {

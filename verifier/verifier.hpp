@@ -8,6 +8,23 @@
 //    tests/verifier/kernel_diff_test.cpp (>= 100,000 programs, zero disagreements).
 //  - kBsd: FreeBSD sys/net/bpf_filter.c bpf_validate() plus bpf_setf()'s length limit
 //    (BPF_MAXINSNS = 512). Tested against FreeBSD's tools/regression/bpf/bpf_filter cases.
+//    NetBSD's bpf_validate (class switch, BPF_COP/BPF_COPX, kernel-side scratch checks) is not
+//    modelled separately.
+//
+// What the kernel does, measured on 6.18 and encoded here (tests cite the cases):
+//  - codes: exactly chk_code_allowed()'s 49 codes; FreeBSD's bpf_code_map holds the same 49.
+//    So `ret x` (BPF_RET|BPF_X, 0x0e) is rejected by BOTH targets, as is every code with an
+//    unused bit set (e.g. 0x8c `neg` with the X bit) and every code above 0xff.
+//  - shifts by a constant >= 32 are rejected by Linux (bpf_check_classic), allowed by BSD.
+//  - ld/ldh/ldb [k] with k >= SKF_AD_OFF must be a known ancillary offset, any size; k in the
+//    SKF_NET_OFF/SKF_LL_OFF ranges and any other k >= 2^31 are accepted (such loads fail at run
+//    time unless in those ranges); [x + k] and ldxb 4*([k]&0xf) are never checked.
+//  - check_load_and_stores() does not reset its state after `ret`, so code after a `ret`
+//    inherits the slots written before it; valid programs can be rejected this way, and we
+//    reject them too, saying so.
+//  - an empty program is rejected (Linux EINVAL; for BSD it would mean "no filter").
+//  - ENOMEM from SO_ATTACH_FILTER (eBPF size above net.core.optmem_max) is not a verdict: the
+//    program passed every check; the verifier warns when it is likely.
 //
 // All errors are collected (not only the first); each names the instruction index, its
 // disassembly (vm/disasm_line.hpp) and the reason, with SourceLoc from Program::locs when known;

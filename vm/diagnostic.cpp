@@ -36,8 +36,18 @@ const char* label(Severity s) {
 }  // namespace
 
 void Diagnostics::attach_source(std::string_view source) {
-  for (auto& d : items_)
-    if (d.loc.known() && d.source_line.empty()) d.source_line = std::string(line_of(source, d.loc.line));
+  // Index the line starts once: linear in the source plus the diagnostics, so that an input with
+  // an error on each of 100,000 lines is not quadratic.
+  bool any = false;
+  for (const auto& d : items_) any = any || (d.loc.known() && d.source_line.empty());
+  if (!any) return;
+  std::vector<size_t> starts = {0};
+  for (size_t i = source.find('\n'); i != std::string_view::npos; i = source.find('\n', i + 1))
+    starts.push_back(i + 1);
+  for (auto& d : items_) {
+    if (!d.loc.known() || !d.source_line.empty() || d.loc.line > starts.size()) continue;
+    d.source_line = std::string(line_of(source.substr(starts[d.loc.line - 1]), 1));
+  }
 }
 
 std::string Diagnostics::render(std::string_view file, bool include_warnings) const {

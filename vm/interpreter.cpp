@@ -29,7 +29,18 @@ namespace {
   X(ADD_X) X(SUB_X) X(MUL_X) X(DIV_X) X(MOD_X) X(AND_X) X(OR_X) X(XOR_X)                         \
   X(LSH_X_L) X(RSH_X_L) X(LSH_X_B) X(RSH_X_B) X(NEG)                                             \
   X(JA) X(JEQ_K) X(JGT_K) X(JGE_K) X(JSET_K) X(JEQ_X) X(JGT_X) X(JGE_X) X(JSET_X)                \
-  X(RET_K) X(RET_A) X(RET_X) X(TAX) X(TXA)
+  X(RET_K) X(RET_A) X(RET_X) X(TAX) X(TXA)                                                      \
+  BPF_FUSED(X)
+
+// Fused superinstructions: a packet load immediately followed by a conditional jump with a
+// constant (`ldh [12]; jeq #0x800, ...`: most of what tcpdump emits). One dispatch instead of
+// two. Absolute loads check `caplen >= n` (n = 0 when the facts already cover them).
+#define BPF_FUSED_CMP(X, L) X(L##_JEQ) X(L##_JGT) X(L##_JGE) X(L##_JSET)
+#define BPF_FUSED(X)                                                                             \
+  BPF_FUSED_CMP(X, FA_W) BPF_FUSED_CMP(X, FA_H) BPF_FUSED_CMP(X, FA_B)                           \
+  BPF_FUSED_CMP(X, FI_W_L) BPF_FUSED_CMP(X, FI_H_L) BPF_FUSED_CMP(X, FI_B_L)                     \
+  BPF_FUSED_CMP(X, FI_W_B) BPF_FUSED_CMP(X, FI_H_B) BPF_FUSED_CMP(X, FI_B_B)                     \
+  BPF_FUSED_CMP(X, FM_W) BPF_FUSED_CMP(X, FM_H) BPF_FUSED_CMP(X, FM_B)
 
 enum class H : uint8_t {
 #define BPF_H_ENUM(name) name,
@@ -215,6 +226,56 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
       reached[succ] = true;
     }
   }
+  // Fuse "load; conditional jump with k" pairs (the jump's own slot stays for other entries).
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const Op next = dec[i + 1].op;
+    const int cmp = next == Op::kJeqK ? 0 : next == Op::kJgtK ? 1 : next == Op::kJgeK ? 2
+                  : next == Op::kJsetK ? 3 : -1;
+    // `ld [k]; and #m; jxx #v` (address and flag tests): three instructions in one slot.
+    if (cmp < 0 && i + 2 < n && dec[i + 1].op == Op::kAndK) {
+      const Op j = dec[i + 2].op;
+      const int c3 = j == Op::kJeqK ? 0 : j == Op::kJgtK ? 1 : j == Op::kJgeK ? 2
+                   : j == Op::kJsetK ? 3 : -1;
+      int base3 = -1;
+      switch (kind[i]) {
+        case H::LD_W_CHK: case H::LD_W: base3 = int(H::FM_W_JEQ); break;
+        case H::LD_H_CHK: case H::LD_H: base3 = int(H::FM_H_JEQ); break;
+        case H::LD_B_CHK: case H::LD_B: base3 = int(H::FM_B_JEQ); break;
+        default: break;
+      }
+      if (c3 >= 0 && base3 >= 0) {
+        if (kind[i] == H::LD_W || kind[i] == H::LD_H || kind[i] == H::LD_B) slots_[i].n = 0;
+        kind[i] = H(base3 + c3);
+        slots_[i].mask = dec[i + 1].k;
+        slots_[i].k2 = dec[i + 2].k;
+        slots_[i].jt = slots_[i + 2].jt;
+        slots_[i].jf = slots_[i + 2].jf;
+        ++fused_;
+      }
+      continue;
+    }
+    if (cmp < 0) continue;
+    int base = -1;  // index of the first fused handler of the family
+    switch (kind[i]) {
+      case H::LD_W_CHK: case H::LD_W: base = int(H::FA_W_JEQ); break;
+      case H::LD_H_CHK: case H::LD_H: base = int(H::FA_H_JEQ); break;
+      case H::LD_B_CHK: case H::LD_B: base = int(H::FA_B_JEQ); break;
+      case H::LDI_W_L: base = int(H::FI_W_L_JEQ); break;
+      case H::LDI_H_L: base = int(H::FI_H_L_JEQ); break;
+      case H::LDI_B_L: base = int(H::FI_B_L_JEQ); break;
+      case H::LDI_W_B: base = int(H::FI_W_B_JEQ); break;
+      case H::LDI_H_B: base = int(H::FI_H_B_JEQ); break;
+      case H::LDI_B_B: base = int(H::FI_B_B_JEQ); break;
+      default: break;
+    }
+    if (base < 0) continue;
+    if (kind[i] == H::LD_W || kind[i] == H::LD_H || kind[i] == H::LD_B) slots_[i].n = 0;
+    kind[i] = H(base + cmp);
+    slots_[i].k2 = dec[i + 1].k;
+    slots_[i].jt = slots_[i + 1].jt;
+    slots_[i].jf = slots_[i + 1].jf;
+    ++fused_;
+  }
   // A non-jump slot falls through to the next slot; the sentinel (index n) is `ret #0`.
   slots_[n].k = 0;
   for (size_t i = 0; i <= n; ++i) slots_[i].handler = table[static_cast<size_t>(kind[i])];
@@ -231,6 +292,14 @@ uint32_t Interpreter::run(const uint8_t* pkt, uint32_t caplen, uint32_t wirelen,
   PacketRef p{pkt, caplen, wirelen};
   uint32_t out = 0;
   exec(this, &p, 1, &out, ctx, nullptr);
+  return out;
+}
+
+uint32_t Interpreter::run_thunk(const void* self, const uint8_t* pkt, uint32_t caplen,
+                                uint32_t wirelen, const Context& ctx) {
+  PacketRef p{pkt, caplen, wirelen};
+  uint32_t out;
+  exec(static_cast<const Interpreter*>(self), &p, 1, &out, ctx, nullptr);
   return out;
 }
 
@@ -405,6 +474,61 @@ h_RET_A: RETURN(A);
 h_RET_X: RETURN(X);
 h_TAX: X = A; NEXT();
 h_TXA: A = X; NEXT();
+
+  // Fused load + jump.
+#define FUSED_ABS(L, READ)                                                                      \
+  h_##L##_JEQ: if (caplen < pc->n) RETURN(0); A = READ; JUMP(A == pc->k2);                      \
+  h_##L##_JGT: if (caplen < pc->n) RETURN(0); A = READ; JUMP(A > pc->k2);                       \
+  h_##L##_JGE: if (caplen < pc->n) RETURN(0); A = READ; JUMP(A >= pc->k2);                      \
+  h_##L##_JSET: if (caplen < pc->n) RETURN(0); A = READ; JUMP((A & pc->k2) != 0);
+  FUSED_ABS(FA_W, rd32(pkt + pc->k))
+  FUSED_ABS(FA_H, rd16(pkt + pc->k))
+  FUSED_ABS(FA_B, pkt[pc->k])
+  FUSED_ABS(FM_W, rd32(pkt + pc->k) & pc->mask)
+  FUSED_ABS(FM_H, rd16(pkt + pc->k) & pc->mask)
+  FUSED_ABS(FM_B, pkt[pc->k] & pc->mask)
+#undef FUSED_ABS
+  // Indirect: Linux (offset (int)(X + k); negative goes to the specification) and BSD.
+#define FUSED_IND_L(L, SIZE, READ, CMP)                                                         \
+  h_##L##_##CMP: {                                                                              \
+    uint32_t off = X + pc->k;                                                                   \
+    if (uint64_t{off} + SIZE <= caplen) {                                                       \
+      A = READ;                                                                                 \
+    } else {                                                                                    \
+      if (off < 0x80000000u) RETURN(0);                                                         \
+      Outcome o = load_ind(Target::kLinux, pc->k, SIZE, X, pkt, caplen, ctx);                   \
+      if (!o.cont) RETURN(o.value);                                                             \
+      A = o.value;                                                                              \
+    }                                                                                           \
+    goto fused_##CMP;                                                                           \
+  }
+#define FUSED_IND_L4(L, SIZE, READ) \
+  FUSED_IND_L(L, SIZE, READ, JEQ) FUSED_IND_L(L, SIZE, READ, JGT) \
+  FUSED_IND_L(L, SIZE, READ, JGE) FUSED_IND_L(L, SIZE, READ, JSET)
+  FUSED_IND_L4(FI_W_L, 4, rd32(pkt + off))
+  FUSED_IND_L4(FI_H_L, 2, rd16(pkt + off))
+  FUSED_IND_L4(FI_B_L, 1, pkt[off])
+#undef FUSED_IND_L4
+#undef FUSED_IND_L
+#define FUSED_IND_B(L, SIZE, READ, CMP)                                                         \
+  h_##L##_##CMP: {                                                                              \
+    uint64_t off = uint64_t{X} + pc->k;                                                         \
+    if (off + SIZE > caplen) RETURN(0);                                                         \
+    A = READ;                                                                                   \
+    goto fused_##CMP;                                                                           \
+  }
+#define FUSED_IND_B4(L, SIZE, READ) \
+  FUSED_IND_B(L, SIZE, READ, JEQ) FUSED_IND_B(L, SIZE, READ, JGT) \
+  FUSED_IND_B(L, SIZE, READ, JGE) FUSED_IND_B(L, SIZE, READ, JSET)
+  FUSED_IND_B4(FI_W_B, 4, rd32(pkt + off))
+  FUSED_IND_B4(FI_H_B, 2, rd16(pkt + off))
+  FUSED_IND_B4(FI_B_B, 1, pkt[off])
+#undef FUSED_IND_B4
+#undef FUSED_IND_B
+fused_JEQ: JUMP(A == pc->k2);
+fused_JGT: JUMP(A > pc->k2);
+fused_JGE: JUMP(A >= pc->k2);
+fused_JSET: JUMP((A & pc->k2) != 0);
 
 slow:
   RETURN(resume(self, pc, A, X, mem, pkts[i], ctx));

@@ -50,6 +50,10 @@ class Interpreter {
   // The program's return value for one packet: bytes to keep, 0 = drop.
   uint32_t run(const uint8_t* pkt, uint32_t caplen, uint32_t wirelen,
                const Context& ctx = {}) const;
+  // The same as run(), as a plain function of the interpreter's address (jit::Filter calls it
+  // through one indirect call, with nothing in between).
+  static uint32_t run_thunk(const void* self, const uint8_t* pkt, uint32_t caplen,
+                            uint32_t wirelen, const Context& ctx);
   // out[i] = run(pkts[i]...) for every packet.
   void run_batch(std::span<const PacketRef> pkts, uint32_t* out, const Context& ctx = {}) const;
 
@@ -57,14 +61,20 @@ class Interpreter {
   // Statistics for tests: how many bounds checks remain after merging.
   size_t block_checks() const { return block_checks_; }
   size_t checked_loads() const { return checked_loads_; }
+  size_t fused() const { return fused_; }
 
-  // One pre-decoded instruction (32 bytes): handler address, operand, successors.
+  // One pre-decoded instruction (40 bytes): handler address, operand, successors. A fused
+  // slot (a load, optionally `and #mask`, then a conditional jump) carries the jump's constant
+  // in k2 and the jump's successors; the fused-over instructions keep their own slots for
+  // paths that jump straight to them.
   struct Slot {
     const void* handler;
     const Slot* jt;   // conditional jumps and ja: taken / only successor
     const Slot* jf;   // conditional jumps: not taken
     uint32_t k;       // operand
-    uint32_t n;       // loads: bytes to check (block check) or load size (slow paths)
+    uint32_t n;       // loads: bytes to check (block check; 0 = none) or load size (slow paths)
+    uint32_t k2;      // fused slots: the jump's k
+    uint32_t mask;    // fused load-and-jump slots: the `and` constant
   };
 
  private:
@@ -77,6 +87,7 @@ class Interpreter {
   bool zero_mem_ = false;
   size_t block_checks_ = 0;
   size_t checked_loads_ = 0;
+  size_t fused_ = 0;
   std::vector<Insn> insns_;   // for the exact slow path (vm::evaluate)
   std::vector<Slot> slots_;   // one per instruction, plus a final `ret #0` sentinel
 };

@@ -71,7 +71,11 @@ struct BasicBlock {
   // k + size <= 2^32 - 1. For every counted load, k + size <= pkt_bytes without overflow, so
   // after one check `caplen >= pkt_bytes` an engine may read every counted load of the block
   // without its own bounds check; if `caplen < pkt_bytes` it may return 0 on entry to the block
-  // (every way a program can fail returns 0, and nothing a block does before failing is visible).
+  // (every way a program can fail returns 0, and nothing a block does before failing is visible)
+  // -- with one Linux exception: `ld #ifidx` / `ld #hatype` end the program returning A when the
+  // packet has no device (bpf_convert_filter emits `if (skb->dev == NULL) exit`), so in a block
+  // holding one of those before the failing load, the early "return 0" is only right when a
+  // device is present.
   uint32_t pkt_bytes = 0;
   // Same, for the whole path from the entry to this block: the maximum of pkt_bytes over all
   // blocks that dominate it (including itself). An engine may check this once on entry when no

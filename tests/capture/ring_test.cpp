@@ -75,7 +75,7 @@ Outcome run(uint64_t n, const Ring::Options& opts, int consumer_sleep_us, uint64
         std::memcpy(&seq, p.data, 8);
         std::memcpy(&sum, p.data + 8, 4);
         const bool ok = p.caplen >= kMinLen && p.caplen <= kMaxLen &&
-                        p.wirelen == p.caplen + seq % 7 && p.ts_ns == seq * 1000 + 7 &&
+                        p.wirelen == p.caplen + seq % 7 && p.ts == Timestamp{uint32_t(seq), 7} &&
                         int64_t(seq) > last && checksum(p.data + 12, p.caplen - 12) == sum;
         if (!ok) {
           ++out.corrupt;
@@ -102,7 +102,7 @@ Outcome run(uint64_t n, const Ring::Options& opts, int consumer_sleep_us, uint64
       ring.count_rejected(1);
     }
     const uint32_t l = make_packet(seq, len(rng), pkt.data());
-    ring.push(seq * 1000 + 7, pkt.data(), l, l + uint32_t(seq % 7));
+    ring.push(Timestamp{uint32_t(seq), 7}, pkt.data(), l, l + uint32_t(seq % 7));
     if ((seq & 1023) == 0) ring.tick();
   }
   ring.finish();
@@ -170,22 +170,22 @@ TEST(Ring, ImmediateModeHandsOverEachPacket) {
   ASSERT_TRUE(r.ok());
   Ring& ring = **r;
   uint8_t pkt[64] = {1, 2, 3};
-  ASSERT_TRUE(ring.push(5, pkt, 64, 64));
+  ASSERT_TRUE(ring.push(Timestamp{5, 0}, pkt, 64, 64));
   Batch b;
   ASSERT_EQ(ring.next(b, 0), Ring::Wait::kBatch);
   EXPECT_EQ(b.count(), 1u);
-  EXPECT_EQ((*b.begin()).ts_ns, 5u);
+  EXPECT_EQ((*b.begin()).ts.sec, 5u);
   EXPECT_EQ((*b.begin()).data[2], 3);
   // While the consumer holds buffer 0, packets accumulate in the store buffer.
-  ASSERT_TRUE(ring.push(6, pkt, 64, 64));
-  ASSERT_TRUE(ring.push(7, pkt, 64, 64));
+  ASSERT_TRUE(ring.push(Timestamp{6, 0}, pkt, 64, 64));
+  ASSERT_TRUE(ring.push(Timestamp{7, 0}, pkt, 64, 64));
   ring.release(b);
   EXPECT_EQ(ring.next(b, 0), Ring::Wait::kTimeout) << "nothing rotates until the producer runs";
-  ASSERT_TRUE(ring.push(8, pkt, 64, 64));  // rotates now that the hold buffer is free
+  ASSERT_TRUE(ring.push(Timestamp{8, 0}, pkt, 64, 64));  // rotates now that the hold buffer is free
   ASSERT_EQ(ring.next(b, 0), Ring::Wait::kBatch);
   EXPECT_EQ(b.count(), 3u);
   uint64_t want = 6;
-  for (const Packet& p : b) EXPECT_EQ(p.ts_ns, want++);
+  for (const Packet& p : b) EXPECT_EQ(p.ts.sec, want++);
   ring.release(b);
   ring.finish();
   EXPECT_EQ(ring.next(b, 0), Ring::Wait::kEnd);
@@ -199,7 +199,7 @@ TEST(Ring, TimeoutAndRotateRequest) {
   ASSERT_TRUE(r.ok());
   Ring& ring = **r;
   uint8_t pkt[100] = {};
-  ring.push(1, pkt, 100, 100);
+  ring.push(Timestamp{1, 0}, pkt, 100, 100);
   ring.tick();
   Batch b;
   EXPECT_EQ(ring.next(b, 0), Ring::Wait::kTimeout);
@@ -208,11 +208,11 @@ TEST(Ring, TimeoutAndRotateRequest) {
   ASSERT_EQ(ring.next(b, 0), Ring::Wait::kBatch);
   EXPECT_EQ(b.count(), 1u);
   ring.release(b);
-  ring.push(2, pkt, 100, 100);
+  ring.push(Timestamp{2, 0}, pkt, 100, 100);
   ring.request_rotate();
   ring.tick();
   ASSERT_EQ(ring.next(b, 0), Ring::Wait::kBatch);
-  EXPECT_EQ((*b.begin()).ts_ns, 2u);
+  EXPECT_EQ((*b.begin()).ts.sec, 2u);
   ring.release(b);
   const RingStats s = ring.stats();
   EXPECT_EQ(s.delivered, 2u);
@@ -226,7 +226,7 @@ TEST(Ring, OversizedPacketIsClippedNotOverflowing) {
   ASSERT_TRUE(r.ok());
   Ring& ring = **r;
   std::vector<uint8_t> big(10000, 0xab);
-  ASSERT_TRUE(ring.push(1, big.data(), 10000, 10000));
+  ASSERT_TRUE(ring.push(Timestamp{1, 0}, big.data(), 10000, 10000));
   ring.finish();
   Batch b;
   ASSERT_EQ(ring.next(b, 0), Ring::Wait::kBatch);

@@ -6,6 +6,7 @@
 //    corrupt headers are clear errors; random byte corruption never crashes or hangs;
 //  - a nonexistent interface is a clear error.
 #include <gtest/gtest.h>
+#include <pcap/pcap.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -21,7 +22,7 @@ using testing::TestPacket;
 
 std::vector<TestPacket> read_with_source(const std::string& path, std::string* err, Source::Status* last) {
   std::vector<TestPacket> out;
-  auto src = open_file(path);
+  auto src = open_file(path, /*nano=*/true);
   if (!src.ok()) {
     *err = src.diagnostics().render("test");
     *last = Source::Status::kError;
@@ -30,7 +31,8 @@ std::vector<TestPacket> read_with_source(const std::string& path, std::string* e
   std::vector<Frame> frames;
   for (;;) {
     const Source::Status st = (*src)->read(frames, 0);
-    for (const Frame& f : frames) out.push_back(TestPacket{f.ts_ns, f.wirelen, {f.data, f.data + f.caplen}});
+    for (const Frame& f : frames)
+      out.push_back(TestPacket{f.ts.sec * 1'000'000'000ull + f.ts.frac, f.wirelen, {f.data, f.data + f.caplen}});
     if (st != Source::Status::kOk) {
       *last = st;
       *err = (*src)->error();
@@ -70,7 +72,8 @@ TEST(PcapFile, WriterRoundTripThroughLibpcap) {
     // Truncate some packets below their wire length, as a snap length would.
     for (size_t i = 0; i < pkts.size(); ++i) {
       if (i % 5 == 0 && pkts[i].bytes.size() > 60) pkts[i].bytes.resize(60);
-      (*w)->write(pkts[i].ts_ns, pkts[i].bytes.data(), uint32_t(pkts[i].bytes.size()), pkts[i].wirelen);
+      (*w)->write(Timestamp{uint32_t(pkts[i].ts_ns / 1'000'000'000u), uint32_t(pkts[i].ts_ns % 1'000'000'000u / 1000u)},
+                  pkts[i].bytes.data(), uint32_t(pkts[i].bytes.size()), pkts[i].wirelen);
     }
     ASSERT_TRUE((*w)->close()) << (*w)->error();
   }
@@ -184,6 +187,78 @@ TEST(PcapFile, RandomCorruptionNeverCrashes) {
       EXPECT_FALSE(err.empty());
     }
   }
+  unlink(path.c_str());
+}
+
+// Classic pcap by hand: either byte order, micro or nano magic; `oversize` stores one record with
+// caplen above the header's snap length (libpcap's own handling must then take over).
+std::string make_pcap(const std::vector<TestPacket>& pkts, bool swapped, bool nano, uint32_t snaplen,
+                      int oversize_at = -1) {
+  std::string out;
+  auto u32 = [&](uint32_t x) {
+    if (swapped) x = __builtin_bswap32(x);
+    out.append(reinterpret_cast<const char*>(&x), 4);
+  };
+  auto u16 = [&](uint16_t x) {
+    if (swapped) x = __builtin_bswap16(x);
+    out.append(reinterpret_cast<const char*>(&x), 2);
+  };
+  u32(nano ? 0xa1b23c4d : 0xa1b2c3d4); u16(2); u16(4); u32(0); u32(0); u32(snaplen); u32(1);
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    const TestPacket& p = pkts[i];
+    const uint32_t cap = int(i) == oversize_at ? uint32_t(p.bytes.size()) : std::min<uint32_t>(uint32_t(p.bytes.size()), snaplen);
+    u32(uint32_t(p.ts_ns / 1'000'000'000u));
+    u32(uint32_t(p.ts_ns % 1'000'000'000u / (nano ? 1u : 1000u)));
+    u32(cap);
+    u32(p.wirelen);
+    out.append(reinterpret_cast<const char*>(p.bytes.data()), cap);
+  }
+  return out;
+}
+
+TEST(PcapFile, MappedReaderAgreesWithLibpcapOnEveryVariant) {
+  auto pkts = testing::traffic_mix(3000, 21);
+  for (size_t i = 0; i < pkts.size(); ++i) pkts[i].ts_ns += (i % 1000) * 1;  // some ns digits
+  const std::string path = testing::temp_path("variant.pcap");
+  int variants = 0;
+  for (bool swapped : {false, true})
+    for (bool nano : {false, true})
+      for (uint32_t snaplen : {262144u, 200u})
+        for (int oversize : {-1, 1500}) {
+          spit(path, make_pcap(pkts, swapped, nano, snaplen, snaplen == 200 ? oversize : -1));
+          for (bool want_nano : {false, true}) {
+            SCOPED_TRACE(::testing::Message() << "swapped " << swapped << " nano " << nano << " snaplen "
+                                              << snaplen << " oversize " << oversize << " want_nano " << want_nano);
+            std::string ref_err;
+            std::vector<TestPacket> ref;
+            {
+              char ebuf[PCAP_ERRBUF_SIZE];
+              pcap_t* p = pcap_open_offline_with_tstamp_precision(
+                  path.c_str(), want_nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+              ASSERT_NE(p, nullptr) << ebuf;
+              pcap_pkthdr* h;
+              const u_char* d;
+              int rc;
+              while ((rc = pcap_next_ex(p, &h, &d)) == 1)
+                ref.push_back(TestPacket{uint64_t(h->ts.tv_sec) << 32 | uint32_t(h->ts.tv_usec), h->len, {d, d + h->caplen}});
+              if (rc == PCAP_ERROR) ref_err = pcap_geterr(p);
+              pcap_close(p);
+            }
+            auto src = open_file(path, want_nano);
+            ASSERT_TRUE(src.ok());
+            std::vector<TestPacket> got;
+            std::vector<Frame> frames;
+            Source::Status st;
+            while ((st = (*src)->read(frames, 0)) == Source::Status::kOk)
+              for (const Frame& f : frames) got.push_back(TestPacket{uint64_t(f.ts.sec) << 32 | f.ts.frac, f.wirelen, {f.data, f.data + f.caplen}});
+            EXPECT_EQ((*src)->error(), ref_err);
+            EXPECT_EQ((*src)->snaplen(), snaplen);
+            ASSERT_EQ(got.size(), ref.size());
+            for (size_t i = 0; i < ref.size(); ++i) ASSERT_EQ(got[i], ref[i]) << i;
+            ++variants;
+          }
+        }
+  EXPECT_EQ(variants, 32);
   unlink(path.c_str());
 }
 

@@ -15,7 +15,7 @@ using namespace testing;
 
 std::string line(const std::vector<uint8_t>& p, int linktype = 1) {
   std::string out;
-  format_summary(out, linktype, 0, p.data(), uint32_t(p.size()), uint32_t(p.size()));
+  format_summary(out, linktype, Timestamp{}, false, p.data(), uint32_t(p.size()), uint32_t(p.size()));
   return out.substr(16);  // skip the local-time column
 }
 
@@ -50,7 +50,7 @@ TEST(Summary, EveryTruncationIsSafe) {
       // A heap copy of exactly `cut` bytes: ASan catches any read past it.
       std::vector<uint8_t> p(t.bytes.begin(), t.bytes.begin() + long(cut));
       std::string out;
-      format_summary(out, 1, t.ts_ns, p.data(), uint32_t(p.size()), t.wirelen);
+      format_summary(out, 1, Timestamp{uint32_t(t.ts_ns / 1'000'000'000u), 0}, false, p.data(), uint32_t(p.size()), t.wirelen);
       EXPECT_FALSE(out.empty());
       if (cut < 14) {
         EXPECT_NE(out.find("[|ether]"), std::string::npos);

@@ -78,7 +78,11 @@ class Generator {
       case 3: return std::array<uint32_t, 8>{12, 14, 20, 23, 26, 30, 34, 36}[below(rng_, 8)];
       case 4: case 5: return hint > 8 ? hint - 8 + below(rng_, 16) : below(rng_, 16);
       case 6: return below(rng_, 2 * hint + 2);
-      case 7: return 0xffffffffu - below(rng_, 8);
+      case 7: {
+        uint32_t k = 0xffffffffu - uint32_t(below(rng_, 8));
+        // Linux rejects unknown SKF_AD_OFF + n: stay just below the ancillary range there.
+        return o_.target == vm::Target::kLinux ? vm::kSkfAdOff - 1 - uint32_t(below(rng_, 8)) : k;
+      }
       case 8: return 0x7ffffffcu + below(rng_, 8);
       default: return below(rng_, 1600);
     }
@@ -151,12 +155,14 @@ class Generator {
       out_.push_back(vm::stmt(c::kJmp | c::kJa, uint32_t(below(rng_, uint64_t{room} + 1))));
     } else if (r < 87) {  // ret in the middle
       out_.push_back(final_ret());
-    } else if (r < 95 && linux && o_.ancillary) {
-      const auto& anc = vm::kAncillaryTable[below(rng_, vm::kAncillaryTable.size())];
-      out_.push_back(vm::stmt(pick(rng_, kAbsCodes), anc.k()));
+    } else if (r < 95 && linux && o_.ancillary && (o_.ancillary_mask & 0xffff)) {
+      const vm::AncillaryInfo* anc;
+      do anc = &vm::kAncillaryTable[below(rng_, vm::kAncillaryTable.size())];
+      while (!(o_.ancillary_mask & (1u << static_cast<unsigned>(anc->id))));
+      out_.push_back(vm::stmt(pick(rng_, kAbsCodes), anc->k()));
     } else if (linux && o_.negative_offsets) {
       uint32_t base = chance(rng_, 50) ? vm::kSkfNetOff : vm::kSkfLlOff;
-      uint32_t off = chance(rng_, 80) ? below(rng_, 48) : abs_offset() & 0xfffff;
+      uint32_t off = chance(rng_, 80) ? below(rng_, 48) : abs_offset() & 0x7ffff;  // < SKF_AD_OFF
       if (chance(rng_, 80)) {
         out_.push_back(vm::stmt(pick(rng_, kAbsCodes), base + off));
       } else {

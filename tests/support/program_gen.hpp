@@ -37,6 +37,7 @@ struct GenOptions {
   uint32_t max_len = 48;        // instructions, including the prologue and the final ret
   uint32_t packet_hint = 128;   // typical caplen: absolute offsets cluster around it and 0..64
   bool ancillary = true;        // Linux: ancillary loads
+  uint32_t ancillary_mask = 0xffff;  // which ones: bit i = vm::Ancillary value i
   bool negative_offsets = true; // Linux: SKF_NET_OFF / SKF_LL_OFF loads
   bool ret_x = false;           // BSD: `ret x` (libpcap's bpf_filter does not implement it)
 };

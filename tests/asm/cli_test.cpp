@@ -1,0 +1,208 @@
+// The bpfc command line (../shared/CLI.md), run as a process: formats and shorthands, stdin,
+// --disasm with -x and autodetection, exit codes (0 ok, 1 invalid input, 2 usage), stdout empty
+// on every error, diagnostics on stderr in FILE:LINE:COL form.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// Runs bpfc with `args` (shell-quoted by the caller) and `input` on stdin.
+Outcome bpfc(const std::string& args, const std::string& input = "") {
+  static int counter = 0;
+  std::string base = ::testing::TempDir() + "bpfc_cli_" + std::to_string(getpid()) + "_" +
+                     std::to_string(counter++);
+  {
+    std::ofstream in(base + ".in", std::ios::binary);
+    in << input;
+  }
+  std::string cmd =
+      std::string(BPFC_BIN) + " " + args + " <" + base + ".in >" + base + ".out 2>" + base + ".err";
+  int rc = std::system(cmd.c_str());
+  Outcome r;
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = slurp(base + ".out");
+  r.err = slurp(base + ".err");
+  std::remove((base + ".in").c_str());
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  return r;
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+const char* const kArp = "ldh [12]\njeq #0x806, keep, drop\nkeep: ret #65535\ndrop: ret #0\n";
+const char* const kC =
+    "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 1, 0x00000806 },\n"
+    "{ 0x6, 0, 0, 0x0000ffff },\n{ 0x6, 0, 0, 0x00000000 },\n";
+
+TEST(Cli, DefaultIsCFromStdin) {
+  Outcome r = bpfc("", kArp);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, kC);
+  Outcome r2 = bpfc("-", kArp);
+  EXPECT_EQ(r2.out, kC);
+}
+
+TEST(Cli, FormatsAndShorthands) {
+  std::string f = write_temp("arp.bpf", kArp);
+  EXPECT_EQ(bpfc("-dd " + f).out, kC);
+  EXPECT_EQ(bpfc("-f c " + f).out, kC);
+  EXPECT_EQ(bpfc("--format=c " + f).out, kC);
+  EXPECT_EQ(bpfc("-ddd " + f).out, "4\n40 0 0 12\n21 0 1 2054\n6 0 0 65535\n6 0 0 0\n");
+  EXPECT_EQ(bpfc("-f ddd " + f).out, "4\n40 0 0 12\n21 0 1 2054\n6 0 0 65535\n6 0 0 0\n");
+  EXPECT_EQ(bpfc("-d " + f).out,
+            "(000) ldh      [12]\n(001) jeq      #0x806           jt 2\tjf 3\n"
+            "(002) ret      #65535\n(003) ret      #0\n");
+  EXPECT_EQ(bpfc("-f xt_bpf " + f).out, "4,40 0 0 12,21 0 1 2054,6 0 0 65535,6 0 0 0,\n");
+  EXPECT_EQ(bpfc("--format xt_bpf " + f).out, "4,40 0 0 12,21 0 1 2054,6 0 0 65535,6 0 0 0,\n");
+  EXPECT_EQ(bpfc("-f bin " + f).out.size(), 32u);
+  EXPECT_EQ(bpfc("-f asm " + f).out,
+            "        ldh [12]\n        jeq #0x806, L2, L3\nL2:     ret #65535\nL3:     ret #0\n");
+}
+
+TEST(Cli, DisasmWithAndWithoutInputFormat) {
+  const std::string ddd = "4\n40 0 0 12\n21 0 1 2054\n6 0 0 65535\n6 0 0 0\n";
+  const std::string asm_text =
+      "        ldh [12]\n        jeq #0x806, L2, L3\nL2:     ret #65535\nL3:     ret #0\n";
+  EXPECT_EQ(bpfc("--disasm", ddd).out, asm_text);
+  EXPECT_EQ(bpfc("--disasm -x ddd -", ddd).out, asm_text);
+  EXPECT_EQ(bpfc("--disasm -x c", kC).out, asm_text);
+  EXPECT_EQ(bpfc("--disasm", "4,40 0 0 12,21 0 1 2054,6 0 0 65535,6 0 0 0,\n").out, asm_text);
+  EXPECT_EQ(bpfc("--disasm -f ddd", kC).out, ddd);
+  // binary in, binary out
+  std::string bin = bpfc("-f bin", kArp).out;
+  Outcome r = bpfc("--disasm -x bin -d", bin);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 19), "(000) ldh      [12]");
+  // the wrong declared format is an input error
+  Outcome bad = bpfc("--disasm -x xt_bpf", ddd);
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_NE(bad.err.find("<stdin>:"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, ErrorsExitOneWithEmptyStdout) {
+  std::string f = write_temp("bad.bpf",
+                             "  ldh [12]\n  jeq #0x806, keep, dorp\nkeep: ret #1\n"
+                             "drop: ret #0\n  ldw [1]\n");
+  Outcome r = bpfc(f);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, f +
+                       ":2:21: error: undefined label 'dorp'; did you mean 'drop'?\n"
+                       "  jeq #0x806, keep, dorp\n"
+                       "                    ^~~~\n" +
+                       f +
+                       ":5:3: error: unknown instruction 'ldw'; did you mean 'ld'?\n"
+                       "  ldw [1]\n"
+                       "  ^~~\n");
+  Outcome s = bpfc("-d", "ret #0\nret y\n");
+  EXPECT_EQ(s.status, 1);
+  EXPECT_EQ(s.out, "");
+  EXPECT_EQ(s.err.rfind("<stdin>:2:5: error: invalid operand 'y' for 'ret'", 0), 0u) << s.err;
+  Outcome missing = bpfc(::testing::TempDir() + "does-not-exist.bpf");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_NE(missing.err.find("cannot read"), std::string::npos);
+  Outcome empty = bpfc("", "");
+  EXPECT_EQ(empty.status, 1);
+  EXPECT_EQ(empty.out, "");
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  for (const char* args : {"--bogus", "-f", "-f nope", "-x listing", "-x nope", "--target vax",
+                           "a.bpf b.bpf", "-O3", "--disasm --check", "-s abc", "-e"}) {
+    SCOPED_TRACE(args);
+    Outcome r = bpfc(args, kArp);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_NE(r.err.find("bpfc: "), std::string::npos);
+  }
+  Outcome h = bpfc("--help");
+  EXPECT_EQ(h.status, 0);
+  EXPECT_NE(h.out.find("usage: bpfc"), std::string::npos);
+}
+
+TEST(Cli, VerificationGatesOutput) {
+  // `ret x` assembles (bpf_asm emits it) but neither Linux nor BSD accept it.
+  Outcome r = bpfc("", "ld [12]\nret x\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("<stdin>:2:1: error: ", 0), 0u) << r.err;
+  Outcome nv = bpfc("--no-verify -ddd", "ld [12]\nret x\n");
+  EXPECT_EQ(nv.status, 0) << nv.err;
+  EXPECT_EQ(nv.out, "2\n32 0 0 12\n14 0 0 0\n");
+  // Reading M[3] before writing it: rejected, with the source position.
+  Outcome m = bpfc("--check", "ld M[3]\nret a\n");
+  EXPECT_EQ(m.status, 1);
+  EXPECT_EQ(m.out, "");
+  EXPECT_EQ(m.err.rfind("<stdin>:1:1: error: ", 0), 0u) << m.err;
+  Outcome ok = bpfc("--check", kArp);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(ok.out, "");
+  // Bytecode input is verified too; errors name the instruction index.
+  Outcome bc = bpfc("--check -x ddd", "1\n14 0 0 0\n");
+  EXPECT_EQ(bc.status, 1);
+  EXPECT_EQ(bc.err.rfind("<stdin>:0: error: ", 0), 0u) << bc.err;
+}
+
+TEST(Cli, TargetSelectsRules) {
+  // 600 instructions: fine for Linux (4096), too long for FreeBSD's bpf_setf (512).
+  std::string src;
+  for (int i = 0; i < 599; ++i) src += "ld #1\n";
+  src += "ret a\n";
+  EXPECT_EQ(bpfc("--check --target linux", src).status, 0);
+  Outcome bsd = bpfc("--check --target bsd", src);
+  EXPECT_EQ(bsd.status, 1);
+  EXPECT_FALSE(bsd.err.empty());
+}
+
+TEST(Cli, ExpressionOptionsAreAccepted) {
+  // -O/-l/-s parse for every mode (they only matter with -e).
+  Outcome r = bpfc("-O1 -l RAW -s 96 --target linux", kArp);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, kC);
+}
+
+TEST(Cli, VerboseWritesListingToStderrOnly) {
+  Outcome r = bpfc("-V -f ddd", kArp);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "4\n40 0 0 12\n21 0 1 2054\n6 0 0 65535\n6 0 0 0\n");
+  EXPECT_NE(r.err.find("(001) jeq      #0x806           jt 2\tjf 3\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Validating: is runnable (linux rules)\n"), std::string::npos) << r.err;
+  Outcome bad = bpfc("-V", "ld M[1]\nret a\n");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_NE(bad.err.find("(000) ld       M[1]\n"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("Validating: invalid program"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, Examples) {
+  for (const char* name : {"arp.bpf", "tcp_port_22.bpf", "vlan.bpf", "ancillary.bpf"}) {
+    SCOPED_TRACE(name);
+    Outcome r = bpfc(std::string(BPFC_EXAMPLES_DIR) + "/" + name);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(r.out.empty());
+  }
+}
+
+}  // namespace
