@@ -9,6 +9,7 @@
 #include <pcap/pcap.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -224,7 +225,8 @@ uint32_t run(const std::vector<bpf::vm::Insn>& prog, const TestPacket& pkt) {
 
 std::vector<TestPacket> load_corpus(const char* name) {
   std::vector<TestPacket> out;
-  std::string path = std::string(BPFC_CORPUS_DIR) + "/" + name;
+  const char* dir = std::getenv("BPFC_CORPUS_DIR");  // run-time override of the build default
+  std::string path = std::string(dir ? dir : BPFC_CORPUS_DIR) + "/" + name;
   char err[PCAP_ERRBUF_SIZE];
   pcap_t* p = pcap_open_offline(path.c_str(), err);
   if (!p) return out;
