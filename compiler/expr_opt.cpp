@@ -85,6 +85,37 @@ struct SigHash {
   }
 };
 
+// Open-addressing table Sig -> block, reused across passes (no allocation per insert).
+class SigTable {
+ public:
+  void reset(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n + 2) cap <<= 1;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+  }
+  // Returns the block already stored for `s`, or stores `b` and returns it.
+  int find_or_insert(const Sig& s, int b) {
+    for (size_t i = SigHash{}(s) & mask_;; i = (i + 1) & mask_) {
+      Slot& sl = slots_[i];
+      if (sl.block < 0) {
+        sl.sig = s;
+        sl.block = b;
+        return b;
+      }
+      if (sl.sig == s) return sl.block;
+    }
+  }
+
+ private:
+  struct Slot {
+    Sig sig{};
+    int block = -1;
+  };
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
 class Optimiser {
  public:
   explicit Optimiser(IrFunc& f) : f_(f) {}
@@ -171,7 +202,7 @@ class Optimiser {
   std::vector<std::pair<int, int>> stack_;
   std::vector<Facts> in_;
   std::vector<uint8_t> seen_;
-  std::vector<int> pred_start_, pred_list_, fill_;
+  std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_, pos_;
   std::vector<uint64_t> dom_;
 
   bool thread_jumps() {
@@ -314,16 +345,23 @@ class Optimiser {
       return (row(x)[static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
     };
     // levels (height above the returns), processed bottom-up as libpcap does
-    std::vector<int> level(n, 0);
+    level_.assign(n, 0);
+    std::vector<int>& level = level_;
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       const IrBlock& bb = blk(*it);
       if (!bb.is_ret)
         level[static_cast<size_t>(*it)] =
             1 + std::max(level[static_cast<size_t>(bb.succ[0])], level[static_cast<size_t>(bb.succ[1])]);
     }
-    std::vector<int> by_level(order.begin(), order.end());
-    std::stable_sort(by_level.begin(), by_level.end(),
-                     [&](int a, int b) { return level[static_cast<size_t>(a)] < level[static_cast<size_t>(b)]; });
+    by_level_.assign(order.begin(), order.end());
+    std::vector<int>& by_level = by_level_;
+    // stable by position in `order` (no temporary buffer, unlike std::stable_sort)
+    pos_.assign(n, 0);
+    for (size_t i = 0; i < order.size(); ++i) pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
+    std::sort(by_level.begin(), by_level.end(), [&](int a, int b) {
+      int la = level[static_cast<size_t>(a)], lb = level[static_cast<size_t>(b)];
+      return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
+    });
     for (int b : by_level) {
       if (blk(b).is_ret || b == f_.entry) continue;
       for (int side = 0; side < 2; ++side) {  // 0: or_pullup (shared true), 1: and_pullup
@@ -383,8 +421,7 @@ class Optimiser {
   bool merge_identical() {
     const std::vector<int>& order = topo();
     // Bottom-up: successors are canonical before their predecessors are looked up.
-    canon_.clear();
-    canon_.reserve(order.size() * 2);
+    canon_.reset(order.size());
     repl_.resize(f_.blocks.size());
     for (size_t i = 0; i < repl_.size(); ++i) repl_[i] = static_cast<int>(i);
     bool changed = false;
@@ -402,8 +439,8 @@ class Optimiser {
       }
       Sig sg{bb.is_ret, bb.ret_k, bb.is_ret ? -1 : key(b), bb.jcode, bb.k,
              bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]};
-      auto [pos, inserted] = canon_.emplace(sg, b);
-      if (!inserted) repl_[static_cast<size_t>(b)] = pos->second;
+      int rep = canon_.find_or_insert(sg, b);
+      if (rep != b) repl_[static_cast<size_t>(b)] = rep;
     }
     int e = repl_[static_cast<size_t>(f_.entry)];
     if (e != f_.entry) {
@@ -413,7 +450,7 @@ class Optimiser {
     return changed;
   }
   std::vector<int> repl_;
-  std::unordered_map<Sig, int, SigHash> canon_;
+  SigTable canon_;
 };
 
 // ---- redundant load elimination ---------------------------------------------------------------
