@@ -201,6 +201,7 @@ class Optimiser {
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
   std::vector<Facts> in_;
+  Facts extra_;
   std::vector<uint8_t> seen_;
   std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_, pos_;
   std::vector<uint64_t> dom_;
@@ -213,7 +214,7 @@ class Optimiser {
     seen_.assign(f_.blocks.size(), 0);
     std::vector<uint8_t>& seen = seen_;
     bool changed = false;
-    Facts extra;
+    Facts& extra = extra_;
     for (int b : order) {
       IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
@@ -245,6 +246,7 @@ class Optimiser {
         bool both = bb.succ[0] == bb.succ[1];
         Facts& dst = in[static_cast<size_t>(s)];
         if (!seen[static_cast<size_t>(s)]) {
+          dst.reserve(fin.size() + 4);
           dst.assign(fin.begin(), fin.end());
           if (!both) {
             auto it = std::lower_bound(dst.begin(), dst.end(), own);
