@@ -365,6 +365,38 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
   EXPECT_LT(total_ours, total_pcap) << "total program length not below libpcap's";
 }
 
+// `ip broadcast` needs the capture network's netmask (libpcap's netmask argument).
+TEST(ExprDiff, IpBroadcastWithNetmask) {
+  std::mt19937 rng(777);
+  size_t runs = 0;
+  for (int lt : kLinkTypes) {
+    auto pkts = bpf::test::make_packets(lt, rng);
+    for (uint32_t mask : {0xffffff00u, 0xffff0000u, 0xff000000u}) {
+      for (const char* e : {"ip broadcast", "not ip broadcast", "ip broadcast or ip multicast",
+                            "ip broadcast and udp"}) {
+        Pcap pc(lt);
+        bpf_program bp{};
+        bool pcap_ok = pcap_compile(pc.p, &bp, e, 1, mask) == 0;
+        ExprOptions o;
+        o.linktype = lt;
+        o.netmask = mask;
+        auto ours = compile_expression(e, o);
+        ASSERT_EQ(pcap_ok, ours.ok()) << e << " linktype " << lt;
+        if (!pcap_ok) continue;
+        std::vector<bpf::vm::Insn> ref;
+        for (u_int i = 0; i < bp.bf_len; ++i)
+          ref.push_back({bp.bf_insns[i].code, bp.bf_insns[i].jt, bp.bf_insns[i].jf, bp.bf_insns[i].k});
+        pcap_freecode(&bp);
+        for (const TestPacket& pkt : pkts) {
+          ++runs;
+          ASSERT_EQ(run(ref, pkt), run(ours->insns, pkt)) << e << " linktype " << lt << " mask " << mask;
+        }
+      }
+    }
+  }
+  EXPECT_GT(runs, 1000u);
+}
+
 TEST(ExprDiff, RejectsWhatLibpcapRejects) {
   for (const char* e : kRejects) {
     for (int lt : kLinkTypes) {
