@@ -1035,7 +1035,23 @@ Cond Gen::gen_scode(const Node& n) {
   Qual q = n.qual;
   const std::string& name = n.str;
   switch (q.addr) {
-    case QAddr::kNet: fail("unknown network '" + name + "'");
+    case QAddr::kNet: {
+      // pcap_nametonetaddr: getnetbyname (/etc/networks), then left-justified as libpcap does
+      netent ne{};
+      netent* res = nullptr;
+      char buf[1024];
+      int herr = 0;
+      uint32_t addr = 0;
+      if (getnetbyname_r(name.c_str(), &ne, buf, sizeof buf, &res, &herr) == 0 && res)
+        addr = static_cast<uint32_t>(res->n_net);
+      if (addr == 0) fail("unknown network '" + name + "'");
+      uint32_t mask = 0xffffffffu;
+      while (addr && (addr & 0xff000000u) == 0) {
+        addr <<= 8;
+        mask <<= 8;
+      }
+      return host(addr, mask, q.proto, q.dir, q.addr);
+    }
     case QAddr::kDefault:
     case QAddr::kHost: {
       if (q.proto == QProto::kLink) {

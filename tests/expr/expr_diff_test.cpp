@@ -174,6 +174,7 @@ const char* const kExprs[] = {
     "vlan and pppoes and ip", "pppoes and link[0:2] = 0x21", "pppoes and not ip",
     "pppoes and ip6 net 2001:db8::/32", "pppoes and portrange 1-100", "not pppoes",
     "pppoes and mpls", "pppoes and decnet", "pppoes and iso", "pppoes and stp",
+    "net loopback", "net link-local", "src net loopback or dst net link-local",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
 
@@ -193,7 +194,7 @@ const char* const kRejects[] = {
     "host 10.0.0.1 mask 255.0.0.0", "net ::1/129", "net fe80::1/10", "ip6 net 10.0.0.0/8",
     "less", "greater", "less x", "len <", "1 = ", "= 1", "ip[0:3] = 1", "tcp[0:8] = 1",
     "ether[0:0] = 1", "foo[0] = 1", "lane", "vpi 1", "on eth0", "rnr 1", "type mgt",
-    "subtype beacon", "dir tods", "llc foo", "pppoes and vlan", "pppoes and ether host 00:11:22:33:44:55",
+    "subtype beacon", "dir tods", "llc foo", "net default", "net no-such-network", "pppoes and vlan", "pppoes and ether host 00:11:22:33:44:55",
     "pppoes 65536", "ip6 broadcast", "tcp broadcast", "tcp multicast",
     "1 = 2", "ip and not ip", "tcp and udp", "tcp and not tcp and ip",
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
