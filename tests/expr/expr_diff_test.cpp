@@ -9,6 +9,7 @@
 #include <pcap/pcap.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -173,6 +174,7 @@ const char* const kExprs[] = {
     "vlan and pppoes and ip", "pppoes and link[0:2] = 0x21", "pppoes and not ip",
     "pppoes and ip6 net 2001:db8::/32", "pppoes and portrange 1-100", "not pppoes",
     "pppoes and mpls", "pppoes and decnet", "pppoes and iso", "pppoes and stp",
+    "net loopback", "net link-local", "src net loopback or dst net link-local",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
 
@@ -192,7 +194,7 @@ const char* const kRejects[] = {
     "host 10.0.0.1 mask 255.0.0.0", "net ::1/129", "net fe80::1/10", "ip6 net 10.0.0.0/8",
     "less", "greater", "less x", "len <", "1 = ", "= 1", "ip[0:3] = 1", "tcp[0:8] = 1",
     "ether[0:0] = 1", "foo[0] = 1", "lane", "vpi 1", "on eth0", "rnr 1", "type mgt",
-    "subtype beacon", "dir tods", "llc foo", "pppoes and vlan", "pppoes and ether host 00:11:22:33:44:55",
+    "subtype beacon", "dir tods", "llc foo", "net default", "net no-such-network", "pppoes and vlan", "pppoes and ether host 00:11:22:33:44:55",
     "pppoes 65536", "ip6 broadcast", "tcp broadcast", "tcp multicast",
     "1 = 2", "ip and not ip", "tcp and udp", "tcp and not tcp and ip",
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
@@ -224,7 +226,8 @@ uint32_t run(const std::vector<bpf::vm::Insn>& prog, const TestPacket& pkt) {
 
 std::vector<TestPacket> load_corpus(const char* name) {
   std::vector<TestPacket> out;
-  std::string path = std::string(BPFC_CORPUS_DIR) + "/" + name;
+  const char* dir = std::getenv("BPFC_CORPUS_DIR");  // run-time override of the build default
+  std::string path = std::string(dir ? dir : BPFC_CORPUS_DIR) + "/" + name;
   char err[PCAP_ERRBUF_SIZE];
   pcap_t* p = pcap_open_offline(path.c_str(), err);
   if (!p) return out;
@@ -361,6 +364,38 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
   EXPECT_GE(compared, 400u);
   EXPECT_GE(10 * shorter_or_equal, 9 * len_cmp) << "fewer than 90% of programs as short as libpcap's";
   EXPECT_LT(total_ours, total_pcap) << "total program length not below libpcap's";
+}
+
+// `ip broadcast` needs the capture network's netmask (libpcap's netmask argument).
+TEST(ExprDiff, IpBroadcastWithNetmask) {
+  std::mt19937 rng(777);
+  size_t runs = 0;
+  for (int lt : kLinkTypes) {
+    auto pkts = bpf::test::make_packets(lt, rng);
+    for (uint32_t mask : {0xffffff00u, 0xffff0000u, 0xff000000u}) {
+      for (const char* e : {"ip broadcast", "not ip broadcast", "ip broadcast or ip multicast",
+                            "ip broadcast and udp"}) {
+        Pcap pc(lt);
+        bpf_program bp{};
+        bool pcap_ok = pcap_compile(pc.p, &bp, e, 1, mask) == 0;
+        ExprOptions o;
+        o.linktype = lt;
+        o.netmask = mask;
+        auto ours = compile_expression(e, o);
+        ASSERT_EQ(pcap_ok, ours.ok()) << e << " linktype " << lt;
+        if (!pcap_ok) continue;
+        std::vector<bpf::vm::Insn> ref;
+        for (u_int i = 0; i < bp.bf_len; ++i)
+          ref.push_back({bp.bf_insns[i].code, bp.bf_insns[i].jt, bp.bf_insns[i].jf, bp.bf_insns[i].k});
+        pcap_freecode(&bp);
+        for (const TestPacket& pkt : pkts) {
+          ++runs;
+          ASSERT_EQ(run(ref, pkt), run(ours->insns, pkt)) << e << " linktype " << lt << " mask " << mask;
+        }
+      }
+    }
+  }
+  EXPECT_GT(runs, 1000u);
 }
 
 TEST(ExprDiff, RejectsWhatLibpcapRejects) {
