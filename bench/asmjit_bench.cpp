@@ -15,6 +15,11 @@
 //                                   batch_gain_hot / batch_gain_cold (per-packet / batched time,
 //                                   on the corpus in cache and on a 96 MiB ring), interp_vs_pcap
 //   AsmjitCompile/<n>             compile latency of an n-instruction filter (verify excluded)
+//   Asmjit/llvm*/<filter>, llvm_* counters: the LLVM engine (jit/llvm) in the same run, per
+//                                 packet (what Filter::run calls) and batched (what
+//                                 Filter::run_batch calls: the filter inlined into the loop),
+//                                 also median over 9 placements; its compile latency is
+//                                 LlvmCompile/<n> in llvm_bench.cpp
 //
 // Run: build/bin/bpfc_bench --benchmark_filter=Asmjit
 #include <benchmark/benchmark.h>
@@ -23,6 +28,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <algorithm>
@@ -39,6 +45,10 @@
 #if __has_include("vm/interpreter.hpp")
 #include "vm/interpreter.hpp"
 #define BPFC_ASMJIT_BENCH_INTERP 1
+#endif
+#if defined(BPFC_BENCH_HAS_LLVM)  // the LLVM engine in the same run (bench/CMakeLists.txt)
+#include "jit/llvm/llvm_engine.hpp"
+#define BPFC_ASMJIT_BENCH_LLVM 1
 #endif
 #endif
 
@@ -163,6 +173,10 @@ struct Compiled {
 #ifdef BPFC_ASMJIT_BENCH_INTERP
   std::vector<bpf::vm::Interpreter> interp;  // 0 or 1
 #endif
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+  // [0]: the one compiled first; [1 + p]: placement p (as `placements` for asmjit).
+  std::vector<bpf::jit::LlvmCode> llvm;
+#endif
 };
 
 constexpr size_t kPlacements = 9;
@@ -177,6 +191,16 @@ struct Setup {
   std::vector<Compiled> filters;
   std::string source;
 };
+
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+// The LLVM batch entry takes vm::PacketRef, laid out exactly as PacketRef here.
+static_assert(sizeof(PacketRef) == sizeof(bpf::vm::PacketRef) &&
+              offsetof(PacketRef, caplen) == offsetof(bpf::vm::PacketRef, caplen) &&
+              offsetof(PacketRef, wirelen) == offsetof(bpf::vm::PacketRef, wirelen));
+const bpf::vm::PacketRef* as_vm(const std::vector<PacketRef>& v) {
+  return reinterpret_cast<const bpf::vm::PacketRef*>(v.data());
+}
+#endif
 
 [[noreturn]] void die(const std::string& msg) {
   std::fprintf(stderr, "asmjit_bench setup: %s\n", msg.c_str());
@@ -232,6 +256,23 @@ const Setup& setup() {
 #ifdef BPFC_ASMJIT_BENCH_INTERP
       c.interp.emplace_back(c.verified[0]);
 #endif
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+      for (size_t i = 0; i <= kPlacements; ++i) {
+        auto l = bpf::jit::LlvmCode::compile(c.verified[0], bpf::jit::kLlvmFilterOptLevel, true);
+        if (!l) die(std::string("llvm failed on ") + f.expr + ": " + l.diagnostics().render(f.expr));
+        c.llvm.push_back(l.take());
+      }
+      {
+        std::vector<uint32_t> out(st->pkts.size());
+        c.llvm[0].batch_function()(nullptr, as_vm(st->pkts), out.size(), out.data(), ctx);
+        for (size_t i = 0; i < out.size(); ++i) {
+          const PacketRef& p = st->pkts[i];
+          const uint32_t ref = bpf::test::pcap_filter(c.insns, p.data, p.caplen, p.wirelen);
+          if (out[i] != ref || c.llvm[0].run(p.data, p.caplen, p.wirelen, ctx) != ref)
+            die(std::string("llvm differs on '") + f.expr + "'");
+        }
+      }
+#endif
       size_t accepted = 0;
       for (const PacketRef& p : st->pkts) {
         const uint32_t ref = bpf::test::pcap_filter(c.insns, p.data, p.caplen, p.wirelen);
@@ -259,7 +300,7 @@ const Setup& setup() {
 
 // ---- the engines, one pass over all packets each -------------------------------------------
 
-enum class Engine { kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand };
+enum class Engine { kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand, kLlvm, kLlvmBatch };
 
 // One pass of engine `e` with filter `f` over `pkts`; `placement` picks the copy of the JIT code
 // (-1: the first compiled one).
@@ -302,6 +343,23 @@ uint64_t pass(Engine e, size_t f, const std::vector<PacketRef>& pkts, int placem
       for (const PacketRef& p : pkts) sum += h(p.data, p.caplen);
       break;
     }
+    case Engine::kLlvm: {
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+      const bpf::jit::LlvmFilterFn lf = c.llvm[size_t(placement + 1)].function();
+      for (const PacketRef& p : pkts) sum += lf(nullptr, p.data, p.caplen, p.wirelen, ctx);
+#endif
+      break;
+    }
+    case Engine::kLlvmBatch: {
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+      static std::vector<uint32_t> out;
+      out.resize(pkts.size());
+      c.llvm[size_t(placement + 1)].batch_function()(nullptr, as_vm(pkts), pkts.size(),
+                                                      out.data(), ctx);
+      for (uint32_t v : out) sum += v;
+#endif
+      break;
+    }
   }
   return sum;
 }
@@ -313,6 +371,12 @@ void BM_Filter(benchmark::State& state, Engine e, size_t f) {
 #ifndef BPFC_ASMJIT_BENCH_INTERP
   if (e == Engine::kInterp) {
     state.SkipWithError("interpreter not built");
+    return;
+  }
+#endif
+#ifndef BPFC_ASMJIT_BENCH_LLVM
+  if (e == Engine::kLlvm || e == Engine::kLlvmBatch) {
+    state.SkipWithError("LLVM engine not built");
     return;
   }
 #endif
@@ -380,6 +444,37 @@ void BM_Summary(benchmark::State& state) {
     }
   }
   const double n = double(kNumFilters);
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+  // The LLVM engine, measured the same way (medians over placements): >1 means LLVM is faster.
+  double log_l_asmjit = 0, log_l_hand = 0, log_lb_asmjitb = 0, log_lb_hand = 0, log_l_pcap = 0,
+         log_lb_cold = 0;
+  for (size_t f = 0; f < kNumFilters; ++f) {
+    const std::string name = kFilters[f].name;
+    const double pcap = ns_per_packet(Engine::kPcap, f, 9, s.pkts);
+    const double hand = ns_per_packet(Engine::kHand, f, 9, s.pkts);
+    const double jit = jit_ns_median(Engine::kAsmjit, f, 9, s.pkts);
+    const double jitb = jit_ns_median(Engine::kAsmjitBatch, f, 9, s.pkts);
+    const double jitb_cold = jit_ns_median(Engine::kAsmjitBatch, f, 2, s.cold);
+    const double llvm = jit_ns_median(Engine::kLlvm, f, 9, s.pkts);
+    const double llvmb = jit_ns_median(Engine::kLlvmBatch, f, 9, s.pkts);
+    const double llvmb_cold = jit_ns_median(Engine::kLlvmBatch, f, 2, s.cold);
+    log_l_asmjit += std::log(jit / llvm);
+    log_l_hand += std::log(hand / llvm);
+    log_lb_asmjitb += std::log(jitb / llvmb);
+    log_lb_hand += std::log(hand / llvmb);
+    log_l_pcap += std::log(pcap / llvm);
+    log_lb_cold += std::log(jitb_cold / llvmb_cold);
+    state.counters[name + "_llvm_ns"] = llvm;
+    state.counters[name + "_llvm_batch_ns"] = llvmb;
+    state.counters[name + "_llvm_cold_batch_ns"] = llvmb_cold;
+  }
+  state.counters["llvm_vs_asmjit"] = std::exp(log_l_asmjit / n);
+  state.counters["llvm_vs_hand"] = std::exp(log_l_hand / n);
+  state.counters["llvm_batch_vs_asmjit_batch"] = std::exp(log_lb_asmjitb / n);
+  state.counters["llvm_batch_vs_hand"] = std::exp(log_lb_hand / n);
+  state.counters["llvm_batch_vs_asmjit_batch_cold"] = std::exp(log_lb_cold / n);
+  state.counters["llvm_vs_pcap"] = std::exp(log_l_pcap / n);
+#endif
   state.counters["asmjit_vs_pcap"] = std::exp(log_vs_pcap / n);
   state.counters["asmjit_vs_hand"] = std::exp(log_vs_hand / n);
   state.counters["asmjit_best_placement_vs_hand"] = std::exp(log_vs_hand_best / n);
@@ -423,7 +518,9 @@ int register_all() {
                                                     {Engine::kInterp, "interp"},
                                                     {Engine::kAsmjit, "asmjit"},
                                                     {Engine::kAsmjitBatch, "asmjit_batch"},
-                                                    {Engine::kHand, "hand"}};
+                                                    {Engine::kHand, "hand"},
+                                                    {Engine::kLlvm, "llvm"},
+                                                    {Engine::kLlvmBatch, "llvm_batch"}};
   for (size_t f = 0; f < kNumFilters; ++f)
     for (auto [e, name] : engines)
       benchmark::RegisterBenchmark(
@@ -435,14 +532,17 @@ int register_all() {
   benchmark::RegisterBenchmark("AsmjitCompile/18",
                                [=](benchmark::State& st) { BM_Compile(st, k18, true); })
       ->UseManualTime()
+      ->Iterations(3000)
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("AsmjitCompile/50",
                                [=](benchmark::State& st) { BM_Compile(st, k50, true); })
       ->UseManualTime()
+      ->Iterations(3000)
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("AsmjitCompile/50_single_copy",
                                [=](benchmark::State& st) { BM_Compile(st, k50, false); })
       ->UseManualTime()
+      ->Iterations(3000)
       ->Unit(benchmark::kMicrosecond);
   return 0;
 }

@@ -58,17 +58,17 @@ constexpr uint32_t kIpProtoTcp = 6, kIpProtoUdp = 17, kIpProtoSctp = 132, kIpPro
                    kIpProtoFragment = 44;
 constexpr uint32_t kAncPktType = 0xfffff004;  // SKF_AD_OFF + SKF_AD_PKTTYPE
 
-// Unresolved edge: (block, 0 = true / 1 = false).
-struct Patch {
-  int block;
-  int which;
-};
+// Unresolved edges ("patch lists") are chained through the successor slots themselves, as
+// libpcap's backpatching does: a list is the id (block * 2 + which) of its first slot, -1 when
+// empty; an unresolved slot holds kChainEnd or kChainLink - (id of the next slot).
+constexpr int kChainEnd = -1;
+constexpr int kChainLink = -2;
 
 // A boolean sub-graph: entry block and its dangling exits; or a constant.
 struct Cond {
   int entry = -1;
   int cval = -1;  // -1: not constant, 0: false, 1: true
-  std::vector<Patch> t, f;
+  int t = -1, f = -1;  // patch lists of the true and false exits
 };
 
 Cond const_cond(bool v) {
@@ -101,7 +101,10 @@ enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, 
 
 class Gen {
  public:
-  Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) { init_link(); }
+  Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
+    init_link();
+    f_.blocks.reserve(64 + 16 * ast.nodes.size());
+  }
 
   IrFunc& func() { return f_; }
 
@@ -190,8 +193,33 @@ class Gen {
     f_.blocks.push_back(std::move(b));
     return static_cast<int>(f_.blocks.size() - 1);
   }
-  void patch(const std::vector<Patch>& ps, int target) {
-    for (const Patch& p : ps) f_.blocks[static_cast<size_t>(p.block)].succ[p.which] = target;
+  int& slot(int id) { return f_.blocks[static_cast<size_t>(id / 2)].succ[id % 2]; }
+  static int next_of(int v) { return v == kChainEnd ? -1 : kChainLink - v; }
+  void patch(int list, int target) {
+    while (list >= 0) {
+      int& sl = slot(list);
+      int nxt = next_of(sl);
+      sl = target;
+      list = nxt;
+    }
+  }
+  int concat(int a, int b) {
+    if (a < 0) return b;
+    if (b < 0) return a;
+    int p = a;
+    for (;;) {
+      int nxt = next_of(slot(p));
+      if (nxt < 0) break;
+      p = nxt;
+    }
+    slot(p) = kChainLink - b;
+    return a;
+  }
+  // Prepends the slot (block, which) to a list.
+  void add_exit(int& list, int block, int which) {
+    int id = block * 2 + which;
+    slot(id) = list < 0 ? kChainEnd : kChainLink - list;
+    list = id;
   }
   Cond test(std::vector<Insn> stmts, uint16_t jop, uint32_t k) {
     IrBlock b;
@@ -202,8 +230,8 @@ class Gen {
     f_.blocks.push_back(std::move(b));
     Cond cd;
     cd.entry = static_cast<int>(f_.blocks.size() - 1);
-    cd.t.push_back({cd.entry, 0});
-    cd.f.push_back({cd.entry, 1});
+    add_exit(cd.t, cd.entry, 0);
+    add_exit(cd.f, cd.entry, 1);
     return cd;
   }
   Cond and_(Cond a, Cond b) {
@@ -214,9 +242,8 @@ class Gen {
     patch(a.t, b.entry);
     Cond r;
     r.entry = a.entry;
-    r.t = std::move(b.t);
-    r.f = std::move(a.f);
-    r.f.insert(r.f.end(), b.f.begin(), b.f.end());
+    r.t = b.t;
+    r.f = concat(a.f, b.f);
     return r;
   }
   Cond or_(Cond a, Cond b) {
@@ -227,9 +254,8 @@ class Gen {
     patch(a.f, b.entry);
     Cond r;
     r.entry = a.entry;
-    r.f = std::move(b.f);
-    r.t = std::move(a.t);
-    r.t.insert(r.t.end(), b.t.begin(), b.t.end());
+    r.f = b.f;
+    r.t = concat(a.t, b.t);
     return r;
   }
   static Cond not_(Cond a) {
@@ -1009,7 +1035,23 @@ Cond Gen::gen_scode(const Node& n) {
   Qual q = n.qual;
   const std::string& name = n.str;
   switch (q.addr) {
-    case QAddr::kNet: fail("unknown network '" + name + "'");
+    case QAddr::kNet: {
+      // pcap_nametonetaddr: getnetbyname (/etc/networks), then left-justified as libpcap does
+      netent ne{};
+      netent* res = nullptr;
+      char buf[1024];
+      int herr = 0;
+      uint32_t addr = 0;
+      if (getnetbyname_r(name.c_str(), &ne, buf, sizeof buf, &res, &herr) == 0 && res)
+        addr = static_cast<uint32_t>(res->n_net);
+      if (addr == 0) fail("unknown network '" + name + "'");
+      uint32_t mask = 0xffffffffu;
+      while (addr && (addr & 0xff000000u) == 0) {
+        addr <<= 8;
+        mask <<= 8;
+      }
+      return host(addr, mask, q.proto, q.dir, q.addr);
+    }
     case QAddr::kDefault:
     case QAddr::kHost: {
       if (q.proto == QProto::kLink) {
@@ -1186,13 +1228,13 @@ Cond Gen::protochain(uint32_t v, QProto proto) {
                                           ins(c::kLdx | c::kB | c::kMsh, nl)},
                    v);
   r.entry = entry0;
-  r.t.push_back({entry0, 0});
+  add_exit(r.t, entry0, 0);
   int found = entry0;  // the "found?" tests whose false edge leads to this step's checks
   std::vector<int> founds = {entry0};
   for (int step = 0; step < kChainSteps; ++step) {
     int b59 = blk({}, 59);
     for (int fb : founds) set(fb, 1, b59);
-    r.f.push_back({b59, 0});
+    add_exit(r.f, b59, 0);
     int last = b59;
     std::vector<int> ext_tests;
     if (v6) {
@@ -1205,21 +1247,21 @@ Cond Gen::protochain(uint32_t v, QProto proto) {
     }
     int bah = blk({}, 51);
     set(last, 1, bah);
-    r.f.push_back({bah, 1});
+    add_exit(r.f, bah, 1);
     founds.clear();
     if (v6) {
       int cx = blk(ext_step, v);
       for (int be : ext_tests) set(be, 0, cx);
-      r.t.push_back({cx, 0});
+      add_exit(r.t, cx, 0);
       founds.push_back(cx);
     }
     int ca = blk(ah_step, v);
     set(bah, 0, ca);
-    r.t.push_back({ca, 0});
+    add_exit(r.t, ca, 0);
     founds.push_back(ca);
   }
   (void)found;
-  for (int fb : founds) r.f.push_back({fb, 1});  // walk bound reached
+  for (int fb : founds) add_exit(r.f, fb, 1);  // walk bound reached
   return and_(lt, r);
 }
 

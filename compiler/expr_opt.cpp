@@ -29,13 +29,6 @@ namespace {
 namespace c = vm::code;
 using vm::Insn;
 
-std::string stmts_key(const std::vector<Insn>& s) {
-  std::string k;
-  k.reserve(s.size() * 8);
-  for (const Insn& i : s) k.append(reinterpret_cast<const char*>(&i), sizeof i);
-  return k;
-}
-
 struct Fact {
   int key;
   uint16_t jcode;
@@ -66,6 +59,56 @@ int decide(const Facts& facts, int key, uint16_t jcode, uint32_t k) {
   return -1;
 }
 
+// A block's identity for merging: its test value, test, successors (or its return value).
+struct Sig {
+  bool is_ret;
+  uint32_t ret_k;
+  int key;
+  uint16_t jcode;
+  uint32_t k;
+  int t, f;
+  bool operator==(const Sig&) const = default;
+};
+struct SigHash {
+  size_t operator()(const Sig& s) const {
+    uint64_t h = (uint64_t(s.ret_k) << 32) ^ uint64_t(uint32_t(s.key)) * 0x9e3779b97f4a7c15ull;
+    h ^= (uint64_t(s.jcode) << 48) ^ (uint64_t(s.k) * 0x100000001b3ull);
+    h ^= (uint64_t(uint32_t(s.t)) << 20) ^ uint64_t(uint32_t(s.f)) * 31 ^ uint64_t(s.is_ret);
+    return static_cast<size_t>(h ^ (h >> 31));
+  }
+};
+
+// Open-addressing table Sig -> block, reused across passes (no allocation per insert).
+class SigTable {
+ public:
+  void reset(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n + 2) cap <<= 1;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+  }
+  // Returns the block already stored for `s`, or stores `b` and returns it.
+  int find_or_insert(const Sig& s, int b) {
+    for (size_t i = SigHash{}(s) & mask_;; i = (i + 1) & mask_) {
+      Slot& sl = slots_[i];
+      if (sl.block < 0) {
+        sl.sig = s;
+        sl.block = b;
+        return b;
+      }
+      if (sl.sig == s) return sl.block;
+    }
+  }
+
+ private:
+  struct Slot {
+    Sig sig{};
+    int block = -1;
+  };
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
 class Optimiser {
  public:
   explicit Optimiser(IrFunc& f) : f_(f) {}
@@ -89,23 +132,36 @@ class Optimiser {
 
  private:
   IrFunc& f_;
-  std::unordered_map<std::string, int> key_ids_;
   std::vector<int> key_of_;
 
   IrBlock& blk(int i) { return f_.blocks[static_cast<size_t>(i)]; }
 
+  // Value identity of a block's test: blocks with equal statements (and the same relation tag)
+  // share a key; opaque blocks get their own. Hash-consed without building strings.
   int key(int b) {
     if (key_of_.size() < f_.blocks.size()) key_of_.resize(f_.blocks.size(), -2);
     int& k = key_of_[static_cast<size_t>(b)];
-    if (k == -2) {
-      std::string sk = stmts_key(blk(b).stmts);
-      if (blk(b).opaque) sk += "#opaque" + std::to_string(b);
-      if (blk(b).rel_eq) sk += "=rel";
-      auto [it, ins] = key_ids_.emplace(sk, static_cast<int>(key_ids_.size()));
-      k = it->second;
+    if (k != -2) return k;
+    const IrBlock& bb = blk(b);
+    if (bb.opaque) return k = next_key_++;
+    uint64_t h = bb.rel_eq ? 0x9e3779b97f4a7c15ull : 0x12345;
+    for (const Insn& i : bb.stmts) {
+      h ^= (uint64_t(i.code) << 40) ^ (uint64_t(i.k) << 1) ^ i.jt;
+      h *= 0x100000001b3ull;
+      h ^= h >> 29;
     }
-    return k;
+    for (;; ++h) {
+      auto it = key_rep_.find(h);
+      if (it == key_rep_.end()) {
+        key_rep_.emplace(h, b);
+        return k = next_key_++;
+      }
+      const IrBlock& rb = blk(it->second);
+      if (rb.rel_eq == bb.rel_eq && rb.stmts == bb.stmts) return k = key(it->second);
+    }
   }
+  std::unordered_map<uint64_t, int> key_rep_;  // hash -> representative block
+  int next_key_ = 0;
 
   // Reverse postorder of the blocks reachable from the entry (buffers reused across passes).
   const std::vector<int>& topo() {
@@ -138,8 +194,9 @@ class Optimiser {
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
   std::vector<Facts> in_;
+  Facts extra_;
   std::vector<uint8_t> seen_;
-  std::vector<int> pred_start_, pred_list_, fill_;
+  std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_, pos_;
   std::vector<uint64_t> dom_;
 
   bool thread_jumps() {
@@ -150,7 +207,7 @@ class Optimiser {
     seen_.assign(f_.blocks.size(), 0);
     std::vector<uint8_t>& seen = seen_;
     bool changed = false;
-    Facts extra;
+    Facts& extra = extra_;
     for (int b : order) {
       IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
@@ -182,6 +239,7 @@ class Optimiser {
         bool both = bb.succ[0] == bb.succ[1];
         Facts& dst = in[static_cast<size_t>(s)];
         if (!seen[static_cast<size_t>(s)]) {
+          dst.reserve(fin.size() + 4);
           dst.assign(fin.begin(), fin.end());
           if (!both) {
             auto it = std::lower_bound(dst.begin(), dst.end(), own);
@@ -282,16 +340,23 @@ class Optimiser {
       return (row(x)[static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
     };
     // levels (height above the returns), processed bottom-up as libpcap does
-    std::vector<int> level(n, 0);
+    level_.assign(n, 0);
+    std::vector<int>& level = level_;
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       const IrBlock& bb = blk(*it);
       if (!bb.is_ret)
         level[static_cast<size_t>(*it)] =
             1 + std::max(level[static_cast<size_t>(bb.succ[0])], level[static_cast<size_t>(bb.succ[1])]);
     }
-    std::vector<int> by_level(order.begin(), order.end());
-    std::stable_sort(by_level.begin(), by_level.end(),
-                     [&](int a, int b) { return level[static_cast<size_t>(a)] < level[static_cast<size_t>(b)]; });
+    by_level_.assign(order.begin(), order.end());
+    std::vector<int>& by_level = by_level_;
+    // stable by position in `order` (no temporary buffer, unlike std::stable_sort)
+    pos_.assign(n, 0);
+    for (size_t i = 0; i < order.size(); ++i) pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
+    std::sort(by_level.begin(), by_level.end(), [&](int a, int b) {
+      int la = level[static_cast<size_t>(a)], lb = level[static_cast<size_t>(b)];
+      return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
+    });
     for (int b : by_level) {
       if (blk(b).is_ret || b == f_.entry) continue;
       for (int side = 0; side < 2; ++side) {  // 0: or_pullup (shared true), 1: and_pullup
@@ -350,34 +415,37 @@ class Optimiser {
 
   bool merge_identical() {
     const std::vector<int>& order = topo();
-    std::map<std::tuple<bool, uint32_t, int, uint16_t, uint32_t, int, int>, int> canon;
-    std::vector<int> repl(f_.blocks.size());
-    for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
+    // Bottom-up: successors are canonical before their predecessors are looked up.
+    canon_.reset(order.size());
+    repl_.resize(f_.blocks.size());
+    for (size_t i = 0; i < repl_.size(); ++i) repl_[i] = static_cast<int>(i);
     bool changed = false;
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       int b = *it;
       IrBlock& bb = blk(b);
       if (!bb.is_ret) {
         for (int w = 0; w < 2; ++w) {
-          int r = repl[static_cast<size_t>(bb.succ[w])];
+          int r = repl_[static_cast<size_t>(bb.succ[w])];
           if (r != bb.succ[w]) {
             bb.succ[w] = r;
             changed = true;
           }
         }
       }
-      auto k = std::make_tuple(bb.is_ret, bb.ret_k, bb.is_ret ? -1 : key(b), bb.jcode, bb.k,
-                               bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]);
-      auto [pos, inserted] = canon.emplace(k, b);
-      if (!inserted) repl[static_cast<size_t>(b)] = pos->second;
+      Sig sg{bb.is_ret, bb.ret_k, bb.is_ret ? -1 : key(b), bb.jcode, bb.k,
+             bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]};
+      int rep = canon_.find_or_insert(sg, b);
+      if (rep != b) repl_[static_cast<size_t>(b)] = rep;
     }
-    int e = repl[static_cast<size_t>(f_.entry)];
+    int e = repl_[static_cast<size_t>(f_.entry)];
     if (e != f_.entry) {
       f_.entry = e;
       changed = true;
     }
     return changed;
   }
+  std::vector<int> repl_;
+  SigTable canon_;
 };
 
 // ---- redundant load elimination ---------------------------------------------------------------
@@ -388,17 +456,32 @@ struct RegState {
   friend bool operator==(const RegState&, const RegState&) = default;
 };
 
+// Hash-consed symbolic values: (tag, k, dependency) -> value number.
 class ValueTable {
  public:
-  int intern(const std::string& s) {
-    auto [it, ins] = ids_.emplace(s, static_cast<int>(ids_.size()));
+  int intern(uint32_t tag, uint32_t k, int64_t dep = -2) {
+    Key key{tag, k, dep};
+    auto [it, ins] = ids_.emplace(key, next_);
+    if (ins) ++next_;
     return it->second;
   }
-  int fresh() { return intern("?" + std::to_string(fresh_++)); }
+  int fresh() { return intern(0xffffffffu, fresh_++); }
 
  private:
-  std::unordered_map<std::string, int> ids_;
-  int fresh_ = 0;
+  struct Key {
+    uint32_t tag, k;
+    int64_t dep;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& x) const {
+      uint64_t h = (uint64_t(x.tag) << 32 | x.k) * 0x9e3779b97f4a7c15ull;
+      return static_cast<size_t>(h ^ (uint64_t(x.dep) * 0x100000001b3ull) ^ (h >> 29));
+    }
+  };
+  std::unordered_map<Key, int, KeyHash> ids_;
+  int next_ = 0;
+  uint32_t fresh_ = 0;
 };
 
 RegState meet(const RegState& a, const RegState& b) {
@@ -411,12 +494,8 @@ RegState meet(const RegState& a, const RegState& b) {
 
 // Runs `s` symbolically; returns true when it can be dropped because it changes nothing.
 bool step(ValueTable& vt, RegState& st, const Insn& s) {
-  auto num = [&](const char* tag, uint32_t k, int dep = -2) {
-    std::string key = tag;
-    key += std::to_string(k);
-    if (dep != -2) key += "," + std::to_string(dep);
-    return vt.intern(key);
-  };
+  constexpr uint32_t kTagImm = 1, kTagLen = 2, kTagMsh = 3, kTagAlu = 0x10000;
+  auto num = [&](uint32_t tag, uint32_t k, int dep = -2) { return vt.intern(tag, k, dep); };
   auto known = [&](int& v) {
     if (v < 0) v = vt.fresh();
     return v;
@@ -426,11 +505,11 @@ bool step(ValueTable& vt, RegState& st, const Insn& s) {
     case c::kLd: {
       int v;
       switch (c::mode(code)) {
-        case c::kImm: v = num("#", s.k); break;
-        case c::kAbs: v = num(c::size(code) == c::kW ? "w" : c::size(code) == c::kH ? "h" : "b", s.k); break;
-        case c::kInd: v = num(c::size(code) == c::kW ? "iw" : c::size(code) == c::kH ? "ih" : "ib", s.k, known(st.x)); break;
+        case c::kImm: v = num(kTagImm, s.k); break;
+        case c::kAbs: v = num(code, s.k); break;
+        case c::kInd: v = num(code, s.k, known(st.x)); break;
         case c::kMem: v = known(st.m[s.k & 15]); break;
-        case c::kLen: v = num("len", 0); break;
+        case c::kLen: v = num(kTagLen, 0); break;
         default: v = vt.fresh(); break;
       }
       if (st.a == v) return true;
@@ -440,10 +519,10 @@ bool step(ValueTable& vt, RegState& st, const Insn& s) {
     case c::kLdx: {
       int v;
       switch (c::mode(code)) {
-        case c::kImm: v = num("#", s.k); break;
-        case c::kMsh: v = num("msh", s.k); break;
+        case c::kImm: v = num(kTagImm, s.k); break;
+        case c::kMsh: v = num(kTagMsh, s.k); break;
         case c::kMem: v = known(st.m[s.k & 15]); break;
-        case c::kLen: v = num("len", 0); break;
+        case c::kLen: v = num(kTagLen, 0); break;
         default: v = vt.fresh(); break;
       }
       if (st.x == v) return true;
@@ -464,10 +543,10 @@ bool step(ValueTable& vt, RegState& st, const Insn& s) {
     }
     case c::kAlu: {
       int a = known(st.a);
-      std::string key = "alu" + std::to_string(code) + ":" + std::to_string(a) + ":";
-      key += c::src(code) == c::kX && c::op(code) != c::kNeg ? "x" + std::to_string(known(st.x))
-                                                              : std::to_string(s.k);
-      st.a = vt.intern(key);
+      bool by_x = c::src(code) == c::kX && c::op(code) != c::kNeg;
+      // dependency: A's value and, for `op x`, X's value (both < 2^31)
+      int64_t dep = (int64_t(a) << 32) | (by_x ? uint32_t(known(st.x)) : 0u);
+      st.a = vt.intern(kTagAlu | code, by_x ? 0u : s.k, dep);
       return false;
     }
     case c::kMisc: {
@@ -544,7 +623,8 @@ bool merge_after_rle(IrFunc& f) {
   bool any = false;
   for (int round = 0; round < 64; ++round) {
     std::vector<int> order = layout(f);
-    std::map<std::tuple<bool, uint32_t, std::string, uint16_t, uint32_t, int, int>, int> canon;
+    std::unordered_map<Sig, int, SigHash> canon;
+    canon.reserve(order.size() * 2);
     std::vector<int> repl(f.blocks.size());
     for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
     bool changed = false;
@@ -552,10 +632,13 @@ bool merge_after_rle(IrFunc& f) {
       IrBlock& bb = f.blocks[static_cast<size_t>(*it)];
       if (!bb.is_ret)
         for (int w = 0; w < 2; ++w) bb.succ[w] = repl[static_cast<size_t>(bb.succ[w])];
-      auto k = std::make_tuple(bb.is_ret, bb.ret_k, stmts_key(bb.stmts), bb.jcode, bb.k,
-                               bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]);
-      auto [pos, inserted] = canon.emplace(std::move(k), *it);
-      if (!inserted) {
+      uint64_t h = 0x12345;
+      for (const Insn& i : bb.stmts) h = (h ^ (uint64_t(i.code) << 40) ^ i.k) * 0x100000001b3ull;
+      Sig sg{bb.is_ret, bb.ret_k, static_cast<int>(h ^ (h >> 32)), bb.jcode, bb.k,
+             bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]};
+      auto [pos, inserted] = canon.emplace(sg, *it);
+      // equal signatures with different statements (a hash collision) are simply not merged
+      if (!inserted && f.blocks[static_cast<size_t>(pos->second)].stmts == bb.stmts) {
         repl[static_cast<size_t>(*it)] = pos->second;
         changed = true;
       }
@@ -587,6 +670,7 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
     int tramp_item[2] = {-1, -1};
   };
   std::vector<Item> items;
+  items.reserve(f.blocks.size() * 3 + 16);
   std::vector<int> block_item(f.blocks.size(), -1);
   std::vector<int> item_order;  // indices of items in emission order
   for (int b : order) {

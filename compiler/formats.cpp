@@ -394,8 +394,8 @@ class Scanner {
               : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                        : 99;
       if (d >= static_cast<int>(base)) break;
-      if (v > (UINT64_C(1) << 40)) return std::nullopt;  // far beyond any field
-      v = v * base + static_cast<uint64_t>(d);
+      // Saturate: anything this large is out of range for every field (make_insn says so).
+      v = v > (UINT64_C(1) << 40) ? UINT64_MAX : v * base + static_cast<uint64_t>(d);
       ++digits;
       advance();
     }
@@ -428,9 +428,15 @@ std::optional<vm::Insn> make_insn(const uint64_t f[4], uint32_t index, Diagnosti
   bool ok = true;
   for (int i = 0; i < 4; ++i)
     if (f[i] > kMax[i]) {
-      d.error(fmt("%s = %llu is out of range (maximum %llu)", kName[i],
-                  static_cast<unsigned long long>(f[i]), static_cast<unsigned long long>(kMax[i])),
-              {}, index);
+      if (f[i] == UINT64_MAX)
+        d.error(fmt("%s is out of range (maximum %llu)", kName[i],
+                    static_cast<unsigned long long>(kMax[i])),
+                {}, index);
+      else
+        d.error(
+            fmt("%s = %llu is out of range (maximum %llu)", kName[i],
+                static_cast<unsigned long long>(f[i]), static_cast<unsigned long long>(kMax[i])),
+            {}, index);
       ok = false;
     }
   if (!ok) return std::nullopt;
@@ -621,9 +627,12 @@ Result<vm::Program> read_bin(std::string_view s) {
 
 std::optional<Format> detect_format(std::string_view data) {
   if (data.empty()) return std::nullopt;
+  // Text is anything without NUL or control bytes (bytes >= 0x80 are UTF-8, e.g. in comments);
+  // struct sock_filter arrays practically always contain 0x00 (jt, jf, high bytes of k) or a
+  // class byte below 0x20.
   for (unsigned char c : data)
     if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\v' && c != '\f') ||
-        c >= 0x80)
+        c == 0x7f)
       return Format::kBin;
   Scanner sc(data);
   sc.skip_space();

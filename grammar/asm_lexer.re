@@ -3,7 +3,7 @@
 // Tested through the assembler: tests/asm/assembler_test.cpp, errors_test.cpp, the fuzzer.
 #include "grammar/asm_lexer.hpp"
 
-#include <cstring>
+#include <string_view>
 
 namespace bpf::grammar::detail {
 
@@ -107,9 +107,12 @@ Parser::symbol_type Lexer::scan() {
       ";" [^\n\x00]* { continue; }
       "//" [^\n\x00]* { continue; }
       "/*" {
-        const char* start = reinterpret_cast<const char*>(cur_);
-        const char* close = std::strstr(start, "*/");
-        if (close == nullptr || reinterpret_cast<const unsigned char*>(close) > limit_) {
+        // Searched in the whole remaining source (a NUL byte inside a comment is just a byte).
+        std::string_view rest(reinterpret_cast<const char*>(cur_),
+                              static_cast<size_t>(limit_ - cur_));
+        size_t at = rest.find("*/");
+        const char* close = at == std::string_view::npos ? nullptr : rest.data() + at;
+        if (close == nullptr) {
           diags_.error("unterminated comment", span_of(tok, tok + 2).loc());
           cur_ = limit_;
           return P::make_BAD(span_of(tok, tok + 2));

@@ -193,8 +193,10 @@ void Parser::report_syntax_error(const context& ctx) const {
   // The lexer already reported the character or literal it could not read.
   if (ctx.token() == symbol_kind::S_BAD) return;
   std::string msg = "unexpected " + describe(ctx.lookahead());
-  symbol_kind_type expected[8];
-  int n = ctx.expected_tokens(expected, 8);
+  symbol_kind_type all[8], expected[8];
+  int m = ctx.expected_tokens(all, 8), n = 0;
+  for (int i = 0; i < m; ++i)  // "expected end of file" never helps anyone
+    if (all[i] != symbol_kind::S_YYEOF) expected[n++] = all[i];
   if (n > 0) {
     msg += "; expected ";
     for (int i = 0; i < n; ++i) {

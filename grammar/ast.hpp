@@ -45,7 +45,7 @@ struct Number {
 enum class OperandShape : uint8_t {
   kHashNumber,   // #k
   kHashName,     // #name            (#len, #proto, ...)
-  kNumber,       // k                (ldi 5; also what `4` in 4*([k]&0xf) is not: see kMsh)
+  kNumber,       // k                (ldi 5, .insn fields; a mistake elsewhere: `add 5`)
   kName,         // name             (a, x, len, proto, a label)
   kPercentName,  // %name            (%a, %x)
   kIndexed,      // name[k]          (M[k])

@@ -346,6 +346,7 @@ namespace bpf::grammar {
 
 ExprAst parse_expression(std::string_view text) {
   ExprAst ast;
+  ast.nodes.reserve(8 + text.size() / 2);
   std::string buf(text);
   detail::ExprLexer lx;
   lx.base = lx.cur = buf.c_str();

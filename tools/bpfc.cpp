@@ -24,7 +24,6 @@
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
 
-#include "verifier/verifier.hpp"
 #ifdef BPFC_TOOL_HAS_LLVM
 #include "jit/llvm/llvm_engine.hpp"
 #endif
@@ -214,7 +213,7 @@ bool read_input(const std::string& path, std::string& out) {
 }
 
 // The single verification point: every program that bpfc prints or checks passes here.
-// Appends the verifier's diagnostics (errors and warnings); `report` gets the verifier's
+// Appends the verifier's errors (and, with -V, its warnings); `report` gets the verifier's
 // description of a valid program (for -V). Returns whether the program is valid.
 bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics& diags,
                     std::string& report) {
@@ -226,13 +225,11 @@ bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics&
   for (const bpf::Diagnostic& d : r.diagnostics().items())
     if (d.severity == bpf::Severity::kError || o.verbose) diags.add(d);
   if (!r.ok()) {
-    report = "Validating: invalid program (" + std::to_string(r.diagnostics().error_count()) +
-             " error(s))\n";
+    report = "invalid program (" + std::to_string(r.diagnostics().error_count()) + " error" +
+             (r.diagnostics().error_count() == 1 ? "" : "s") + ")\n";
     return false;
   }
-  report = "Validating: is runnable (" +
-           std::string(o.target == bpf::vm::Target::kLinux ? "linux" : "bsd") + " rules)\n" +
-           bpf::verifier::describe(*r);
+  report = "valid program; " + bpf::verifier::describe(*r);
   if (!report.empty() && report.back() != '\n') report += '\n';
   return true;
 }
@@ -304,7 +301,7 @@ int main(int argc, char** argv) {
   } else {
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);  // warnings
-    if (o.verbose) std::fputs("Validating: skipped\n", stderr);
+    if (o.verbose) std::fputs("not verified\n", stderr);
   }
 
   std::string text;

@@ -91,6 +91,8 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
   const size_t n = dec.size();
   const void* const* table = nullptr;
   exec(nullptr, nullptr, 0, nullptr, Context{}, &table);
+  const void* const* table1 = nullptr;
+  run_thunk(nullptr, reinterpret_cast<const uint8_t*>(&table1), 0, 0, Context{});
 
   std::vector<H> kind(n + 1, H::RET_K);
   slots_.assign(n + 1, Slot{});
@@ -120,7 +122,7 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
     const uint32_t ensured = std::max(have, bb.pkt_bytes);
     bool quirk = false;
     for (uint32_t i = bb.first; i <= bb.last && i < n; ++i) quirk |= may_exit_nonzero(target_, dec[i]);
-    bool check_placed = !check;
+    bool check_placed = !check;  // becomes true where the block's check is emitted
     uint16_t written = in_written[b];
 
     for (uint32_t i = bb.first; i <= bb.last && i < n; ++i) {
@@ -218,10 +220,13 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
         if (d.op == Op::kJa) s.jf = s.jt;
       }
     }
-    // Propagate to successors.
+    // Propagate to successors what this block really guaranteed: if the facts announced bytes
+    // but no load of the block could carry the check (facts and engine disagreeing on which
+    // loads count), only what held on entry.
+    const uint32_t out_bytes = check_placed ? ensured : have;
     for (uint32_t succ : bb.succ) {
       if (succ == kNoBlock || succ >= nb) continue;
-      in_bytes[succ] = in_bytes[succ] == kUnset ? ensured : std::min(in_bytes[succ], ensured);
+      in_bytes[succ] = in_bytes[succ] == kUnset ? out_bytes : std::min(in_bytes[succ], out_bytes);
       in_written[succ] = reached[succ] ? uint16_t(in_written[succ] & written) : written;
       reached[succ] = true;
     }
@@ -278,7 +283,10 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
   }
   // A non-jump slot falls through to the next slot; the sentinel (index n) is `ret #0`.
   slots_[n].k = 0;
-  for (size_t i = 0; i <= n; ++i) slots_[i].handler = table[static_cast<size_t>(kind[i])];
+  for (size_t i = 0; i <= n; ++i) {
+    slots_[i].handler = table[static_cast<size_t>(kind[i])];
+    slots_[i].handler1 = table1[static_cast<size_t>(kind[i])];
+  }
   // The slow path copies M[]: give it defined contents whenever a _CHKS slot exists.
   const bool has_slow = std::find_if(kind.begin(), kind.end(), [](H h) {
                           return h == H::LD_W_CHKS || h == H::LD_H_CHKS || h == H::LD_B_CHKS ||
@@ -289,18 +297,7 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
 
 uint32_t Interpreter::run(const uint8_t* pkt, uint32_t caplen, uint32_t wirelen,
                           const Context& ctx) const {
-  PacketRef p{pkt, caplen, wirelen};
-  uint32_t out = 0;
-  exec(this, &p, 1, &out, ctx, nullptr);
-  return out;
-}
-
-uint32_t Interpreter::run_thunk(const void* self, const uint8_t* pkt, uint32_t caplen,
-                                uint32_t wirelen, const Context& ctx) {
-  PacketRef p{pkt, caplen, wirelen};
-  uint32_t out;
-  exec(static_cast<const Interpreter*>(self), &p, 1, &out, ctx, nullptr);
-  return out;
+  return run_thunk(this, pkt, caplen, wirelen, ctx);
 }
 
 void Interpreter::run_batch(std::span<const PacketRef> pkts, uint32_t* out,
@@ -366,173 +363,54 @@ done:
   if (++i < n) goto start;
   return;
 
-  // Absolute loads covered by a block check.
-h_LD_W: A = rd32(pkt + pc->k); NEXT();
-h_LD_H: A = rd16(pkt + pc->k); NEXT();
-h_LD_B: A = pkt[pc->k]; NEXT();
-h_LD_W_CHK: if (caplen < pc->n) RETURN(0); A = rd32(pkt + pc->k); NEXT();
-h_LD_H_CHK: if (caplen < pc->n) RETURN(0); A = rd16(pkt + pc->k); NEXT();
-h_LD_B_CHK: if (caplen < pc->n) RETURN(0); A = pkt[pc->k]; NEXT();
-h_LD_W_CHKS: if (caplen < pc->n) goto slow; A = rd32(pkt + pc->k); NEXT();
-h_LD_H_CHKS: if (caplen < pc->n) goto slow; A = rd16(pkt + pc->k); NEXT();
-h_LD_B_CHKS: if (caplen < pc->n) goto slow; A = pkt[pc->k]; NEXT();
-h_LD_SLOW: OUTCOME_A(load_abs(target, pc->k, pc->n, A, X, pkt, caplen, ctx));
-h_MSH: X = (pkt[pc->k] & 0xfu) << 2; NEXT();
-h_MSH_CHK: if (caplen < pc->n) RETURN(0); X = (pkt[pc->k] & 0xfu) << 2; NEXT();
-h_MSH_CHKS: if (caplen < pc->n) goto slow; X = (pkt[pc->k] & 0xfu) << 2; NEXT();
-h_MSH_SLOW: {
-  Outcome o = load_msh(target, pc->k, pkt, caplen, ctx);
-  if (!o.cont) RETURN(o.value);
-  X = o.value;
-  NEXT();
-}
-
-  // [x + k]. Linux: the offset is (int)(X + k); in range -> read, negative -> semantics.
-h_LDI_W_L: {
-  uint32_t off = X + pc->k;
-  if (uint64_t{off} + 4 <= caplen) { A = rd32(pkt + off); NEXT(); }
-  if (off < 0x80000000u) RETURN(0);
-  OUTCOME_A(load_ind(Target::kLinux, pc->k, 4, X, pkt, caplen, ctx));
-}
-h_LDI_H_L: {
-  uint32_t off = X + pc->k;
-  if (uint64_t{off} + 2 <= caplen) { A = rd16(pkt + off); NEXT(); }
-  if (off < 0x80000000u) RETURN(0);
-  OUTCOME_A(load_ind(Target::kLinux, pc->k, 2, X, pkt, caplen, ctx));
-}
-h_LDI_B_L: {
-  uint32_t off = X + pc->k;
-  if (off < caplen) { A = pkt[off]; NEXT(); }
-  if (off < 0x80000000u) RETURN(0);
-  OUTCOME_A(load_ind(Target::kLinux, pc->k, 1, X, pkt, caplen, ctx));
-}
-  // BSD: X + k + size <= caplen without wrapping.
-h_LDI_W_B: {
-  uint64_t off = uint64_t{X} + pc->k;
-  if (off + 4 > caplen) RETURN(0);
-  A = rd32(pkt + off);
-  NEXT();
-}
-h_LDI_H_B: {
-  uint64_t off = uint64_t{X} + pc->k;
-  if (off + 2 > caplen) RETURN(0);
-  A = rd16(pkt + off);
-  NEXT();
-}
-h_LDI_B_B: {
-  uint64_t off = uint64_t{X} + pc->k;
-  if (off >= caplen) RETURN(0);
-  A = pkt[off];
-  NEXT();
-}
-
-h_LEN: A = wirelen; NEXT();
-h_LDX_LEN: X = wirelen; NEXT();
-h_IMM: A = pc->k; NEXT();
-h_LDX_IMM: X = pc->k; NEXT();
-h_MEM: A = mem[pc->k]; NEXT();
-h_LDX_MEM: X = mem[pc->k]; NEXT();
-h_ST: mem[pc->k] = A; NEXT();
-h_STX: mem[pc->k] = X; NEXT();
-
-h_ADD_K: A += pc->k; NEXT();
-h_SUB_K: A -= pc->k; NEXT();
-h_MUL_K: A *= pc->k; NEXT();
-h_DIV_K: A /= pc->k; NEXT();
-h_MOD_K: A %= pc->k; NEXT();
-h_AND_K: A &= pc->k; NEXT();
-h_OR_K: A |= pc->k; NEXT();
-h_XOR_K: A ^= pc->k; NEXT();
-h_LSH_K: A <<= pc->k; NEXT();
-h_RSH_K: A >>= pc->k; NEXT();
-h_ADD_X: A += X; NEXT();
-h_SUB_X: A -= X; NEXT();
-h_MUL_X: A *= X; NEXT();
-h_DIV_X: if (X == 0) RETURN(0); A /= X; NEXT();
-h_MOD_X: if (X == 0) RETURN(0); A %= X; NEXT();
-h_AND_X: A &= X; NEXT();
-h_OR_X: A |= X; NEXT();
-h_XOR_X: A ^= X; NEXT();
-h_LSH_X_L: A <<= (X & 31); NEXT();
-h_RSH_X_L: A >>= (X & 31); NEXT();
-h_LSH_X_B: A = X < 32 ? A << X : 0; NEXT();
-h_RSH_X_B: A = X < 32 ? A >> X : 0; NEXT();
-h_NEG: A = 0u - A; NEXT();
-
-h_JA: pc = pc->jt; goto *pc->handler;
-h_JEQ_K: JUMP(A == pc->k);
-h_JGT_K: JUMP(A > pc->k);
-h_JGE_K: JUMP(A >= pc->k);
-h_JSET_K: JUMP((A & pc->k) != 0);
-h_JEQ_X: JUMP(A == X);
-h_JGT_X: JUMP(A > X);
-h_JGE_X: JUMP(A >= X);
-h_JSET_X: JUMP((A & X) != 0);
-
-h_RET_K: RETURN(pc->k);
-h_RET_A: RETURN(A);
-h_RET_X: RETURN(X);
-h_TAX: X = A; NEXT();
-h_TXA: A = X; NEXT();
-
-  // Fused load + jump.
-#define FUSED_ABS(L, READ)                                                                      \
-  h_##L##_JEQ: if (caplen < pc->n) RETURN(0); A = READ; JUMP(A == pc->k2);                      \
-  h_##L##_JGT: if (caplen < pc->n) RETURN(0); A = READ; JUMP(A > pc->k2);                       \
-  h_##L##_JGE: if (caplen < pc->n) RETURN(0); A = READ; JUMP(A >= pc->k2);                      \
-  h_##L##_JSET: if (caplen < pc->n) RETURN(0); A = READ; JUMP((A & pc->k2) != 0);
-  FUSED_ABS(FA_W, rd32(pkt + pc->k))
-  FUSED_ABS(FA_H, rd16(pkt + pc->k))
-  FUSED_ABS(FA_B, pkt[pc->k])
-  FUSED_ABS(FM_W, rd32(pkt + pc->k) & pc->mask)
-  FUSED_ABS(FM_H, rd16(pkt + pc->k) & pc->mask)
-  FUSED_ABS(FM_B, pkt[pc->k] & pc->mask)
-#undef FUSED_ABS
-  // Indirect: Linux (offset (int)(X + k); negative goes to the specification) and BSD.
-#define FUSED_IND_L(L, SIZE, READ, CMP)                                                         \
-  h_##L##_##CMP: {                                                                              \
-    uint32_t off = X + pc->k;                                                                   \
-    if (uint64_t{off} + SIZE <= caplen) {                                                       \
-      A = READ;                                                                                 \
-    } else {                                                                                    \
-      if (off < 0x80000000u) RETURN(0);                                                         \
-      Outcome o = load_ind(Target::kLinux, pc->k, SIZE, X, pkt, caplen, ctx);                   \
-      if (!o.cont) RETURN(o.value);                                                             \
-      A = o.value;                                                                              \
-    }                                                                                           \
-    goto fused_##CMP;                                                                           \
-  }
-#define FUSED_IND_L4(L, SIZE, READ) \
-  FUSED_IND_L(L, SIZE, READ, JEQ) FUSED_IND_L(L, SIZE, READ, JGT) \
-  FUSED_IND_L(L, SIZE, READ, JGE) FUSED_IND_L(L, SIZE, READ, JSET)
-  FUSED_IND_L4(FI_W_L, 4, rd32(pkt + off))
-  FUSED_IND_L4(FI_H_L, 2, rd16(pkt + off))
-  FUSED_IND_L4(FI_B_L, 1, pkt[off])
-#undef FUSED_IND_L4
-#undef FUSED_IND_L
-#define FUSED_IND_B(L, SIZE, READ, CMP)                                                         \
-  h_##L##_##CMP: {                                                                              \
-    uint64_t off = uint64_t{X} + pc->k;                                                         \
-    if (off + SIZE > caplen) RETURN(0);                                                         \
-    A = READ;                                                                                   \
-    goto fused_##CMP;                                                                           \
-  }
-#define FUSED_IND_B4(L, SIZE, READ) \
-  FUSED_IND_B(L, SIZE, READ, JEQ) FUSED_IND_B(L, SIZE, READ, JGT) \
-  FUSED_IND_B(L, SIZE, READ, JGE) FUSED_IND_B(L, SIZE, READ, JSET)
-  FUSED_IND_B4(FI_W_B, 4, rd32(pkt + off))
-  FUSED_IND_B4(FI_H_B, 2, rd16(pkt + off))
-  FUSED_IND_B4(FI_B_B, 1, pkt[off])
-#undef FUSED_IND_B4
-#undef FUSED_IND_B
-fused_JEQ: JUMP(A == pc->k2);
-fused_JGT: JUMP(A > pc->k2);
-fused_JGE: JUMP(A >= pc->k2);
-fused_JSET: JUMP((A & pc->k2) != 0);
+#define BPF_HANDLER_FIELD handler
+#include "vm/interpreter_handlers.inc"
+#undef BPF_HANDLER_FIELD
 
 slow:
   RETURN(resume(self, pc, A, X, mem, pkts[i], ctx));
 
+#undef NEXT
+#undef RETURN
+#undef JUMP
+#undef OUTCOME_A
+}
+
+
+// The single-packet entry: the same handlers as exec(), without the batch loop, reached by one
+// indirect call from jit::Filter::run. Called with self == nullptr (construction only), it
+// stores its handler table through `pkt`.
+uint32_t Interpreter::run_thunk(const void* self_v, const uint8_t* pkt, uint32_t caplen,
+                                uint32_t wirelen, const Context& ctx) {
+  static const void* const kTable[] = {
+#define BPF_H_LABEL(name) &&h_##name,
+      BPF_HANDLERS(BPF_H_LABEL)
+#undef BPF_H_LABEL
+  };
+  if (__builtin_expect(self_v == nullptr, 0)) {
+    *reinterpret_cast<const void* const**>(const_cast<uint8_t*>(pkt)) = kTable;
+    return 0;
+  }
+  const Interpreter* self = static_cast<const Interpreter*>(self_v);
+  const Slot* const code = self->slots_.data();
+  const Target target = self->target_;
+  const Slot* pc = code;
+  uint32_t A = 0, X = 0;
+  uint32_t mem[kMemWords];
+  if (self->zero_mem_) std::memset(mem, 0, sizeof mem);
+
+#define NEXT() do { ++pc; goto *pc->handler1; } while (0)
+#define RETURN(v) return (v)
+#define JUMP(cond) do { pc = (cond) ? pc->jt : pc->jf; goto *pc->handler1; } while (0)
+#define OUTCOME_A(expr) do { Outcome o_ = (expr); if (!o_.cont) RETURN(o_.value); A = o_.value; NEXT(); } while (0)
+  goto *pc->handler1;
+
+#define BPF_HANDLER_FIELD handler1
+#include "vm/interpreter_handlers.inc"
+#undef BPF_HANDLER_FIELD
+
+slow:
+  return resume(self, pc, A, X, mem, PacketRef{pkt, caplen, wirelen}, ctx);
 #undef NEXT
 #undef RETURN
 #undef JUMP

@@ -63,12 +63,13 @@ class Interpreter {
   size_t checked_loads() const { return checked_loads_; }
   size_t fused() const { return fused_; }
 
-  // One pre-decoded instruction (40 bytes): handler address, operand, successors. A fused
+  // One pre-decoded instruction (48 bytes): handler address, operand, successors. A fused
   // slot (a load, optionally `and #mask`, then a conditional jump) carries the jump's constant
   // in k2 and the jump's successors; the fused-over instructions keep their own slots for
   // paths that jump straight to them.
   struct Slot {
-    const void* handler;
+    const void* handler;   // in exec() (batches)
+    const void* handler1;  // in run_thunk() (one packet)
     const Slot* jt;   // conditional jumps and ja: taken / only successor
     const Slot* jf;   // conditional jumps: not taken
     uint32_t k;       // operand

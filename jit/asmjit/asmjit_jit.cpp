@@ -96,10 +96,9 @@ class Codegen {
     fail_ = a_.newLabel();
     ret_a_ = a_.newLabel();
     ret_edx_ = a_.newLabel();
-    for (auto& v : labels_) {
-      v.resize(blocks_.size());
-      for (Label& l : v) l = a_.newLabel();
-    }
+    // Block labels are created on first use (jump targets only); a block whose label exists
+    // when it is emitted binds it. Jumps only go forward, so every use precedes the bind.
+    for (auto& v : labels_) v.assign(blocks_.size(), Label());
     // Entry 1 (offset 0), the jit/backend.hpp RunFn signature
     //   (const void* state, const uint8_t* pkt, uint32_t caplen, uint32_t wirelen, const Context&)
     // so Filter::run makes exactly one indirect call: shift the arguments and fall through.
@@ -113,7 +112,7 @@ class Codegen {
     emit_prologue();
     if (dual_) {
       cmp_len(x86::rsi, max_need_);
-      a_.jb(labels_[kSafe][0]);
+      a_.jb(block_label(kSafe, 0));
       emit_version(kFast);
     }
     emit_version(kSafe);
@@ -147,7 +146,10 @@ class Codegen {
       if (checked_in_[b] == kUnset) checked_in_[b] = 0;  // unreachable block
       place_checks(b);
       const uint64_t out = std::max(checked_in_[b], need_[b]);
-      for (uint32_t s : successors(b)) {
+      uint32_t succ[2];
+      const size_t ns = successors(b, succ);
+      for (size_t j = 0; j < ns; ++j) {
+        const uint32_t s = succ[j];
         if (s <= b) continue;  // cannot happen (forward jumps only); be conservative
         checked_in_[s] = std::min(checked_in_[s], out);
       }
@@ -231,13 +233,20 @@ class Codegen {
   }
 
 
-  std::vector<uint32_t> successors(size_t b) const {
+  size_t successors(size_t b, uint32_t out[2]) const {
     const vm::DecodedInsn& last = d_[blocks_[b].last];
     const vm::OpInfo& inf = vm::info(last.op);
-    if (inf.has(vm::eff::kRet)) return {};
-    if (inf.has(vm::eff::kJump)) return {prog_.block_of(last.jt), prog_.block_of(last.jf)};
-    if (blocks_[b].last + 1 < d_.size()) return {prog_.block_of(blocks_[b].last + 1)};
-    return {};
+    if (inf.has(vm::eff::kRet)) return 0;
+    if (inf.has(vm::eff::kJump)) {
+      out[0] = prog_.block_of(last.jt);
+      out[1] = prog_.block_of(last.jf);
+      return 2;
+    }
+    if (blocks_[b].last + 1 < d_.size()) {
+      out[0] = prog_.block_of(blocks_[b].last + 1);
+      return 1;
+    }
+    return 0;
   }
 
   // --- helpers -----------------------------------------------------------------------------
@@ -284,7 +293,12 @@ class Codegen {
     return x86::ptr(x86::rdi, x86::rdx);
   }
 
-  Label target(Version v, uint32_t insn) { return labels_[v][prog_.block_of(insn)]; }
+  Label block_label(Version v, uint32_t b) {
+    Label& l = labels_[v][b];
+    if (!l.isValid()) l = a_.newLabel();
+    return l;
+  }
+  Label target(Version v, uint32_t insn) { return block_label(v, prog_.block_of(insn)); }
 
   void jump_to(Version v, uint32_t from, uint32_t to) {
     if (to != from + 1) a_.jmp(target(v, to));
@@ -378,7 +392,7 @@ class Codegen {
 
   void emit_version(Version v) {
     for (size_t b = 0; b < blocks_.size(); ++b) {
-      a_.bind(labels_[v][b]);
+      if (labels_[v][b].isValid()) a_.bind(labels_[v][b]);
       for (uint32_t i = blocks_[b].first; i <= blocks_[b].last; ++i) {
         if (v == kSafe && check_before_[i] != 0) {
           cmp_len(x86::rsi, check_before_[i]);

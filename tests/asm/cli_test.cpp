@@ -43,6 +43,18 @@ Outcome bpfc(const std::string& args, const std::string& input = "") {
   return r;
 }
 
+// Runs any shell command and collects its stdout (for the reference tools).
+Outcome tcpdump_like(const std::string& cmd) {
+  Outcome r;
+  FILE* p = popen((cmd + " 2>/dev/null").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  r.status = pclose(p);
+  return r;
+}
+
 std::string write_temp(const std::string& name, const std::string& text) {
   std::string path = ::testing::TempDir() + name;
   std::ofstream(path, std::ios::binary) << text;
@@ -188,12 +200,27 @@ TEST(Cli, VerboseWritesListingToStderrOnly) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "4\n40 0 0 12\n21 0 1 2054\n6 0 0 65535\n6 0 0 0\n");
   EXPECT_NE(r.err.find("(001) jeq      #0x806           jt 2\tjf 3\n"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("Validating: is runnable (linux rules)\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("valid program; verified for linux: 4 instructions"), std::string::npos) << r.err;
   Outcome bad = bpfc("-V", "ld M[1]\nret a\n");
   EXPECT_EQ(bad.status, 1);
   EXPECT_EQ(bad.out, "");
   EXPECT_NE(bad.err.find("(000) ld       M[1]\n"), std::string::npos) << bad.err;
-  EXPECT_NE(bad.err.find("Validating: invalid program"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("invalid program (1 error)\n"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, TcpPort22ExampleIsWhatTcpdumpPrints) {
+  // examples/tcp_port_22.bpf is `tcpdump -d 'tcp port 22'` with named labels.
+  if (std::system("command -v tcpdump >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "SKIPPED: tcpdump not installed";
+  std::string example = std::string(BPFC_EXAMPLES_DIR) + "/tcp_port_22.bpf";
+  for (const char* flag : {"-d", "-dd", "-ddd"}) {
+    SCOPED_TRACE(flag);
+    Outcome ours = bpfc(std::string(flag) + " " + example);
+    Outcome theirs = tcpdump_like(std::string("tcpdump -y EN10MB ") + flag + " 'tcp port 22'");
+    if (theirs.out.empty()) GTEST_SKIP() << "SKIPPED: tcpdump -y EN10MB printed nothing";
+    EXPECT_EQ(ours.status, 0) << ours.err;
+    EXPECT_EQ(ours.out, theirs.out);
+  }
 }
 
 TEST(Cli, Examples) {

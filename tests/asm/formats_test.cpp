@@ -240,6 +240,8 @@ TEST(Readers, Errors) {
        "d:1:1: error: the count says 2 instructions but 1 follow\n2,6 0 0 0,\n^\n"},
       {Format::kXtBpf, "1,6 0 0 4294967296,",
        "d:0: error: k = 4294967296 is out of range (maximum 4294967295)\n"},
+      {Format::kXtBpf, "1,6 0 0 123456789012345678901234567890,",
+       "d:0: error: k is out of range (maximum 4294967295)\n"},
       {Format::kXtBpf, "1;6 0 0 0",
        "d:1:2: error: expected ',' between instructions, found ';'\n1;6 0 0 0\n ^\n"},
       {Format::kXtBpf, "0,", "d: error: no instructions in the input\n"},
@@ -275,6 +277,7 @@ TEST(Readers, TooLong) {
 TEST(Detect, AssemblyAndEmpty) {
   EXPECT_EQ(detect_format(kArp), Format::kAsm);
   EXPECT_EQ(detect_format("; comment\n ret #0\n"), Format::kAsm);
+  EXPECT_EQ(detect_format("; Übersicht — UTF-8 comment\n ret #0\n"), Format::kAsm);
   EXPECT_EQ(detect_format(""), std::nullopt);
 }
 

@@ -85,7 +85,8 @@ inline std::vector<uint8_t> ipv6(const uint8_t* src, const uint8_t* dst, uint8_t
 inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
   std::vector<NetPacket> out;
   const uint32_t hosts4[] = {0x0a000001, 0x0a000002, 0xc0a80101, 0x7f000001, 0x01020304,
-                             0xe0000001, 0xffffffff, 0x0a0000ff, 0xac100005};
+                             0xe0000001, 0xffffffff, 0x0a0000ff, 0xac100005, 0x0a00ffff,
+                             0x0affffff, 0x0a000000};
   const uint16_t ports[] = {22, 53, 80, 443, 1000, 1500, 2000, 20, 21, 8080, 65535, 0, 5};
   const uint8_t protos[] = {6, 17, 132, 1, 2, 9, 103, 112, 47, 50, 51, 4};
   const uint8_t tflags[] = {0x02, 0x12, 0x10, 0x01, 0x04, 0x18, 0x00, 0xff};
@@ -199,8 +200,11 @@ inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
 // Ethernet frame with optional VLAN tags and MPLS labels around a network packet.
 inline std::vector<uint8_t> ether(const uint8_t* dst, const uint8_t* src, const std::vector<uint16_t>& vlans,
                                   const std::vector<uint32_t>& mpls, const NetPacket& np) {
-  std::vector<uint8_t> f(dst, dst + 6);
-  f.insert(f.end(), src, src + 6);
+  std::vector<uint8_t> f(12);
+  for (int i = 0; i < 6; ++i) {
+    f[size_t(i)] = dst[i];
+    f[size_t(6 + i)] = src[i];
+  }
   const uint16_t tpids[] = {0x8100, 0x88a8, 0x9100};
   for (size_t i = 0; i < vlans.size(); ++i) {
     uint16_t tp = tpids[(i + vlans[i]) % 3];

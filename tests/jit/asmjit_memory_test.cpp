@@ -145,7 +145,14 @@ TEST(AsmjitMemory, ThousandsOfCompileFreeCyclesDoNotGrow) {
               "RSS %ld kB -> %ld kB\n",
               NativeCode::live_count(), NativeCode::cached_pages(), maps0, maps1, rss0, rss1);
   EXPECT_LE(maps1, maps0 + 8);  // adjacent cached pages may merge or split; no growth
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed heap blocks in its quarantine (up to 256 MiB), so RSS grows by design;
+  // LeakSanitizer checks for real leaks at exit.
+  (void)rss1;
+  (void)rss0;
+#else
   EXPECT_LT(rss1 - rss0, 2048);
+#endif
 }
 
 }  // namespace

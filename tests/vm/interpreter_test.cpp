@@ -56,8 +56,9 @@ TEST(Interpreter, BoundsChecksAreMergedPerBlock) {
     EXPECT_LE(in.block_checks(), loads) << expr;
     EXPECT_GE(in.block_checks(), 1u) << expr;
     // Where a block or its dominators hold several loads, one check covers them.
-    if (std::string(expr) == "tcp port 22" || std::string(expr) == "host 10.0.0.1 and udp")
+    if (std::string(expr) == "tcp port 22" || std::string(expr) == "host 10.0.0.1 and udp") {
       EXPECT_LT(in.block_checks(), loads) << expr;
+    }
     // [k] loads never need their own check: the verifier's facts cover them all.
     size_t ind = 0;
     for (const auto& d : vp.decoded())
