@@ -3,13 +3,14 @@
 //    through the hold/store ring (blocking producer: nothing dropped, so the rate is the ring's),
 //    and BM_RingHandoffLive/<size> with a dropping producer (delivered and dropped reported);
 //  - BM_BpfdumpVsTcpdump/<filter>: `bpfdump -r BIG -w OUT EXPR` against `tcpdump -r BIG -w OUT
-//    EXPR` on the same generated ~250 MB pcap, in the same run, alternating, best of 5 each;
+//    EXPR` on the same generated ~250 MB IMIX pcap, in the same run, alternating, best of 5 each;
 //    counters tcpdump_s, bpfdump_s, speedup (wall time ratio) and *_cpu_s, cpu_speedup (user +
 //    system time of the command; the fair measure on a loaded machine, since bpfdump's reader and
 //    writer threads overlap and wall time then depends on the scheduler). bpfdump is looked
 //    up next to this binary (build/bin). Skipped with a message when tcpdump or bpfdump is missing.
 //
 // Run: build/bin/bpfc_bench --benchmark_filter='Ring|Bpfdump'
+//      (BPFC_BENCH_PCAP=FILE to run on FILE, or to keep the generated file there)
 #include <benchmark/benchmark.h>
 #include <pcap/pcap.h>
 #include <sys/resource.h>
@@ -92,10 +93,13 @@ void put16(std::vector<uint8_t>& v, uint16_t x) {
 }
 
 // ~250 MB of Ethernet traffic: TCP (ports 22, 80, 443, high), UDP (53, 123, high), some IPv6 and
-// ARP, sizes from 60 to 1514 bytes, written with libpcap's pcap_dump.
+// ARP, IMIX packet sizes, written with libpcap's pcap_dump.
 const std::string& big_pcap() {
   static const std::string path = [] {
-    const std::string p = "/tmp/bpfc_capture_bench_" + std::to_string(getpid()) + ".pcap";
+    // BPFC_BENCH_PCAP=FILE: use FILE if it exists, else generate it there and keep it.
+    const char* env = std::getenv("BPFC_BENCH_PCAP");
+    if (env != nullptr && access(env, R_OK) == 0) return std::string(env);
+    const std::string p = env != nullptr ? std::string(env) : "/tmp/bpfc_capture_bench_" + std::to_string(getpid()) + ".pcap";
     pcap_t* dead = pcap_open_dead(1, 262144);
     pcap_dumper_t* d = pcap_dump_open(dead, p.c_str());
     std::mt19937 rng(1);
@@ -106,7 +110,9 @@ const std::string& big_pcap() {
       f.clear();
       for (int k = 0; k < 12; ++k) f.push_back(uint8_t(0x02 + k));
       const uint32_t kind = rng() % 16;
-      const uint32_t len = 60 + rng() % 1455;
+      // Simple IMIX sizes (7:4:1 of 60, 576, 1514 bytes), the usual stand-in for Internet traffic.
+      const uint32_t pick = rng() % 12;
+      const uint32_t len = pick < 7 ? 60 : pick < 11 ? 576 : 1514;
       if (kind == 15) {
         put16(f, 0x0806);
       } else if (kind == 14) {
@@ -140,7 +146,7 @@ const std::string& big_pcap() {
     }
     pcap_dump_close(d);
     pcap_close(dead);
-    std::atexit([] { unlink(("/tmp/bpfc_capture_bench_" + std::to_string(getpid()) + ".pcap").c_str()); });
+    if (env == nullptr) std::atexit([] { unlink(("/tmp/bpfc_capture_bench_" + std::to_string(getpid()) + ".pcap").c_str()); });
     return p;
   }();
   return path;
