@@ -29,13 +29,6 @@ namespace {
 namespace c = vm::code;
 using vm::Insn;
 
-std::string stmts_key(const std::vector<Insn>& s) {
-  std::string k;
-  k.reserve(s.size() * 8);
-  for (const Insn& i : s) k.append(reinterpret_cast<const char*>(&i), sizeof i);
-  return k;
-}
-
 struct Fact {
   int key;
   uint16_t jcode;

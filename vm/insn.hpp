@@ -77,7 +77,8 @@ enum class Operand : uint8_t {
   kJmpX,    // x, jt, jf
   kRetK,    // #k
   kRetA,    // a
-  kRetX,    // x               (BSD only: BPF_RET|BPF_X, not accepted by Linux)
+  kRetX,    // x               (BPF_RET|BPF_X: decoded for disassembly only; Linux and FreeBSD
+            //                  verifiers both reject it, so no engine ever runs it)
 };
 
 // Effect flags: what an instruction reads and writes, and how it transfers control.
@@ -87,7 +88,7 @@ inline constexpr uint16_t kReadA = 1u << 0, kWriteA = 1u << 1, kReadX = 1u << 2,
                           kReadPkt = 1u << 6, kJump = 1u << 7, kCond = 1u << 8, kRet = 1u << 9,
                           kMayFail = 1u << 10,  // may end the program with 0 (bounds, div by X)
                           kLinuxOnly = 1u << 11,  // Linux extension, absent from BSD bpf(4)
-                          kBsdOnly = 1u << 12;    // accepted by BSD bpf_validate, not by Linux
+                          kBsdOnly = 1u << 12;    // outside the Linux set (ret x: FreeBSD rejects it too)
 }  // namespace eff
 
 // X(Name, code, mnemonic, operand, effects, load size in bytes (0 if not a packet load))

