@@ -65,10 +65,18 @@ bool available(Engine e) {
   return false;
 }
 
-Result<Filter> Filter::compile(const vm::VerifiedProgram& prog, Engine engine) {
-  // kAuto: the asmjit JIT where it is built (x86-64 only), else the interpreter.
-  Engine chosen = engine;
-  if (engine == Engine::kAuto) chosen = available(Engine::kAsmjit) ? Engine::kAsmjit : Engine::kInterp;
+Engine choose_auto(uint64_t expected_packets) {
+  const bool asmjit = available(Engine::kAsmjit);
+  if (available(Engine::kLlvm) &&
+      expected_packets >= (asmjit ? kLlvmAutoPackets : kLlvmAutoPacketsNoAsmjit))
+    return Engine::kLlvm;
+  return asmjit ? Engine::kAsmjit : Engine::kInterp;
+}
+
+Result<Filter> Filter::compile(const vm::VerifiedProgram& prog, Engine engine,
+                               uint64_t expected_packets) {
+  // kAuto: see choose_auto (engine.hpp) for the compile-time vs run-time trade.
+  Engine chosen = engine == Engine::kAuto ? choose_auto(expected_packets) : engine;
   if (!available(chosen)) {
     Diagnostics d;
     d.error("engine '" + std::string(engine_name(chosen)) + "' is not built into this binary");

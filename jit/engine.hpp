@@ -6,7 +6,7 @@
 //   uint32_t keep = f->run(pkt, caplen, wirelen);        // bytes to keep, 0 = drop
 //
 // Engines: kInterp (vm::Interpreter, always built), kAsmjit and kLlvm (when built in);
-// kAuto picks asmjit when it is built (x86-64), else the interpreter. Filter owns the compiled
+// kAuto picks by the expected length of the run (choose_auto below). Filter owns the compiled
 // code (RAII), is move-only, and does not allocate or make a virtual call per packet (one
 // indirect call into the engine).
 // Tested by tests/conformance/ (every case on every available engine) and tests/jit/.
@@ -31,13 +31,27 @@ inline constexpr Engine kAllEngines[] = {Engine::kAuto, Engine::kInterp, Engine:
 
 std::optional<Engine> parse_engine(std::string_view name);  // "auto" "interp" "asmjit" "llvm"
 std::string_view engine_name(Engine e);
-bool available(Engine e);  // built into this binary
+bool available(Engine e);
+
+// What kAuto compiles with, for a run of about `expected_packets` packets (0 = unknown/short).
+// Measured (bench/: AsmjitCompile, LlvmCompile, AsmjitSummary; 2-core shared x86-64, thread CPU
+// time): asmjit compiles an 18-50 instruction filter in ~5-10 us, LLVM in ~4-11 ms (with the
+// batch entry). LLVM's batch loop then saves ~1.5 ns/packet over asmjit's, its per-packet entry
+// ~0.2 ns, and ~4 ns/packet over the interpreter. Break-even is therefore millions of packets:
+// asmjit (or, where it is not built, the interpreter) for short or unknown runs, LLVM from
+// kLlvmAutoPackets on (from kLlvmAutoPacketsNoAsmjit when asmjit is not built).
+inline constexpr uint64_t kLlvmAutoPackets = uint64_t{1} << 24;          // ~16.8M packets
+inline constexpr uint64_t kLlvmAutoPacketsNoAsmjit = uint64_t{1} << 21;  // ~2.1M packets
+Engine choose_auto(uint64_t expected_packets = 0);  // built into this binary
 
 using PacketView = vm::PacketRef;  // { data, caplen, wirelen }
 
 class Filter {
  public:
-  static Result<Filter> compile(const vm::VerifiedProgram& prog, Engine engine = Engine::kAuto);
+  // expected_packets: how many packets the filter will see (0 = unknown, taken as a short
+  // run); only kAuto looks at it.
+  static Result<Filter> compile(const vm::VerifiedProgram& prog, Engine engine = Engine::kAuto,
+                                uint64_t expected_packets = 0);
 
   Filter(Filter&& other) noexcept;
   Filter& operator=(Filter&& other) noexcept;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "jit/engine.hpp"
 #include "jit/llvm/llvm_engine.hpp"
 #include "verifier/verifier.hpp"
 #include "vm/context.hpp"
@@ -81,7 +82,23 @@ std::vector<Insn> tcp_dst_80() {
   };
 }
 
-TEST(LlvmEngine, Available) { EXPECT_TRUE(llvm_available()); }
+TEST(LlvmEngine, Available) {
+  EXPECT_TRUE(llvm_available());
+  EXPECT_TRUE(available(Engine::kLlvm));
+}
+
+// kAuto: asmjit (or the interpreter) for short or unknown runs, LLVM for long ones.
+TEST(LlvmEngine, AutoPicksLlvmOnlyForLongRuns) {
+  const Engine fast_compile = available(Engine::kAsmjit) ? Engine::kAsmjit : Engine::kInterp;
+  EXPECT_EQ(choose_auto(0), fast_compile);
+  EXPECT_EQ(choose_auto(100000), fast_compile);
+  EXPECT_EQ(choose_auto(uint64_t{1} << 32), Engine::kLlvm);
+  auto f = Filter::compile(verified({stmt(c::kRet | c::kK, 7)}), Engine::kAuto, uint64_t{1} << 32);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->engine(), Engine::kLlvm);
+  const uint8_t byte = 0;
+  EXPECT_EQ(f->run(&byte, 1, 1), 7u);
+}
 
 TEST(LlvmEngine, TcpDstPortMatchesSpecificationOnEveryTruncation) {
   for (vm::Target t : {vm::Target::kLinux, vm::Target::kBsd}) {
