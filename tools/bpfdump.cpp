@@ -25,6 +25,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -209,6 +210,18 @@ bool read_all(const std::string& path, std::string& out) {
 }
 
 // Link type of a live interface, from /sys/class/net/IFACE/type (ARPHRD_*), as libpcap maps it.
+// An estimate of how many packets the filter will see, for --engine auto (0 = unknown).
+uint64_t expected_packets(const Args& a) {
+  if (!a.iface.empty()) return UINT64_MAX;  // milliseconds of compiling are nothing live
+  std::error_code ec;
+  if (a.read_file == "-") return 0;
+  const uintmax_t size = std::filesystem::file_size(a.read_file, ec);
+  if (ec) return 0;
+  uint64_t n = size / 64;
+  if (a.bench) n = (*a.bench > UINT64_MAX / (n ? n : 1)) ? UINT64_MAX : n * *a.bench;
+  return n;
+}
+
 int live_linktype(const std::string& iface) {
   std::ifstream f("/sys/class/net/" + iface + "/type");
   int hatype = 1;
@@ -458,6 +471,10 @@ int run(const Args& a) {
       std::fprintf(stderr, "bpfdump: engine %s is not built in this binary\n", a.engine.c_str());
       return 1;
     }
+    // --engine auto: tell the choice how long the run will be (jit::choose_auto): a live
+    // capture is open-ended; a file is estimated from its size (>= 64 bytes per record),
+    // times the --bench repetitions.
+    if (*e == jit::Engine::kAuto) *e = jit::choose_auto(expected_packets(a));
     if (verified) {
       if (a.verdicts || a.bench) {
         auto f = jit::Filter::compile(*verified, *e);

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -177,6 +178,31 @@ TEST_F(Bpfdump, BenchPrintsNsPerPacket) {
   double ns = -1;
   ASSERT_EQ(std::sscanf(r.out.c_str(), "ns/packet: %lf", &ns), 1) << r.out;
   EXPECT_GT(ns, 0);
+  unlink(prog.c_str());
+}
+
+// --engine auto sizes the run (jit::choose_auto, tested in tests/jit): a short file run
+// compiles with asmjit where it is built (microseconds), not LLVM (milliseconds).
+TEST_F(Bpfdump, AutoEngineForAShortRun) {
+  const std::string prog = testing::temp_path("auto.bpf");
+  std::ofstream(prog) << "ldh [12]\njeq #0x800, ok, drop\nok: ret #65535\ndrop: ret #0\n";
+  const Out shortrun = sh(kBpfdump + " -r " + gen_ + " --bench 1 --program " + prog);
+  ASSERT_EQ(shortrun.status, 0) << shortrun.err;
+#ifdef BPFC_HAVE_ASMJIT
+  EXPECT_NE(shortrun.err.find("engine: asmjit"), std::string::npos) << shortrun.err;
+#else
+  EXPECT_NE(shortrun.err.find("engine: interp"), std::string::npos) << shortrun.err;
+#endif
+#ifdef BPFC_HAVE_LLVM
+  // A run of ~2^25 packets (estimated from the file size, >= 64 bytes a record, times the
+  // repetitions) is long enough for LLVM's milliseconds of compiling to pay off.
+  const uint64_t per_run = std::filesystem::file_size(gen_) / 64;
+  const uint64_t reps = ((uint64_t{1} << 25) + per_run - 1) / per_run;
+  const Out longrun =
+      sh(kBpfdump + " -r " + gen_ + " --bench " + std::to_string(reps) + " --program " + prog);
+  ASSERT_EQ(longrun.status, 0) << longrun.err;
+  EXPECT_NE(longrun.err.find("engine: llvm"), std::string::npos) << longrun.err;
+#endif
   unlink(prog.c_str());
 }
 
