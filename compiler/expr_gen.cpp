@@ -6,8 +6,10 @@
 //    libpcap's off_linktype/off_linkpl/off_nl);
 //  - `geneve` (gen_geneve) makes the link-type, link-header and payload offsets variable: kept in
 //    M[] registers (libpcap's alloc_reg order), read back with `ldx M[r]; ld [x + k]`; libpcap
-//    does not optimise such programs, so only verdict-keeping passes run. Not yet after `geneve`
-//    (clear error; libpcap accepts them): `vlan`, `protochain`, `proto[expr]` accessors;
+//    does not optimise such programs, so only verdict-keeping passes run (`protochain` after it
+//    is an error, as in libpcap). As in libpcap, primitives reached when `geneve` was false
+//    (`geneve or ip`, `not geneve and ip`) read M[] slots never written on that path: the
+//    verifier (like Linux) rejects such programs;
 //  - transport fields of IPv4 are read at 4*(ihl) after a "not a fragment" check; IPv6 has no
 //    extension-header walking except `ip6 proto`'s one fragment-header look and `protochain`;
 //  - tests are emitted in libpcap's order, so that a load that fails on a snapped packet fails
@@ -1221,7 +1223,7 @@ Cond Gen::gen_scode(const Node& n) {
 constexpr int kChainSteps = 8;
 
 Cond Gen::protochain(uint32_t v, QProto proto) {
-  if (variable_offsets()) fail("protochain after geneve is not supported by this compiler");
+  if (reg_linkpl_ >= 0) fail("'protochain' not supported with variable length headers");
   f_.unoptimised_reference = true;
   if (proto == QProto::kDefault) {
     Cond b0 = protochain(v, QProto::kIp);
@@ -1387,7 +1389,6 @@ Cond Gen::gen_other(const Node& n) {
       if (dlt_ != kDltEn10mb)
         fail(std::string("no VLAN support for ") + link_name());
       if (mpls_depth_ > 0) fail("no VLAN match after MPLS");
-      if (variable_offsets()) fail("vlan after geneve is not supported by this compiler");
       Cond b0 = linktype(kEt8021q);
       b0 = or_(b0, linktype(kEt8021ad));
       b0 = or_(b0, linktype(kEtQinq));
@@ -1482,7 +1483,6 @@ Cond Gen::gen_other(const Node& n) {
 // temporaries. A relation becomes one block, after the protocol checks of every load it uses.
 
 Arth Gen::gen_load(const Node& n) {
-  if (variable_offsets()) fail("packet data accessors after geneve are not supported by this compiler");
   QProto proto = n.qual.proto;
   uint32_t size = n.num;
   if (size != 1 && size != 2 && size != 4) {
@@ -1512,15 +1512,18 @@ Arth Gen::gen_load(const Node& n) {
     }
   };
   uint32_t base = 0;
+  int vreg = -1;  // M[] slot with the variable part of `base` (after `geneve`), or -1
   switch (proto) {
     case QProto::kRadio: fail("radio headers are not supported on this link type");
     case QProto::kLink:
       base = off_linkhdr_;
+      vreg = reg_linkhdr_;
       break;
     case QProto::kIp: case QProto::kArp: case QProto::kRarp: case QProto::kAtalk:
     case QProto::kDecnet: case QProto::kSca: case QProto::kLat: case QProto::kMoprc:
     case QProto::kMopdl: case QProto::kIpv6: {
       base = off_linkpl_ + off_nl_;
+      vreg = reg_linkpl_;
       Cond pc = proto_abbrev(proto);
       // libpcap: gen_and(inst->b, gen_proto_abbrev(proto)): index checks first.
       add_check(pc);
@@ -1532,8 +1535,12 @@ Arth Gen::gen_load(const Node& n) {
       // X = 4*(ihl) (+ index); ld [x + off_nl (+ constant index)]
       std::vector<Insn> s;
       uint32_t koff = 0;
+      // X = IP header length; with a variable payload offset, gen_loadx_iphdrlen's
+      // ldx M[r]; ldb [x + k]; and #0xf; lsh #2; add x; tax.
+      std::vector<Insn> hl = load(Rel::kTranIpv4, 0, 1);
+      hl.pop_back();
       if (idx.is_const) {
-        s.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+        s = hl;
         koff = idx.k;
       } else {
         // index may use X; compute it first into M[], then add
@@ -1541,7 +1548,7 @@ Arth Gen::gen_load(const Node& n) {
         uint32_t m = scratch_++;
         if (m >= 16) fail("too many registers needed to evaluate expression");
         t.push_back(ins(c::kSt, m));
-        t.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+        t.insert(t.end(), hl.begin(), hl.end());
         t.push_back(ins(c::kLd | c::kMem, m));
         t.push_back(ins(c::kAlu | c::kAdd | c::kX));
         t.push_back(ins(c::kMisc | c::kTax));
@@ -1564,10 +1571,25 @@ Arth Gen::gen_load(const Node& n) {
       r.check = b;
       r.has_check = true;
       base = off_linkpl_ + off_nl_ + 40;
+      vreg = reg_linkpl_;
       break;
     }
     default:
       fail(std::string("'") + proto_name(proto) + "' does not support the [] operator");
+  }
+  if (vreg >= 0) {
+    // gen_load with a variable offset: X = M[reg] + index; ld [x + constant part].
+    if (idx.is_const) {
+      r.s.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(vreg)));
+      r.s.push_back(ins(c::kLd | sz | c::kInd, base + idx.k));
+    } else {
+      r.s.insert(r.s.end(), idx.s.begin(), idx.s.end());
+      r.s.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(vreg)));
+      r.s.push_back(ins(c::kAlu | c::kAdd | c::kX));
+      r.s.push_back(ins(c::kMisc | c::kTax));
+      r.s.push_back(ins(c::kLd | sz | c::kInd, base));
+    }
+    return r;
   }
   if (idx.is_const) {
     r.s.push_back(ins(c::kLd | sz | c::kAbs, base + idx.k));

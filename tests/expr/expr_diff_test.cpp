@@ -191,6 +191,13 @@ const char* const kExprs[] = {
     "geneve and sctp", "geneve and src port 22", "geneve and tcp dst portrange 1-1024",
     "vlan and geneve", "vlan and geneve and ip", "mpls and geneve", "geneve and len > 100",
     "ip and geneve and ip host 10.0.0.2", "udp port 6081 and geneve", "geneve and udp port 6081",
+    "geneve and vlan", "geneve and vlan 10", "geneve and vlan and ip", "geneve and vlan 10 and tcp",
+    "geneve and ether[12:2] = 0x800", "geneve and ether[0] & 1 = 1", "geneve and ip[0] = 0x45",
+    "geneve and ip[9] = 6", "geneve and ip6[6] = 17", "geneve and tcp[13] & 2 != 0",
+    "geneve and tcp[tcpflags] & tcp-syn != 0", "geneve and udp[2:2] = 53", "geneve and icmp[0] = 8",
+    "geneve and icmp6[0] = 128", "geneve and ether[len - 1] = 0x5a", "geneve and ip[ip[0] & 3] > 0",
+    "geneve and tcp[len - 60] = 0", "geneve and udp[udp[0] & 7] != 1", "geneve 5 and ip[16:4] = 0x0a000001",
+    "geneve and link[14] = 0x45", "geneve and pppoes and ip[9] = 6", "geneve and mpls and ip[9] = 17",
     "net loopback", "net link-local", "src net loopback or dst net link-local",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
@@ -212,7 +219,7 @@ const char* const kRejects[] = {
     "less", "greater", "less x", "len <", "1 = ", "= 1", "ip[0:3] = 1", "tcp[0:8] = 1",
     "ether[0:0] = 1", "foo[0] = 1", "lane", "vpi 1", "on eth0", "rnr 1", "type mgt",
     "subtype beacon", "dir tods", "llc foo", "net default", "net no-such-network", "pppoes and vlan", "pppoes and ether host 00:11:22:33:44:55",
-    "pppoes 65536", "ip6 broadcast", "tcp broadcast", "tcp multicast", "geneve 16777216",
+    "pppoes 65536", "ip6 broadcast", "tcp broadcast", "tcp multicast", "geneve 16777216", "geneve and protochain 6", "geneve and ip6 protochain 17",
     "1 = 2", "ip and not ip", "tcp and udp", "tcp and not tcp and ip",
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
     "src port 22 and dst port 22 and port 99999", "ip[0]=1 and (2)",
@@ -294,7 +301,8 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
   std::map<std::string, std::pair<size_t, size_t>> geneve_verdicts;  // accepted, rejected
   for (const char* e : {"geneve", "geneve 5", "geneve and ip host 10.0.0.1", "geneve and ip6",
                         "geneve and tcp", "geneve and ether src 00:11:22:33:44:55",
-                        "geneve and udp"})
+                        "geneve and udp", "geneve and vlan", "geneve and ip[0] = 0x45",
+                        "geneve and ip[ip[0] & 3] > 0", "geneve and ether[0] & 1 = 1"})
     geneve_verdicts[e] = {0, 0};
   for (const char* e : kExprs) {
     for (int lt : kLinkTypes) {
