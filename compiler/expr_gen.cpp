@@ -4,6 +4,12 @@
 //    RAW (version nibble), IPV4/IPV6 (constant), NULL (host-order AF), LOOP (network-order AF);
 //  - `vlan` and `mpls` shift the offsets of everything after them, in source order (stateful, as
 //    libpcap's off_linktype/off_linkpl/off_nl);
+//  - `geneve` (gen_geneve) makes the link-type, link-header and payload offsets variable: kept in
+//    M[] registers (libpcap's alloc_reg order), read back with `ldx M[r]; ld [x + k]`; libpcap
+//    does not optimise such programs, so only verdict-keeping passes run (`protochain` after it
+//    is an error, as in libpcap). As in libpcap, primitives reached when `geneve` was false
+//    (`geneve or ip`, `not geneve and ip`) read M[] slots never written on that path: the
+//    verifier (like Linux) rejects such programs;
 //  - transport fields of IPv4 are read at 4*(ihl) after a "not a fragment" check; IPv6 has no
 //    extension-header walking except `ip6 proto`'s one fragment-header look and `protochain`;
 //  - tests are emitted in libpcap's order, so that a load that fails on a snapped packet fails
@@ -103,6 +109,10 @@ class Gen {
  public:
   Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
     init_link();
+    // libpcap sets no_optimize for `geneve` (gen_geneve_offsets): its verdicts are those of the
+    // unoptimised code from the first primitive on, snapped packets included.
+    for (const auto& n : ast.nodes)
+      if (n.kind == NodeKind::kOther && n.other == OtherKind::kGeneve) f_.unoptimised_reference = true;
     f_.blocks.reserve(64 + 16 * ast.nodes.size());
   }
 
@@ -138,6 +148,23 @@ class Gen {
   int dlt_ = 1;                 // current link type: opts_.linktype, or PPP after `pppoes`
   int vlan_depth_ = 0;
   int mpls_depth_ = 0;
+  // Variable parts (libpcap's bpf_abs_offset.is_variable/reg): the M[] slot holding the run-time
+  // part of the offset, or -1 when the offset is constant. Only `geneve` makes them variable.
+  int reg_linkhdr_ = -1;
+  int reg_linkpl_ = -1;
+  int reg_linktype_ = -1;
+  bool is_geneve_ = false;  // libpcap's is_geneve (reset by PUSH_LINKHDR, i.e. `pppoes`)
+  uint32_t next_reg_ = 0;   // M[] slots taken by variable offsets (alloc_reg)
+  bool variable_offsets() const { return reg_linkhdr_ >= 0 || reg_linkpl_ >= 0 || reg_linktype_ >= 0; }
+  uint32_t alloc_reg() {
+    if (next_reg_ >= 16) fail("too many registers needed to evaluate expression");
+    return next_reg_++;
+  }
+  // gen_abs_offset_varpart: `ldx M[reg]` then an indexed load, or an absolute load.
+  std::vector<Insn> var_load(int reg, uint32_t sz, uint32_t k) {
+    if (reg < 0) return {ins(c::kLd | sz | c::kAbs, k)};
+    return {ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg)), ins(c::kLd | sz | c::kInd, k)};
+  }
 
   [[noreturn]] void fail(std::string msg) { throw GenError{std::move(msg), col_}; }
 
@@ -271,18 +298,26 @@ class Gen {
   std::vector<Insn> load(Rel rel, uint32_t off, uint32_t size) {
     uint16_t sz = size_code(size);
     switch (rel) {
-      case Rel::kLinkHdr: return {ins(c::kLd | sz | c::kAbs, off_linkhdr_ + off)};
-      case Rel::kLinkPl: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_ + off)};
-      case Rel::kLinkType: return {ins(c::kLd | sz | c::kAbs, off_linktype_ + off)};
-      case Rel::kPrevMpls:
-        return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_ - 4 + off)};
+      case Rel::kLinkHdr: return var_load(reg_linkhdr_, sz, off_linkhdr_ + off);
+      case Rel::kLinkPl: return var_load(reg_linkpl_, sz, off_linkpl_ + off_nl_ + off);
+      case Rel::kLinkType: return var_load(reg_linktype_, sz, off_linktype_ + off);
+      case Rel::kPrevMpls: return var_load(reg_linkpl_, sz, off_linkpl_ + off_nl_ - 4 + off);
       case Rel::kTranIpv4:
+        if (reg_linkpl_ >= 0) {
+          // gen_loadx_iphdrlen with a variable link-layer payload offset.
+          return {ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg_linkpl_)),
+                  ins(c::kLd | c::kB | c::kInd, off_linkpl_ + off_nl_),
+                  ins(c::kAlu | c::kAnd | c::kK, 0xf),
+                  ins(c::kAlu | c::kLsh | c::kK, 2),
+                  ins(c::kAlu | c::kAdd | c::kX),
+                  ins(c::kMisc | c::kTax),
+                  ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + off)};
+        }
         return {ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_),
                 ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + off)};
-      case Rel::kTranIpv6: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_ + 40 + off)};
-      case Rel::kLlc: return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off)};
-      case Rel::kLinkPlNosnap:
-        return {ins(c::kLd | sz | c::kAbs, off_linkpl_ + off_nl_nosnap_ + off)};
+      case Rel::kTranIpv6: return var_load(reg_linkpl_, sz, off_linkpl_ + off_nl_ + 40 + off);
+      case Rel::kLlc: return var_load(reg_linkpl_, sz, off_linkpl_ + off);
+      case Rel::kLinkPlNosnap: return var_load(reg_linkpl_, sz, off_linkpl_ + off_nl_nosnap_ + off);
     }
     return {};
   }
@@ -290,7 +325,7 @@ class Gen {
     return test(load(rel, off, size), jop, v);
   }
   Cond mcmp(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask) {
-    if (mask == 0) {
+    if (mask == 0 && !f_.unoptimised_reference) {
       // libpcap emits `and #0; jeq #v`; its optimiser turns `and #0` into `ld #0` and deletes the
       // now dead load, so the comparison is constant and reads nothing.
       return const_cond(v == 0);
@@ -337,6 +372,9 @@ class Gen {
       }
       fail("unsupported protocol over mpls");
     }
+    // gen_linktype: Geneve has an EtherType whether or not there is an inner Ethernet header.
+    // (libpcap 1.10.3: no gen_prevlinkhdr_check then, straight to gen_ether_linktype.)
+    if (is_geneve_) return ether_linktype(proto);
     switch (dlt_) {
       case kDltPpp: {
         // ethertype_to_ppptype
@@ -635,6 +673,15 @@ class Gen {
   }
 
   // ---- ethernet addresses ------------------------------------------------------------------------
+  // gen_prevlinkhdr_check after `geneve` (gen_geneve_ll_check): the inner frame is Ethernet,
+  // i.e. the link-layer header and payload offsets differ. Tested before `b`.
+  Cond prevlinkhdr_check(Cond b) {
+    if (!is_geneve_) return b;
+    std::vector<Insn> s{ins(c::kLd | c::kMem, static_cast<uint32_t>(reg_linkhdr_)),
+                        ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg_linkpl_))};
+    Cond t = not_(test(std::move(s), c::kJeq | c::kX, 0));
+    return and_(t, b);
+  }
   Cond ehostop(const uint8_t* ea, QDir dir) {
     if (dlt_ != kDltEn10mb)
       fail("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/"
@@ -830,6 +877,7 @@ class Gen {
   Cond gen_ncode(const Node& n, uint32_t v, bool from_string, uint32_t vlen);
   Cond gen_other(const Node& n);
   Cond gen_relation(const Node& n);
+  Cond geneve(bool has_vni, uint32_t vni);
   Arth gen_arth(int32_t idx);
   Arth gen_load(const Node& n);
 
@@ -984,7 +1032,7 @@ Cond Gen::gen_id(const Node& n) {
             std::copy(parts.begin(), parts.end(), ea);
           }
         }
-        return ehostop(ea, q.dir);
+        return prevlinkhdr_check(ehostop(ea, q.dir));
       }
       fail("ethernet address used in non-ether expression");
     }
@@ -1057,7 +1105,7 @@ Cond Gen::gen_scode(const Node& n) {
       if (q.proto == QProto::kLink) {
         ether_addr e{};
         if (ether_hostton(name.c_str(), &e) != 0) fail("unknown ether host '" + name + "'");
-        return ehostop(e.ether_addr_octet, q.dir);
+        return prevlinkhdr_check(ehostop(e.ether_addr_octet, q.dir));
       }
       if (!opts_.resolve_hosts) fail("unknown host '" + name + "' (host name resolution is off)");
       addrinfo hints{};
@@ -1175,6 +1223,7 @@ Cond Gen::gen_scode(const Node& n) {
 constexpr int kChainSteps = 8;
 
 Cond Gen::protochain(uint32_t v, QProto proto) {
+  if (reg_linkpl_ >= 0) fail("'protochain' not supported with variable length headers");
   f_.unoptimised_reference = true;
   if (proto == QProto::kDefault) {
     Cond b0 = protochain(v, QProto::kIp);
@@ -1293,7 +1342,7 @@ Cond Gen::gen_other(const Node& n) {
       if (p == QProto::kDefault || p == QProto::kLink) {
         if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         static const uint8_t kBcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-        return bcmp(Rel::kLinkHdr, 0, kBcast, 6);
+        return prevlinkhdr_check(bcmp(Rel::kLinkHdr, 0, kBcast, 6));
       }
       if (p == QProto::kIp) {
         if (opts_.netmask == 0) fail("netmask not known, so 'ip broadcast' not supported");
@@ -1310,7 +1359,7 @@ Cond Gen::gen_other(const Node& n) {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
         if (dlt_ != kDltEn10mb) fail("not a broadcast link");
-        return test(load(Rel::kLinkHdr, 0, 1), c::kJset, 1);
+        return prevlinkhdr_check(test(load(Rel::kLinkHdr, 0, 1), c::kJset, 1));
       }
       if (p == QProto::kIp) {
         Cond b0 = linktype(kEtIp);
@@ -1385,6 +1434,9 @@ Cond Gen::gen_other(const Node& n) {
       // gen_pppoes: the link layer becomes PPP, starting at the PPP protocol field after the
       // 6-byte PPPoE header; the network layer follows it.
       off_linkhdr_ = off_linkpl_ + off_nl_ + 6;
+      reg_linkhdr_ = reg_linkpl_;  // PUSH_LINKHDR keeps the payload's variable part
+      reg_linktype_ = reg_linkhdr_;
+      is_geneve_ = false;
       off_linktype_ = off_linkhdr_;
       off_linkpl_ = off_linkhdr_ + 2;
       off_nl_ = 0;
@@ -1392,7 +1444,7 @@ Cond Gen::gen_other(const Node& n) {
       dlt_ = kDltPpp;
       return b0;
     }
-    case OtherKind::kGeneve: fail("geneve is not supported by this compiler yet");
+    case OtherKind::kGeneve: return geneve(n.has_num, n.num);
     case OtherKind::kVxlan: fail("vxlan is not supported by this compiler yet");
     case OtherKind::kIfindex:
       // LINUX_SLL2 carries the interface index at offset 4; elsewhere libpcap (on Linux) reads
@@ -1460,15 +1512,18 @@ Arth Gen::gen_load(const Node& n) {
     }
   };
   uint32_t base = 0;
+  int vreg = -1;  // M[] slot with the variable part of `base` (after `geneve`), or -1
   switch (proto) {
     case QProto::kRadio: fail("radio headers are not supported on this link type");
     case QProto::kLink:
       base = off_linkhdr_;
+      vreg = reg_linkhdr_;
       break;
     case QProto::kIp: case QProto::kArp: case QProto::kRarp: case QProto::kAtalk:
     case QProto::kDecnet: case QProto::kSca: case QProto::kLat: case QProto::kMoprc:
     case QProto::kMopdl: case QProto::kIpv6: {
       base = off_linkpl_ + off_nl_;
+      vreg = reg_linkpl_;
       Cond pc = proto_abbrev(proto);
       // libpcap: gen_and(inst->b, gen_proto_abbrev(proto)): index checks first.
       add_check(pc);
@@ -1480,8 +1535,12 @@ Arth Gen::gen_load(const Node& n) {
       // X = 4*(ihl) (+ index); ld [x + off_nl (+ constant index)]
       std::vector<Insn> s;
       uint32_t koff = 0;
+      // X = IP header length; with a variable payload offset, gen_loadx_iphdrlen's
+      // ldx M[r]; ldb [x + k]; and #0xf; lsh #2; add x; tax.
+      std::vector<Insn> hl = load(Rel::kTranIpv4, 0, 1);
+      hl.pop_back();
       if (idx.is_const) {
-        s.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+        s = hl;
         koff = idx.k;
       } else {
         // index may use X; compute it first into M[], then add
@@ -1489,7 +1548,7 @@ Arth Gen::gen_load(const Node& n) {
         uint32_t m = scratch_++;
         if (m >= 16) fail("too many registers needed to evaluate expression");
         t.push_back(ins(c::kSt, m));
-        t.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+        t.insert(t.end(), hl.begin(), hl.end());
         t.push_back(ins(c::kLd | c::kMem, m));
         t.push_back(ins(c::kAlu | c::kAdd | c::kX));
         t.push_back(ins(c::kMisc | c::kTax));
@@ -1512,10 +1571,25 @@ Arth Gen::gen_load(const Node& n) {
       r.check = b;
       r.has_check = true;
       base = off_linkpl_ + off_nl_ + 40;
+      vreg = reg_linkpl_;
       break;
     }
     default:
       fail(std::string("'") + proto_name(proto) + "' does not support the [] operator");
+  }
+  if (vreg >= 0) {
+    // gen_load with a variable offset: X = M[reg] + index; ld [x + constant part].
+    if (idx.is_const) {
+      r.s.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(vreg)));
+      r.s.push_back(ins(c::kLd | sz | c::kInd, base + idx.k));
+    } else {
+      r.s.insert(r.s.end(), idx.s.begin(), idx.s.end());
+      r.s.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(vreg)));
+      r.s.push_back(ins(c::kAlu | c::kAdd | c::kX));
+      r.s.push_back(ins(c::kMisc | c::kTax));
+      r.s.push_back(ins(c::kLd | sz | c::kInd, base));
+    }
+    return r;
   }
   if (idx.is_const) {
     r.s.push_back(ins(c::kLd | sz | c::kAbs, base + idx.k));
@@ -1640,8 +1714,95 @@ Arth Gen::gen_arth(int32_t idx) {
   return r;
 }
 
+// gen_geneve (libpcap 1.10.3 gencode.c): UDP to port 6081 over IPv4 or IPv6, version 0, the VNI
+// when given; then gen_geneve_offsets computes at run time the offsets of the inner frame and
+// keeps them in M[]: the link type (the Geneve protocol field, or the inner EtherType when it is
+// 0x6558 Transparent Ethernet Bridging), the link-layer header (end of the Geneve header, options
+// included) and the link-layer payload. libpcap sets no_optimize for it (a bare jump inside a
+// statement list), so only verdict-keeping passes run.
+Cond Gen::geneve(bool has_vni, uint32_t vni) {
+  f_.unoptimised_reference = true;
+  if (has_vni && vni > 0xffffff)
+    fail("Geneve VNI " + std::to_string(vni) + " greater than maximum 16777215");
+  auto check = [&](bool v6) {
+    Cond b0 = port_family(v6, kIpProtoUdp, QDir::kDst, false, 6081, 6081);
+    Rel rel = v6 ? Rel::kTranIpv6 : Rel::kTranIpv4;
+    b0 = and_(b0, mcmp(rel, 8, 1, 0, 0xc0));
+    if (has_vni) b0 = and_(b0, mcmp(rel, 12, 4, vni << 8, 0xffffff00));
+    return b0;
+  };
+  auto opaque = [&](Cond cd) {
+    f_.blocks[static_cast<size_t>(cd.entry)].opaque = true;
+    return cd;
+  };
+  // gen_geneve4: A = IP header length (with the variable part of the payload offset).
+  Cond b4 = check(false);
+  std::vector<Insn> s4 = load(Rel::kTranIpv4, 0, 1);
+  s4.pop_back();
+  s4.push_back(ins(c::kMisc | c::kTxa));
+  b4 = and_(b4, opaque(test(std::move(s4), c::kJeq | c::kX, 0)));
+  // gen_geneve6: A = 40 (+ the variable part).
+  Cond b6 = check(true);
+  std::vector<Insn> s6;
+  if (reg_linkpl_ >= 0) {
+    s6.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg_linkpl_)));
+    s6.push_back(ins(c::kLd | c::kImm, 40));
+    s6.push_back(ins(c::kAlu | c::kAdd | c::kX));
+  } else {
+    s6.push_back(ins(c::kLd | c::kImm, 40));
+  }
+  s6.push_back(ins(c::kMisc | c::kTax));
+  b6 = and_(b6, opaque(test(std::move(s6), c::kJeq | c::kX, 0)));
+  Cond b0 = or_(b4, b6);
+  // gen_geneve_offsets.
+  uint32_t r_type = alloc_reg();
+  uint32_t r_hdr = alloc_reg();
+  std::vector<Insn> s{ins(c::kAlu | c::kAdd | c::kK, off_linkpl_ + off_nl_ + 8),
+                      ins(c::kMisc | c::kTax),
+                      ins(c::kAlu | c::kAdd | c::kK, 2),
+                      ins(c::kSt, r_type),
+                      ins(c::kLd | c::kB | c::kInd, 0),
+                      ins(c::kAlu | c::kAnd | c::kK, 0x3f),
+                      ins(c::kAlu | c::kMul | c::kK, 4),
+                      ins(c::kAlu | c::kAdd | c::kK, 8),
+                      ins(c::kAlu | c::kAdd | c::kX),
+                      ins(c::kSt, r_hdr),
+                      ins(c::kLd | c::kH | c::kInd, 2),
+                      ins(c::kLdx | c::kW | c::kMem, r_hdr)};
+  Cond teb = opaque(test(std::move(s), c::kJeq | c::kK, 0x6558));
+  Cond eth = opaque(test({ins(c::kMisc | c::kTxa), ins(c::kAlu | c::kAdd | c::kK, 12),
+                          ins(c::kSt, r_type), ins(c::kAlu | c::kAdd | c::kK, 2),
+                          ins(c::kMisc | c::kTax)},
+                         c::kJeq | c::kX, 0));
+  uint32_t r_pl = alloc_reg();
+  Cond fin = opaque(test({ins(c::kStx, r_pl), ins(c::kLd | c::kImm, 0)}, c::kJeq | c::kK, 0));
+  // teb true -> eth -> fin; teb false -> fin. Both exits of `eth` go to `fin`.
+  patch(teb.t, eth.entry);
+  patch(eth.t, fin.entry);
+  patch(eth.f, fin.entry);
+  patch(teb.f, fin.entry);
+  Cond off;
+  off.entry = teb.entry;
+  off.t = fin.t;
+  off.f = fin.f;
+  Cond r = and_(b0, off);
+  // PUSH_LINKHDR(DLT_EN10MB, variable, 0, reg); the payload and link type become variable too.
+  dlt_ = kDltEn10mb;
+  ethertype_link_ = true;
+  reg_linkhdr_ = static_cast<int>(r_hdr);
+  off_linkhdr_ = 0;
+  reg_linktype_ = static_cast<int>(r_type);
+  off_linktype_ = 0;
+  reg_linkpl_ = static_cast<int>(r_pl);
+  off_linkpl_ = 0;
+  off_nl_ = 0;
+  off_nl_nosnap_ = 3;
+  is_geneve_ = true;
+  return r;
+}
+
 Cond Gen::gen_relation(const Node& n) {
-  scratch_ = 0;  // every relation is one self-contained block: M[] slots are reused
+  scratch_ = next_reg_;  // every relation is one self-contained block: M[] slots are reused
   Arth a = gen_arth(n.a);
   Arth b = gen_arth(n.b);
   col_ = n.column;

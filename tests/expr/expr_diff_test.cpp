@@ -175,6 +175,29 @@ const char* const kExprs[] = {
     "vlan and pppoes and ip", "pppoes and link[0:2] = 0x21", "pppoes and not ip",
     "pppoes and ip6 net 2001:db8::/32", "pppoes and portrange 1-100", "not pppoes",
     "pppoes and mpls", "pppoes and decnet", "pppoes and iso", "pppoes and stp",
+    // Geneve: the offsets of everything after it become variable (M[] registers).
+    "geneve", "geneve 5", "geneve 100", "geneve 0", "geneve 16777215", "not geneve",
+    "geneve and ip", "geneve and ip6", "geneve and arp", "geneve and tcp", "geneve and udp",
+    "geneve and ip host 10.0.0.1", "geneve and host 192.168.1.1", "geneve 5 and ip6 host ::1",
+    "geneve and tcp port 80", "geneve and port 53", "geneve 100 and udp dst port 53",
+    "geneve and portrange 1000-2000", "geneve and ether src 00:11:22:33:44:55",
+    "geneve and ether host 02:00:00:00:00:01", "geneve and ether broadcast",
+    "geneve and ether multicast", "geneve and ether proto 0x800", "geneve and ip proto 47",
+    "geneve and icmp", "geneve and icmp6", "geneve and net 10.0.0.0/8",
+    "geneve and ip6 net 2001:db8::/32", "geneve and not ip", "geneve and (tcp or udp)",
+    "geneve and ip multicast", "geneve and ip6 multicast", "geneve and geneve",
+    "geneve and mpls", "geneve and pppoes",
+    "geneve and pppoes and ip", "geneve and stp", "geneve and llc", "geneve and iso",
+    "geneve and sctp", "geneve and src port 22", "geneve and tcp dst portrange 1-1024",
+    "vlan and geneve", "vlan and geneve and ip", "mpls and geneve", "geneve and len > 100",
+    "ip and geneve and ip host 10.0.0.2", "udp port 6081 and geneve", "geneve and udp port 6081",
+    "geneve and vlan", "geneve and vlan 10", "geneve and vlan and ip", "geneve and vlan 10 and tcp",
+    "geneve and ether[12:2] = 0x800", "geneve and ether[0] & 1 = 1", "geneve and ip[0] = 0x45",
+    "geneve and ip[9] = 6", "geneve and ip6[6] = 17", "geneve and tcp[13] & 2 != 0",
+    "geneve and tcp[tcpflags] & tcp-syn != 0", "geneve and udp[2:2] = 53", "geneve and icmp[0] = 8",
+    "geneve and icmp6[0] = 128", "geneve and ether[len - 1] = 0x5a", "geneve and ip[ip[0] & 3] > 0",
+    "geneve and tcp[len - 60] = 0", "geneve and udp[udp[0] & 7] != 1", "geneve 5 and ip[16:4] = 0x0a000001",
+    "geneve and link[14] = 0x45", "geneve and pppoes and ip[9] = 6", "geneve and mpls and ip[9] = 17",
     "net loopback", "net link-local", "src net loopback or dst net link-local",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
 };
@@ -196,7 +219,7 @@ const char* const kRejects[] = {
     "less", "greater", "less x", "len <", "1 = ", "= 1", "ip[0:3] = 1", "tcp[0:8] = 1",
     "ether[0:0] = 1", "foo[0] = 1", "lane", "vpi 1", "on eth0", "rnr 1", "type mgt",
     "subtype beacon", "dir tods", "llc foo", "net default", "net no-such-network", "pppoes and vlan", "pppoes and ether host 00:11:22:33:44:55",
-    "pppoes 65536", "ip6 broadcast", "tcp broadcast", "tcp multicast",
+    "pppoes 65536", "ip6 broadcast", "tcp broadcast", "tcp multicast", "geneve 16777216", "geneve and protochain 6", "geneve and ip6 protochain 17",
     "1 = 2", "ip and not ip", "tcp and udp", "tcp and not tcp and ip",
     "ip[0] = 1 and ip[0] = 2", "port ftp-data-ssh", "$12", "ether host $12",
     "src port 22 and dst port 22 and port 99999", "ip[0]=1 and (2)",
@@ -274,6 +297,13 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
   size_t compared = 0, runs = 0, diffs = 0, both_reject = 0, accept_mismatch = 0;
   size_t shorter_or_equal = 0, total_ours = 0, total_pcap = 0, en_cmp = 0, en_le = 0;
   size_t en_ours = 0, en_pcap = 0;
+  // Geneve packets must exercise both verdicts of these (EN10MB, libpcap's verdicts).
+  std::map<std::string, std::pair<size_t, size_t>> geneve_verdicts;  // accepted, rejected
+  for (const char* e : {"geneve", "geneve 5", "geneve and ip host 10.0.0.1", "geneve and ip6",
+                        "geneve and tcp", "geneve and ether src 00:11:22:33:44:55",
+                        "geneve and udp", "geneve and vlan", "geneve and ip[0] = 0x45",
+                        "geneve and ip[ip[0] & 3] > 0", "geneve and ether[0] & 1 = 1"})
+    geneve_verdicts[e] = {0, 0};
   for (const char* e : kExprs) {
     for (int lt : kLinkTypes) {
       Pcap pc(lt);
@@ -316,6 +346,10 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
         }
         uint32_t want = run(ref, pkt), got = run(ours->insns, pkt);
         ++runs;
+        if (lt == 1) {
+          auto it = geneve_verdicts.find(e);
+          if (it != geneve_verdicts.end()) ++(want ? it->second.first : it->second.second);
+        }
         if (want != got) {
           if (bad++ < 2)
             ADD_FAILURE() << "verdict differs for '" << e << "' linktype " << lt << ": libpcap "
@@ -360,6 +394,11 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
               chain_cmp, chain_ours, chain_pcap);
   std::printf("EN10MB only: length <= libpcap for %zu of %zu expressions; total ours %zu vs libpcap %zu\n",
               en_le, en_cmp, en_ours, en_pcap);
+  for (const auto& [e, v] : geneve_verdicts) {
+    std::printf("'%s' on EN10MB: %zu packets accepted, %zu rejected\n", e.c_str(), v.first, v.second);
+    EXPECT_GT(v.first, 0u) << e;
+    EXPECT_GT(v.second, 0u) << e;
+  }
   EXPECT_EQ(diffs, 0u);
   EXPECT_EQ(accept_mismatch, 0u);
   EXPECT_GE(compared, 400u);

@@ -1,6 +1,7 @@
 // The Linux kernel accepts our expression programs: each is attached with SO_ATTACH_FILTER to a
 // UDP socket (no privilege needed). Covers protochain, which libpcap compiles to a backward
-// jump that the kernel rejects; ours is an unrolled, loop-free walk.
+// jump that the kernel rejects; ours is an unrolled, loop-free walk; and geneve, whose variable
+// offsets live in M[] (written on every path that reads them).
 #include <gtest/gtest.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
@@ -29,7 +30,10 @@ TEST(ExprKernel, AcceptsProgramsIncludingProtochain) {
                          "protochain 58 and host 10.0.0.1", "not protochain 44",
                          "tcp port 22", "vlan 10 and mpls 3 and ip",
                          "port 22 or port 53 or port 80 or port 443 or port 1000 or port 2000",
-                         "ip[2:2] > 40 and tcp[tcpflags] & tcp-syn != 0", "inbound", "ifindex 2"};
+                         "ip[2:2] > 40 and tcp[tcpflags] & tcp-syn != 0", "inbound", "ifindex 2",
+                         "geneve and ip host 10.0.0.1", "geneve 5 and tcp port 80",
+                         "geneve and vlan and ether src 00:11:22:33:44:55",
+                         "geneve and udp[udp[0] & 7] != 1"};
   for (int lt : {1, 12, 113, 276}) {
     for (const char* e : exprs) {
       for (int level : {0, 2}) {

@@ -82,6 +82,9 @@ inline std::vector<uint8_t> ipv6(const uint8_t* src, const uint8_t* dst, uint8_t
   return p;
 }
 
+// make_net_packets ends with this many Geneve packets.
+inline constexpr size_t kGenevePackets = 240;
+
 inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
   std::vector<NetPacket> out;
   const uint32_t hosts4[] = {0x0a000001, 0x0a000002, 0xc0a80101, 0x7f000001, 0x01020304,
@@ -194,6 +197,50 @@ inline std::vector<NetPacket> make_net_packets(std::mt19937& rng) {
     std::vector<uint8_t> p(46, 0x22);
     out.push_back({et, p});
   }
+  // Geneve (UDP port 6081) over IPv4 (with and without IP options) and IPv6, last in the list
+  // (make_packets snaps them at inner-header boundaries): version 0 or 1, option lengths 0..3
+  // words, VNI 5/100/0, protocol 0x6558 (inner Ethernet, possibly VLAN-tagged or 802.3) or a bare
+  // inner IPv4/IPv6/ARP packet, inner packets taken from the ones above; a few to port 6082.
+  // A separate generator keeps the packets above (and their wrapping) unchanged.
+  std::mt19937 g(6081);
+  const uint8_t imacs[][6] = {{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}, {0x02, 0x00, 0x00, 0x00, 0x00, 0x01},
+                              {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}};
+  for (size_t k = 0; k < kGenevePackets; ++k) {
+    const NetPacket in = out[(k * 7 + g() % 7) % n_ip];
+    int optwords = int(g() % 4);
+    bool teb = g() % 3 != 0 || (in.ethertype != 0x0800 && in.ethertype != 0x86dd);
+    std::vector<uint8_t> gh(size_t(8 + 4 * optwords), 0);
+    gh[0] = uint8_t((g() % 8 == 0 ? 0x40 : 0x00) | optwords);
+    put16(gh, 2, teb ? 0x6558 : in.ethertype);
+    const uint32_t vnis[] = {5, 100, 0, 0xffffff};
+    uint32_t vni = vnis[g() % 4];
+    gh[4] = uint8_t(vni >> 16); gh[5] = uint8_t(vni >> 8); gh[6] = uint8_t(vni);
+    for (int i = 0; i < 4 * optwords; ++i) gh[size_t(8 + i)] = uint8_t(g() % 4 == 0 ? 0x3f : 0x01);
+    if (teb) {
+      std::vector<uint8_t> eh(12);
+      size_t md = g() % 4, ms = g() % 4;
+      for (int i = 0; i < 6; ++i) {
+        eh[size_t(i)] = imacs[md][i];
+        eh[size_t(6 + i)] = imacs[ms][i];
+      }
+      if (g() % 6 == 0) { eh.push_back(0x81); eh.push_back(0x00); eh.push_back(0); eh.push_back(10); }
+      uint16_t et = in.ethertype ? in.ethertype : uint16_t(in.bytes.size());
+      eh.push_back(uint8_t(et >> 8)); eh.push_back(uint8_t(et));
+      gh.insert(gh.end(), eh.begin(), eh.end());
+    }
+    gh.insert(gh.end(), in.bytes.begin(), in.bytes.end());
+    std::vector<uint8_t> udp(8, 0);
+    put16(udp, 0, uint16_t(40000 + g() % 1000));
+    put16(udp, 2, g() % 10 == 0 ? 6082 : 6081);
+    put16(udp, 4, uint16_t(8 + gh.size()));
+    udp.insert(udp.end(), gh.begin(), gh.end());
+    if (k % 2 == 0) {
+      out.push_back({0x0800, ipv4(0x0a000001 + uint32_t(g() % 2), 0xc0a80101, 17, udp,
+                                  g() % 8 == 0 ? 0x00b9 : 0, g() % 3 == 0 ? 1 : 0)});
+    } else {
+      out.push_back({0x86dd, ipv6(h6[g() % 6], h6[g() % 6], 17, udp)});
+    }
+  }
   return out;
 }
 
@@ -222,8 +269,10 @@ inline std::vector<uint8_t> ether(const uint8_t* dst, const uint8_t* src, const 
   return f;
 }
 
-inline std::vector<TestPacket> make_packets(int linktype, std::mt19937& rng) {
-  std::vector<NetPacket> nets = make_net_packets(rng);
+inline std::vector<TestPacket> make_packets(int linktype, std::mt19937& rng_main) {
+  std::vector<NetPacket> nets = make_net_packets(rng_main);
+  // Geneve packets are wrapped with their own generator: callers' random streams stay as they were.
+  std::mt19937 rng_geneve(uint32_t(linktype) + 6081);
   std::vector<TestPacket> out;
   auto add = [&](std::vector<uint8_t> d) {
     TestPacket p;
@@ -234,7 +283,11 @@ inline std::vector<TestPacket> make_packets(int linktype, std::mt19937& rng) {
   const uint8_t macs[][6] = {{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
                              {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}, {0x02, 0x00, 0x00, 0x00, 0x00, 0x01},
                              {0x33, 0x33, 0x00, 0x00, 0x00, 0x01}};
-  for (const NetPacket& np : nets) {
+  size_t geneve_from = 0;  // index in `out` of the first Geneve packet
+  for (size_t ni = 0; ni < nets.size(); ++ni) {
+    const NetPacket& np = nets[ni];
+    if (ni == nets.size() - kGenevePackets) geneve_from = out.size();
+    std::mt19937& rng = ni >= nets.size() - kGenevePackets ? rng_geneve : rng_main;
     switch (linktype) {
       case 1: {
         std::vector<uint16_t> vl;
@@ -285,6 +338,7 @@ inline std::vector<TestPacket> make_packets(int linktype, std::mt19937& rng) {
     }
   }
   // snapped copies of some packets
+  std::mt19937& rng = rng_main;
   size_t n = out.size();
   const uint32_t snaps[] = {1, 4, 10, 13, 14, 15, 18, 20, 22, 24, 30, 34, 38, 40, 44, 50, 54, 56, 60};
   for (size_t i = 0; i < n; i += 2) {
@@ -293,6 +347,18 @@ inline std::vector<TestPacket> make_packets(int linktype, std::mt19937& rng) {
     if (s < p.data.size()) {
       p.data.resize(s);
       out.push_back(std::move(p));
+    }
+  }
+  // Geneve packets snapped inside the Geneve header, its options and the inner headers.
+  std::mt19937& g = rng_geneve;
+  for (size_t i = geneve_from; i < n; ++i) {
+    for (int c = 0; c < 2; ++c) {
+      TestPacket p = out[i];
+      uint32_t s = 40 + uint32_t(g() % 70);
+      if (s < p.data.size()) {
+        p.data.resize(s);
+        out.push_back(std::move(p));
+      }
     }
   }
   return out;
