@@ -275,6 +275,11 @@ TEST(LlvmEngine, CompileFreeCyclesDoNotGrow) {
   const size_t after = resident_bytes();
   EXPECT_EQ(llvm_live_filters(), 0u);
   if (before == 0) GTEST_SKIP() << "SKIPPED: /proc/self/statm unreadable, live count checked only";
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (256 MiB by default), so resident size
+  // grows without a leak; LeakSanitizer checks real leaks at exit in that build.
+  GTEST_SKIP() << "SKIPPED: resident-size check under AddressSanitizer (live count checked)";
+#endif
   // A leaked filter costs at least one 4 KiB code page; 2,000 leaks would be >= 8 MiB.
   EXPECT_LT(after, before + (2u << 20)) << "before " << before << " after " << after;
 }
