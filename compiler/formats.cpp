@@ -444,6 +444,21 @@ std::optional<vm::Insn> make_insn(const uint64_t f[4], uint32_t index, Diagnosti
                   static_cast<uint8_t>(f[2]), static_cast<uint32_t>(f[3])};
 }
 
+// Appends the instruction the four numbers make (a zero placeholder when they are out of range,
+// so later diagnostics keep their indices); the readers below share it.
+void append_insn(const uint64_t f[4], vm::Program& prog, Diagnostics& d) {
+  auto insn = make_insn(f, static_cast<uint32_t>(prog.insns.size()), d);
+  prog.insns.push_back(insn ? *insn : vm::Insn{});
+}
+
+// The leading instruction count of the ddd and xt_bpf formats must match what follows.
+void check_count(uint64_t count, const vm::Program& prog, SourceLoc count_loc, Diagnostics& d) {
+  if (count != prog.insns.size())
+    d.error(fmt("the count says %llu instructions but %zu follow",
+                static_cast<unsigned long long>(count), prog.insns.size()),
+            count_loc);
+}
+
 Result<vm::Program> finish(vm::Program prog, Diagnostics d, std::string_view source) {
   if (!d.has_errors() && prog.insns.empty()) d.error("no instructions in the input");
   if (!d.has_errors() && prog.insns.size() > vm::kMaxInsns)
@@ -486,15 +501,9 @@ Result<vm::Program> read_ddd(std::string_view s) {
               sc.loc());
       return finish({}, std::move(d), s);
     }
-    if (auto insn = make_insn(f, static_cast<uint32_t>(prog.insns.size()), d))
-      prog.insns.push_back(*insn);
-    else
-      prog.insns.push_back({});
+    append_insn(f, prog, d);
   }
-  if (*count != prog.insns.size())
-    d.error(fmt("the count says %llu instructions but %zu follow",
-                static_cast<unsigned long long>(*count), prog.insns.size()),
-            count_loc);
+  check_count(*count, prog, count_loc, d);
   return finish(std::move(prog), std::move(d), s);
 }
 
@@ -543,15 +552,9 @@ Result<vm::Program> read_xt_bpf(std::string_view s) {
       }
       f[i] = *v;
     }
-    if (auto insn = make_insn(f, static_cast<uint32_t>(prog.insns.size()), d))
-      prog.insns.push_back(*insn);
-    else
-      prog.insns.push_back({});
+    append_insn(f, prog, d);
   }
-  if (*count != prog.insns.size())
-    d.error(fmt("the count says %llu instructions but %zu follow",
-                static_cast<unsigned long long>(*count), prog.insns.size()),
-            count_loc);
+  check_count(*count, prog, count_loc, d);
   return finish(std::move(prog), std::move(d), s);
 }
 
@@ -603,10 +606,7 @@ Result<vm::Program> read_c(std::string_view s) {
       return finish({}, std::move(d), s);
     }
     sc.advance();
-    if (auto insn = make_insn(f, static_cast<uint32_t>(prog.insns.size()), d))
-      prog.insns.push_back(*insn);
-    else
-      prog.insns.push_back({});
+    append_insn(f, prog, d);
   }
   return finish(std::move(prog), std::move(d), s);
 }
