@@ -30,6 +30,8 @@
 #include "compiler/expr.hpp"
 #include "compiler/expr_ir.hpp"
 #include "grammar/expr_ast.hpp"
+#include "vm/insn.hpp"
+#include "vm/semantics.hpp"
 
 namespace bpf::compiler {
 
@@ -1623,7 +1625,7 @@ Arth Gen::gen_arth(int32_t idx) {
       Arth a = gen_arth(n.a);
       if (a.is_const) {
         r.is_const = true;
-        r.k = 0u - a.k;
+        r.k = *vm::alu(vm::Op::kNeg, a.k, 0, vm::Target::kBsd);
         r.s = {ins(c::kLd | c::kImm, r.k)};
         r.has_check = a.has_check;
         r.check = a.check;
@@ -1666,19 +1668,12 @@ Arth Gen::gen_arth(int32_t idx) {
         r.has_check = true;
       }
       if (a.is_const && b.is_const) {
-        uint32_t x = a.k, y = b.k, z = 0;
-        switch (op) {
-          case c::kAdd: z = x + y; break;
-          case c::kSub: z = x - y; break;
-          case c::kMul: z = x * y; break;
-          case c::kDiv: z = x / y; break;
-          case c::kMod: z = x % y; break;
-          case c::kAnd: z = x & y; break;
-          case c::kOr: z = x | y; break;
-          case c::kXor: z = x ^ y; break;
-          case c::kLsh: z = y > 31 ? 0 : x << y; break;
-          case c::kRsh: z = y > 31 ? 0 : x >> y; break;
-        }
+        // Folded with the runtime's own semantics (vm/semantics.hpp), BSD rules as libpcap's
+        // bpf_filter; division/modulo by 0 and shifts above 31 were rejected just above.
+        const std::optional<vm::Op> alu = vm::decode(c::kAlu | op | c::kK);
+        const std::optional<uint32_t> folded =
+            alu ? vm::alu(*alu, a.k, b.k, vm::Target::kBsd) : std::nullopt;
+        const uint32_t z = folded.value_or(0);
         r.is_const = true;
         r.k = z;
         r.s = {ins(c::kLd | c::kImm, z)};
@@ -1809,7 +1804,8 @@ Cond Gen::gen_relation(const Node& n) {
   uint16_t jop = n.op == '>' ? c::kJgt : n.op == 'G' ? c::kJge : c::kJeq;
   Cond tst;
   if (a.is_const && b.is_const) {
-    bool v = jop == c::kJgt ? a.k > b.k : jop == c::kJge ? a.k >= b.k : a.k == b.k;
+    const std::optional<vm::Op> jmp = vm::decode(c::kJmp | jop | c::kK);
+    const bool v = jmp && vm::jump_taken(*jmp, a.k, b.k);  // vm/semantics.hpp
     tst = const_cond(v);
   } else if (b.is_const && jop == c::kJeq && b.k == 0 && a.s.size() >= 2 &&
              a.s.back().code == (c::kAlu | c::kAnd | c::kK)) {
