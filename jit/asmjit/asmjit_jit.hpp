@@ -7,7 +7,8 @@
 //
 // Promises: A and X live in registers, M[] in the red zone below the stack pointer (the function
 // is a leaf on its fast path: no frame, no calls). Absolute packet loads are bounds-checked once
-// per basic block at most, and only when no block on every path before it checked as much; when
+// per basic block at most, and only when no block on every path before it checked as much (the
+// verifier's VerifiedProgram::check_before(), shared with the LLVM engine); when
 // the packet holds every byte any block can read, a second copy of the code runs with no
 // absolute-load check at all (one compare on entry). Ancillary loads that need code (nla, nlan,
 // poff, rand), negative offsets and failing [x + k] loads on Linux call C++ helpers that use the
