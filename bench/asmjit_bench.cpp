@@ -9,17 +9,32 @@
 // so the timings compare equal work.
 //
 //   Asmjit/<engine>/<filter>      one pass over all packets; items_per_second = packets/s
-//   AsmjitSummary                 ratios measured back to back in one loop (geometric means):
-//                                   asmjit_vs_pcap, asmjit_vs_hand (hand time / asmjit time;
-//                                   JIT time = median over 9 code placements, and the best one),
-//                                   batch_gain_hot / batch_gain_cold (per-packet / batched time,
-//                                   on the corpus in cache and on a 96 MiB ring), interp_vs_pcap
+//   AsmjitSummary                 ratios measured back to back in one loop (geometric means;
+//                                 > 1: the JIT is faster; JIT times = median over 9 copies of
+//                                 the code at different addresses):
+//     asmjit_call_vs_hand_call      the JIT's batch entry (its own loop, one direct call of the
+//                                   filter per packet) against the hand-written filter called
+//                                   out of line from a loop of its own: the same work per packet
+//     asmjit_batch_vs_hand_batch    the same JIT loop against the hand-written filter inlined
+//                                   into its loop by the compiler (the best C++ can do)
+//     asmjit_indirect_vs_hand_indirect  one indirect call per packet (Filter::run) from a call
+//                                   site shared by every filter, for both. Measured on Zen 4: an
+//                                   indirect call site that has seen more than one target costs
+//                                   ~3 cycles more per call whatever the callee (hand-written
+//                                   code copied to the JIT's pages behaves the same), so this
+//                                   ratio mostly measures the branch predictor's state
+//     asmjit_mono_vs_hand_mono      one indirect call per packet from a call site that calls only
+//                                   that function (an application with one filter): the
+//                                   everyday Filter::run case
+//     asmjit_vs_pcap, batch_gain_hot / batch_gain_cold (per-packet indirect / batch entry, on the
+//                                   corpus in cache and on a 96 MiB ring), interp_vs_pcap
 //   AsmjitCompile/<n>             compile latency of an n-instruction filter (verify excluded)
 //   Asmjit/llvm*/<filter>, llvm_* counters: the LLVM engine (jit/llvm) in the same run, per
 //                                 packet (what Filter::run calls) and batched (what
-//                                 Filter::run_batch calls: the filter inlined into the loop),
-//                                 also median over 9 placements; its compile latency is
-//                                 LlvmCompile/<n> in llvm_bench.cpp
+//                                 Filter::run_batch calls: the filter inlined into the loop;
+//                                 llvm_batch_vs_hand_batch compares it with the inlined
+//                                 hand-written loop), also median over 9 placements; its compile
+//                                 latency is LlvmCompile/<n> in llvm_bench.cpp
 //
 // Run: build/bin/bpfc_bench --benchmark_filter=Asmjit
 #include <benchmark/benchmark.h>
@@ -174,10 +189,10 @@ struct Compiled {
   std::vector<bpf::vm::Insn> insns;
   std::vector<bpf::vm::VerifiedProgram> verified;  // 0 or 1
   bpf::jit::NativeCode code;
-  // The same filter compiled kPlacements more times: each copy sits on its own page. On this
-  // class of CPU the per-call cost of a tiny filter depends on where its code lands relative to
-  // the calling loop (branch-target-buffer aliasing, up to ~2 cycles per packet either way), so
-  // the summary reports the median over placements rather than one arbitrary address.
+  // The same filter compiled kPlacements more times: each copy sits on its own page. The
+  // per-call cost of a tiny filter depends on the branch predictor's view of the calling site
+  // (one target or several, near or far code; ~3 cycles per call on Zen 4), not on the code,
+  // so the summary reports the median over copies rather than one arbitrary address.
   std::vector<bpf::jit::NativeCode> placements;
 #ifdef BPFC_ASMJIT_BENCH_INTERP
   std::vector<bpf::vm::Interpreter> interp;  // 0 or 1
@@ -189,6 +204,7 @@ struct Compiled {
 };
 
 constexpr size_t kPlacements = 9;
+static_assert(3 * kNumFilters * kPlacements <= 256, "one mono_pass call site per measurement");
 
 struct Setup {
   std::vector<Packet> storage;
@@ -223,6 +239,39 @@ constexpr std::array<HandLoop, kNumFilters> inline_loops(std::index_sequence<F..
 }
 constexpr auto kHandCallLoops = call_loops(std::make_index_sequence<kNumFilters>());
 constexpr auto kHandInlineLoops = inline_loops(std::make_index_sequence<kNumFilters>());
+
+// Per-packet calls from a call site that only ever calls one function (as an application with
+// one filter calls Filter::run): every (engine, filter, code copy) gets its own instantiation of
+// mono_pass, so its indirect call has a single target. The asm statement keeps the
+// instantiations distinct (identical code folding would merge them into one call site).
+using RunSig = uint32_t (*)(const void*, const uint8_t*, uint32_t, uint32_t,
+                            const bpf::vm::Context&);
+using MonoPass = uint64_t (*)(RunSig, const PacketRef*, size_t, const bpf::vm::Context&);
+template <size_t N>
+__attribute__((noinline)) uint64_t mono_pass(RunSig fn, const PacketRef* pkts, size_t n,
+                                             const bpf::vm::Context& ctx) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    asm volatile("# mono call site %0" ::"i"(N));
+    sum += fn(nullptr, pkts[i].data, pkts[i].caplen, pkts[i].wirelen, ctx);
+  }
+  return sum;
+}
+template <size_t... N>
+constexpr auto mono_passes(std::index_sequence<N...>) {
+  return std::array<MonoPass, sizeof...(N)>{mono_pass<N>...};
+}
+constexpr auto kMonoPasses = mono_passes(std::make_index_sequence<256>());
+template <size_t F>
+__attribute__((noinline)) uint32_t hand_run(const void*, const uint8_t* p, uint32_t len, uint32_t,
+                                            const bpf::vm::Context&) {
+  return kFilters[F].hand(p, len);
+}
+template <size_t... F>
+constexpr std::array<RunSig, kNumFilters> hand_runs(std::index_sequence<F...>) {
+  return {hand_run<F>...};
+}
+constexpr auto kHandRuns = hand_runs(std::make_index_sequence<kNumFilters>());
 
 // The engines' batch entries take vm::PacketRef, laid out exactly as PacketRef here.
 static_assert(sizeof(PacketRef) == sizeof(bpf::vm::PacketRef) &&
@@ -331,7 +380,8 @@ const Setup& setup() {
 // ---- the engines, one pass over all packets each -------------------------------------------
 
 enum class Engine {
-  kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand, kHandCall, kHandBatch, kLlvm, kLlvmBatch
+  kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand, kHandCall, kHandBatch, kLlvm, kLlvmBatch,
+  kHandMono, kAsmjitMono, kLlvmMono  // per-packet calls from a call site of their own
 };
 
 // One pass of engine `e` with filter `f` over `pkts`; `placement` picks the copy of the JIT code
@@ -377,6 +427,23 @@ uint64_t pass(Engine e, size_t f, const std::vector<PacketRef>& pkts, int placem
     case Engine::kHand: {
       const HandFn h = kFilters[f].hand;
       for (const PacketRef& p : pkts) sum += h(p.data, p.caplen);
+      break;
+    }
+    case Engine::kHandMono:
+    case Engine::kAsmjitMono:
+    case Engine::kLlvmMono: {
+      const size_t which = e == Engine::kHandMono ? 0 : e == Engine::kAsmjitMono ? 1 : 2;
+      const size_t copy = placement < 0 ? 0 : size_t(placement);
+      const size_t slot = (which * kNumFilters + f) * kPlacements + copy;
+      RunSig fn = nullptr;
+      if (which == 0) fn = kHandRuns[f];
+      if (which == 1)
+        fn = reinterpret_cast<RunSig>(
+            (placement < 0 ? c.code : c.placements[copy]).backend_entry());
+#ifdef BPFC_ASMJIT_BENCH_LLVM
+      if (which == 2) fn = c.llvm[copy + 1].function();
+#endif
+      if (fn != nullptr) sum = kMonoPasses[slot](fn, pkts.data(), pkts.size(), ctx);
       break;
     }
     case Engine::kLlvm: {
@@ -448,7 +515,7 @@ double jit_ns_median(Engine e, size_t f, int reps, const std::vector<PacketRef>&
 void BM_Summary(benchmark::State& state) {
   const Setup& s = setup();
   double log_vs_pcap = 0, log_ind = 0, log_ind_best = 0, log_call = 0, log_batch_hand = 0,
-         log_batch = 0, log_batch_cold = 0, log_interp = 0;
+         log_batch = 0, log_batch_cold = 0, log_interp = 0, log_mono = 0;
   for (auto _ : state) {
     for (size_t f = 0; f < kNumFilters; ++f) {
       const std::string name = kFilters[f].name;
@@ -467,6 +534,11 @@ void BM_Summary(benchmark::State& state) {
       log_call += std::log(hand_call / batch);
       log_batch_hand += std::log(hand_batch / batch);
       log_batch += std::log(jit / batch);
+      const double hand_mono = jit_ns_median(Engine::kHandMono, f, 9, s.pkts);
+      const double jit_mono = jit_ns_median(Engine::kAsmjitMono, f, 9, s.pkts);
+      log_mono += std::log(hand_mono / jit_mono);
+      state.counters[name + "_hand_mono_ns"] = hand_mono;
+      state.counters[name + "_jit_mono_ns"] = jit_mono;
       log_batch_cold += std::log(cold / cold_batch);
 #ifdef BPFC_ASMJIT_BENCH_INTERP
       const double interp = ns_per_packet(Engine::kInterp, f, 9, s.pkts);
@@ -490,7 +562,7 @@ void BM_Summary(benchmark::State& state) {
 #ifdef BPFC_ASMJIT_BENCH_LLVM
   // The LLVM engine, measured the same way (medians over placements): >1 means LLVM is faster.
   double log_l_asmjit = 0, log_l_hand = 0, log_lb_asmjitb = 0, log_lb_hand = 0, log_l_pcap = 0,
-         log_lb_cold = 0, log_lb_pcap = 0;
+         log_lb_cold = 0, log_lb_pcap = 0, log_lm_asmjit = 0, log_lm_hand = 0;
   for (size_t f = 0; f < kNumFilters; ++f) {
     const std::string name = kFilters[f].name;
     const double pcap = ns_per_packet(Engine::kPcap, f, 9, s.pkts);
@@ -503,6 +575,12 @@ void BM_Summary(benchmark::State& state) {
     const double llvmb = jit_ns_median(Engine::kLlvmBatch, f, 9, s.pkts);
     const double llvmb_cold = jit_ns_median(Engine::kLlvmBatch, f, 2, s.cold);
     log_l_asmjit += std::log(jit / llvm);
+    const double llvm_mono = jit_ns_median(Engine::kLlvmMono, f, 9, s.pkts);
+    const double jit_mono = jit_ns_median(Engine::kAsmjitMono, f, 9, s.pkts);
+    const double hand_mono = jit_ns_median(Engine::kHandMono, f, 9, s.pkts);
+    log_lm_asmjit += std::log(jit_mono / llvm_mono);
+    log_lm_hand += std::log(hand_mono / llvm_mono);
+    state.counters[name + "_llvm_mono_ns"] = llvm_mono;
     log_l_hand += std::log(hand / llvm);
     log_lb_asmjitb += std::log(jitb / llvmb);
     log_lb_hand += std::log(hand_batch / llvmb);
@@ -514,6 +592,8 @@ void BM_Summary(benchmark::State& state) {
     state.counters[name + "_llvm_cold_batch_ns"] = llvmb_cold;
   }
   state.counters["llvm_vs_asmjit"] = std::exp(log_l_asmjit / n);
+  state.counters["llvm_mono_vs_asmjit_mono"] = std::exp(log_lm_asmjit / n);
+  state.counters["llvm_mono_vs_hand_mono"] = std::exp(log_lm_hand / n);
   state.counters["llvm_vs_hand"] = std::exp(log_l_hand / n);
   state.counters["llvm_batch_vs_asmjit_batch"] = std::exp(log_lb_asmjitb / n);
   state.counters["llvm_batch_vs_hand_batch"] = std::exp(log_lb_hand / n);
@@ -523,6 +603,7 @@ void BM_Summary(benchmark::State& state) {
 #endif
   state.counters["asmjit_vs_pcap"] = std::exp(log_vs_pcap / n);
   state.counters["asmjit_call_vs_hand_call"] = std::exp(log_call / n);
+  state.counters["asmjit_mono_vs_hand_mono"] = std::exp(log_mono / n);
   state.counters["asmjit_batch_vs_hand_batch"] = std::exp(log_batch_hand / n);
   state.counters["asmjit_indirect_vs_hand_indirect"] = std::exp(log_ind / n);
   state.counters["asmjit_indirect_best_placement_vs_hand"] = std::exp(log_ind_best / n);

@@ -34,7 +34,14 @@ Result<Backend> compile_interp(const vm::VerifiedProgram& prog) {
   return Backend{interp, interp_destroy, &vm::Interpreter::run_thunk, interp_batch};
 }
 
-#ifdef BPFC_JIT_HAS_LLVM
+#if defined(BPFC_JIT_LLVM_LINKED)
+}  // namespace detail
+}  // namespace bpf::jit
+extern "C" const bpf::jit::detail::LlvmPlugin* bpfc_llvm_plugin_v1();  // jit/llvm/plugin.cpp
+namespace bpf::jit {
+namespace detail {
+const LlvmPlugin* llvm_plugin(std::string*) { return bpfc_llvm_plugin_v1(); }
+#elif defined(BPFC_JIT_HAS_LLVM)
 const LlvmPlugin* llvm_plugin(std::string* why) {
   static std::once_flag once;
   static const LlvmPlugin* plugin = nullptr;

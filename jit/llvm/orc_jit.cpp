@@ -9,6 +9,21 @@
 // tests/jit/llvm_engine_test.cpp). One mutex serialises compilation and removal: LLJIT's default
 // compiler shares one TargetMachine, and compiles are rare and take milliseconds anyway.
 // llvm::Error values become Diagnostics here and go no further.
+//
+// Code memory: the RTDyld object layer with a SectionMemoryManager whose pages come from
+// NearMapper, which asks the kernel for them 1 GiB above the main program (a hint; elsewhere
+// when that range is taken) instead of wherever mmap puts them (next to the shared libraries,
+// terabytes away from a PIE executable). Measured on AMD EPYC (Zen 4): an indirect call from a
+// loop into code that far costs ~3 cycles more per call than into nearby code, for every call
+// when the call site has one target (bench/asmjit_bench.cpp, llvm_mono_* counters). Pages are
+// mapped read+write and switched to read+execute by SectionMemoryManager::finalizeMemory: never
+// writable and executable at once.
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -17,6 +32,9 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h>
+#include <llvm/ExecutionEngine/SectionMemoryManager.h>
+#include <llvm/Support/Memory.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/Error.h>
@@ -42,6 +60,65 @@ struct JitState {
 
 std::string to_string(llvm::Error err) { return llvm::toString(std::move(err)); }
 
+class NearMapper final : public llvm::SectionMemoryManager::MemoryMapper {
+ public:
+  llvm::sys::MemoryBlock allocateMappedMemory(llvm::SectionMemoryManager::AllocationPurpose,
+                                              size_t bytes, const llvm::sys::MemoryBlock*,
+                                              unsigned flags, std::error_code& ec) override {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    bytes = (bytes + page - 1) / page * page;
+    void* p = mmap(next_hint(bytes), bytes, prot(flags), MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      ec = std::error_code(errno, std::generic_category());
+      return llvm::sys::MemoryBlock();
+    }
+    ec = std::error_code();
+    return llvm::sys::MemoryBlock(p, bytes);
+  }
+  std::error_code protectMappedMemory(const llvm::sys::MemoryBlock& block, unsigned flags) override {
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto start = reinterpret_cast<uintptr_t>(block.base()) & ~(page - 1);
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(block.base()) + block.allocatedSize() +
+                           page - 1) & ~(page - 1);
+    if (block.base() == nullptr || block.allocatedSize() == 0) return std::error_code();
+    if (mprotect(reinterpret_cast<void*>(start), end - start, prot(flags)) != 0)
+      return std::error_code(errno, std::generic_category());
+    return std::error_code();
+  }
+  std::error_code releaseMappedMemory(llvm::sys::MemoryBlock& block) override {
+    if (block.base() != nullptr && munmap(block.base(), block.allocatedSize()) != 0)
+      return std::error_code(errno, std::generic_category());
+    block = llvm::sys::MemoryBlock();
+    return std::error_code();
+  }
+
+ private:
+  static int prot(unsigned flags) {
+    int p = PROT_NONE;
+    if (flags & llvm::sys::Memory::MF_READ) p |= PROT_READ;
+    if (flags & llvm::sys::Memory::MF_WRITE) p |= PROT_WRITE;
+    if (flags & llvm::sys::Memory::MF_EXEC) p |= PROT_EXEC;
+    return p;
+  }
+  // 1 GiB above the main program's entry point (getauxval: this code may live in a module
+  // loaded far away), moving up as pages are taken and starting over after 1 GiB.
+  void* next_hint(size_t bytes) {
+    const uintptr_t base = (getauxval(AT_ENTRY) & ~((uintptr_t{1} << 21) - 1)) + (uintptr_t{1} << 30);
+    uintptr_t off = offset_.fetch_add(bytes, std::memory_order_relaxed);
+    if (off + bytes > (uintptr_t{1} << 30)) {
+      offset_.store(bytes, std::memory_order_relaxed);
+      off = 0;
+    }
+    return getauxval(AT_ENTRY) == 0 ? nullptr : reinterpret_cast<void*>(base + off);
+  }
+  std::atomic<uintptr_t> offset_{0};
+};
+
+NearMapper& near_mapper() {
+  static NearMapper* m = new NearMapper();  // never destroyed: code may outlive static dtors
+  return *m;
+}
+
 void init(JitState& s) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
@@ -56,7 +133,17 @@ void init(JitState& s) {
     s.error = "LLVM target machine: " + to_string(tm.takeError());
     return;
   }
-  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
+  auto jit =
+      llvm::orc::LLJITBuilder()
+          .setJITTargetMachineBuilder(*jtmb)
+          .setObjectLinkingLayerCreator(
+              [](llvm::orc::ExecutionSession& es, const llvm::Triple&)
+                  -> llvm::Expected<std::unique_ptr<llvm::orc::ObjectLayer>> {
+                return std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(es, [] {
+                  return std::make_unique<llvm::SectionMemoryManager>(&near_mapper());
+                });
+              })
+          .create();
   if (!jit) {
     s.error = "LLVM ORC LLJIT: " + to_string(jit.takeError());
     return;
