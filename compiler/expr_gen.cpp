@@ -7,9 +7,10 @@
 //  - `geneve` (gen_geneve) makes the link-type, link-header and payload offsets variable: kept in
 //    M[] registers (libpcap's alloc_reg order), read back with `ldx M[r]; ld [x + k]`; libpcap
 //    does not optimise such programs, so only verdict-keeping passes run (`protochain` after it
-//    is an error, as in libpcap). As in libpcap, primitives reached when `geneve` was false
-//    (`geneve or ip`, `not geneve and ip`) read M[] slots never written on that path: the
-//    verifier (like Linux) rejects such programs;
+//    is an error, as in libpcap). Primitives reached when `geneve` was false (`geneve or ip`,
+//    `not geneve and ip`) read M[] slots never written on that path: libpcap reads
+//    uninitialised memory there (and Linux rejects its program); ours initialises those slots
+//    at program start to the outer frame's offsets, so they look at the outer frame;
 //  - transport fields of IPv4 are read at 4*(ihl) after a "not a fragment" check; IPv6 has no
 //    extension-header walking except `ip6 proto`'s one fragment-header look and `protochain`;
 //  - tests are emitted in libpcap's order, so that a load that fails on a snapped packet fails
@@ -1781,6 +1782,15 @@ Cond Gen::geneve(bool has_vni, uint32_t vni) {
   off.t = fin.t;
   off.f = fin.f;
   Cond r = and_(b0, off);
+  // On a path where this `geneve` failed, primitives after it (`geneve or ip`, `not geneve and
+  // ip`) read slots it never wrote: libpcap's interpreter then reads uninitialised stack memory
+  // and Linux refuses the program. Such slots are set at program start (emit_program, only when
+  // some path needs it) to the offsets the outer frame had before this `geneve` (0 where the
+  // link layer has no such field or the offset was itself variable), so those primitives look
+  // at the outer frame.
+  f_.mem_init[r_type] = ethertype_link_ && reg_linktype_ < 0 ? off_linktype_ : 0;
+  f_.mem_init[r_hdr] = reg_linkhdr_ < 0 ? off_linkhdr_ : 0;
+  f_.mem_init[r_pl] = reg_linkpl_ < 0 ? off_linkpl_ + off_nl_ : 0;
   // PUSH_LINKHDR(DLT_EN10MB, variable, 0, reg); the payload and link type become variable too.
   dlt_ = kDltEn10mb;
   ethertype_link_ = true;

@@ -40,6 +40,11 @@ struct IrFunc {
   // of every packet, snapped ones included, run (no bypass of useless tests, no pullups), and
   // "rejects all packets" is never reported.
   bool unoptimised_reference = false;
+  // Value a scratch slot is given at program start when some path reads it before writing it
+  // (emit_program adds `ld #v; st M[i]` for those slots only). Only `geneve`'s offset slots can
+  // be read so (`geneve or ip`: the right side runs when `geneve` failed before writing them);
+  // they get the outer frame's offsets, see Gen::geneve.
+  uint32_t mem_init[16] = {};
 };
 
 // Optimises (opt_level >= 1) and emits. Returns false (with an error in diags) when the program

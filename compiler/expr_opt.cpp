@@ -10,7 +10,8 @@
 //     identical blocks (same statements, test and successors) are merged.
 //  3. redundant load elimination after layout: a symbolic value for A, X and M[] flows along the
 //     DAG (meet = equal or unknown); a load of a value the register already holds is removed.
-// Emission lays blocks out in depth-first order and inserts `ja` trampolines for any conditional
+// Emission gives scratch slots read before written on some path their initial value
+// (IrFunc::mem_init), lays blocks out in depth-first order and inserts `ja` trampolines for any conditional
 // branch longer than 255 instructions. At level 0 only the emission runs.
 // Tested by tests/expr/expr_diff_test.cpp (libpcap verdicts; -O0 vs -O2 agreement).
 #include <algorithm>
@@ -650,6 +651,41 @@ bool merge_after_rle(IrFunc& f) {
   return any;
 }
 
+// Scratch slots some path reads before writing (`geneve or ip`) get f.mem_init at program
+// start: `ld #v; st M[i]` prepended to the entry block, one `ld` per distinct value. A forward
+// must-be-written analysis over the final blocks (layout order is topological) finds them, so
+// programs that never read an unwritten slot are unchanged.
+void init_unwritten_scratch(IrFunc& f, const std::vector<int>& order) {
+  std::vector<uint16_t> must_in(f.blocks.size(), 0xffff);
+  must_in[static_cast<size_t>(f.entry)] = 0;
+  uint16_t needed = 0;
+  for (int b : order) {
+    const IrBlock& bb = f.blocks[static_cast<size_t>(b)];
+    uint16_t w = must_in[static_cast<size_t>(b)];
+    for (const Insn& s : bb.stmts) {
+      uint16_t cls = c::cls(s.code);
+      bool mem = c::mode(s.code) == c::kMem;
+      if ((cls == c::kLd || cls == c::kLdx) && mem && !(w >> (s.k & 15) & 1)) needed |= uint16_t(1u << (s.k & 15));
+      if (cls == c::kSt || cls == c::kStx) w |= uint16_t(1u << (s.k & 15));
+    }
+    if (bb.is_ret) continue;
+    for (int t : bb.succ) must_in[static_cast<size_t>(t)] &= w;
+  }
+  if (!needed) return;
+  std::vector<Insn> init;
+  std::vector<uint32_t> values;
+  for (uint32_t i = 0; i < 16; ++i)
+    if (needed >> i & 1 && std::find(values.begin(), values.end(), f.mem_init[i]) == values.end())
+      values.push_back(f.mem_init[i]);
+  for (uint32_t v : values) {
+    init.push_back(Insn{static_cast<uint16_t>(c::kLd | c::kImm), 0, 0, v});
+    for (uint32_t i = 0; i < 16; ++i)
+      if (needed >> i & 1 && f.mem_init[i] == v) init.push_back(Insn{static_cast<uint16_t>(c::kSt), 0, 0, i});
+  }
+  auto& es = f.blocks[static_cast<size_t>(f.entry)].stmts;
+  es.insert(es.begin(), init.begin(), init.end());
+}
+
 }  // namespace
 
 bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
@@ -660,6 +696,7 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
     eliminate_redundant_loads(f, order);
     if (merge_after_rle(f)) order = layout(f);
   }
+  init_unwritten_scratch(f, order);
 
   // Items: instructions with symbolic targets (block ids, or trampoline item indices).
   struct Item {
