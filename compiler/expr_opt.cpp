@@ -31,18 +31,21 @@ namespace c = vm::code;
 using vm::Insn;
 
 struct Fact {
+  int edge;  // the edge it was learnt on (2 * block + side): facts are kept per edge, as
+             // libpcap's edge dominators are
   int key;
   uint16_t jcode;
   uint32_t k;
   bool outcome;
   friend bool operator<(const Fact& a, const Fact& b) {
+    if (a.edge != b.edge) return a.edge < b.edge;
     if (a.key != b.key) return a.key < b.key;
     if (a.jcode != b.jcode) return a.jcode < b.jcode;
     if (a.k != b.k) return a.k < b.k;
     return a.outcome < b.outcome;
   }
   friend bool operator==(const Fact& a, const Fact& b) {
-    return a.key == b.key && a.jcode == b.jcode && a.k == b.k && a.outcome == b.outcome;
+    return a.edge == b.edge && a.key == b.key && a.jcode == b.jcode && a.k == b.k && a.outcome == b.outcome;
   }
 };
 using Facts = std::vector<Fact>;  // sorted
@@ -51,7 +54,7 @@ using Facts = std::vector<Fact>;  // sorted
 // are libpcap's fold_edge(): the same comparison of the same value has the same outcome; a value
 // known equal to a constant is unequal to any other constant. (Nothing more: a stronger rule
 // would find more expressions that "reject all packets" than pcap_compile does.)
-int decide(const Facts& facts, int key, uint16_t jcode, uint32_t k) {
+int decide(std::span<const Fact> facts, int key, uint16_t jcode, uint32_t k) {
   for (const Fact& f : facts) {
     if (f.key != key || f.jcode != jcode) continue;
     if (f.k == k) return f.outcome;
@@ -119,7 +122,6 @@ class Optimiser {
       bool changed = false;
       if (thread_jumps()) changed = dirty_ = true;
       if (!f_.unoptimised_reference && bypass_trivial()) changed = dirty_ = true;
-      if (merge_identical()) changed = dirty_ = true;
       if (changed) continue;
       if (f_.unoptimised_reference) break;
       int pulled = 0;
@@ -129,6 +131,9 @@ class Optimiser {
       }
       if (pulled == 0) break;
     }
+    // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
+    // earlier would lose the facts each copy knows from its own path.
+    for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
   }
 
  private:
@@ -195,11 +200,15 @@ class Optimiser {
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
   std::vector<Facts> in_;
-  Facts extra_;
   std::vector<uint8_t> seen_;
   std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_, pos_;
   std::vector<uint64_t> dom_;
 
+  // libpcap's opt_j pass: the facts of every edge (its edge dominators' tests and outcomes) are
+  // computed on the graph as it stands, then edges are moved block by block from the lowest
+  // level (nearest the returns) up, each to the block its facts decide. The order matters for
+  // what is found: an edge below a join is threaded while its block still has the one
+  // predecessor that tells it something.
   bool thread_jumps() {
     const std::vector<int>& order = topo();
     in_.resize(f_.blocks.size());
@@ -207,36 +216,14 @@ class Optimiser {
     std::vector<Facts>& in = in_;
     seen_.assign(f_.blocks.size(), 0);
     std::vector<uint8_t>& seen = seen_;
-    bool changed = false;
-    Facts& extra = extra_;
     for (int b : order) {
-      IrBlock& bb = blk(b);
+      const IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
       const Facts& fin = in[static_cast<size_t>(b)];
-      for (int w = 0; w < 2; ++w) {
-        // facts on this edge: fin plus the outcomes met while threading (kept apart: no copy)
-        extra.clear();
-        extra.push_back(Fact{key(b), bb.jcode, bb.k, w == 0});
-        int t = bb.succ[w];
-        for (int guard = 0; guard < 10000; ++guard) {
-          const IrBlock& tb = blk(t);
-          if (tb.is_ret) break;
-          int kt = key(t);
-          int d = decide(extra, kt, tb.jcode, tb.k);
-          if (d < 0) d = decide(fin, kt, tb.jcode, tb.k);
-          if (d < 0) break;
-          extra.push_back(Fact{kt, tb.jcode, tb.k, d == 1});
-          t = tb.succ[d ? 0 : 1];
-        }
-        if (t != bb.succ[w]) {
-          bb.succ[w] = t;
-          changed = true;
-        }
-      }
-      // propagate facts to successors (intersection over predecessors)
+      // propagate facts to successors (intersection over the incoming edges)
       for (int w = 0; w < 2; ++w) {
         int s = bb.succ[w];
-        Fact own{key(b), bb.jcode, bb.k, w == 0};
+        Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
         bool both = bb.succ[0] == bb.succ[1];
         Facts& dst = in[static_cast<size_t>(s)];
         if (!seen[static_cast<size_t>(s)]) {
@@ -258,7 +245,51 @@ class Optimiser {
         }
       }
     }
+    compute_levels(order);
+    bool changed = false;
+    for (int b : by_level_) {
+      IrBlock& bb = blk(b);
+      if (bb.is_ret) continue;
+      const Facts& fin = in[static_cast<size_t>(b)];
+      for (int w = 0; w < 2; ++w) {
+        Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
+        int t = bb.succ[w];
+        for (int guard = 0; guard < 10000; ++guard) {
+          const IrBlock& tb = blk(t);
+          if (tb.is_ret) break;
+          int kt = key(t);
+          int d = decide({&own, 1}, kt, tb.jcode, tb.k);
+          if (d < 0) d = decide(fin, kt, tb.jcode, tb.k);
+          if (d < 0) break;
+          t = tb.succ[d ? 0 : 1];
+        }
+        if (t != bb.succ[w]) {
+          bb.succ[w] = t;
+          changed = true;
+        }
+      }
+    }
     return changed;
+  }
+
+  // Levels (height above the returns) into level_, and the reachable blocks by ascending level
+  // (stable in `order`) into by_level_, as libpcap's find_levels.
+  void compute_levels(const std::vector<int>& order) {
+    size_t n = f_.blocks.size();
+    level_.assign(n, 0);
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const IrBlock& bb = blk(*it);
+      if (!bb.is_ret)
+        level_[static_cast<size_t>(*it)] =
+            1 + std::max(level_[static_cast<size_t>(bb.succ[0])], level_[static_cast<size_t>(bb.succ[1])]);
+    }
+    by_level_.assign(order.begin(), order.end());
+    pos_.assign(n, 0);
+    for (size_t i = 0; i < order.size(); ++i) pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
+    std::sort(by_level_.begin(), by_level_.end(), [&](int a, int b) {
+      int la = level_[static_cast<size_t>(a)], lb = level_[static_cast<size_t>(b)];
+      return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
+    });
   }
 
   // A test whose two successors are the same block decides nothing: libpcap's optimiser removes
@@ -341,23 +372,8 @@ class Optimiser {
       return (row(x)[static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
     };
     // levels (height above the returns), processed bottom-up as libpcap does
-    level_.assign(n, 0);
-    std::vector<int>& level = level_;
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      const IrBlock& bb = blk(*it);
-      if (!bb.is_ret)
-        level[static_cast<size_t>(*it)] =
-            1 + std::max(level[static_cast<size_t>(bb.succ[0])], level[static_cast<size_t>(bb.succ[1])]);
-    }
-    by_level_.assign(order.begin(), order.end());
-    std::vector<int>& by_level = by_level_;
-    // stable by position in `order` (no temporary buffer, unlike std::stable_sort)
-    pos_.assign(n, 0);
-    for (size_t i = 0; i < order.size(); ++i) pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
-    std::sort(by_level.begin(), by_level.end(), [&](int a, int b) {
-      int la = level[static_cast<size_t>(a)], lb = level[static_cast<size_t>(b)];
-      return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
-    });
+    compute_levels(order);
+    const std::vector<int>& by_level = by_level_;
     for (int b : by_level) {
       if (blk(b).is_ret || b == f_.entry) continue;
       for (int side = 0; side < 2; ++side) {  // 0: or_pullup (shared true), 1: and_pullup
