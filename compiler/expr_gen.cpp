@@ -264,11 +264,19 @@ class Gen {
     add_exit(cd.f, cd.entry, 1);
     return cd;
   }
+  // libpcap's gen_true/gen_false (gen_uncond): `ld #!v; jeq #0`, a block its optimiser folds.
+  Cond materialise(Cond c) {
+    if (c.cval < 0) return c;
+    return test({ins(c::kLd | c::kImm, c.cval ? 0u : 1u)}, c::kJeq, 0);
+  }
+  // `a and false` and `a or true` keep a's tests as libpcap does (its optimiser removes them
+  // only when both their exits end up at one block): on a snapped packet their loads can fail.
+  // The other constant cases drop nothing that runs.
   Cond and_(Cond a, Cond b) {
     if (a.cval == 0) return a;
     if (a.cval == 1) return b;
     if (b.cval == 1) return a;
-    if (b.cval == 0) return b;
+    if (b.cval == 0) b = materialise(b);
     patch(a.t, b.entry);
     Cond r;
     r.entry = a.entry;
@@ -280,7 +288,7 @@ class Gen {
     if (a.cval == 1) return a;
     if (a.cval == 0) return b;
     if (b.cval == 0) return a;
-    if (b.cval == 1) return b;
+    if (b.cval == 1) b = materialise(b);
     patch(a.f, b.entry);
     Cond r;
     r.entry = a.entry;

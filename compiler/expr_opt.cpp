@@ -16,12 +16,14 @@
 // Tested by tests/expr/expr_diff_test.cpp (libpcap verdicts; -O0 vs -O2 agreement).
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "compiler/expr_ir.hpp"
+#include "vm/semantics.hpp"
 
 namespace bpf::compiler::detail {
 
@@ -120,8 +122,8 @@ class Optimiser {
   void run() {
     for (int iter = 0; iter < 64; ++iter) {
       bool changed = false;
+      if (fold_constant_tests()) changed = dirty_ = true;
       if (thread_jumps()) changed = dirty_ = true;
-      if (!f_.unoptimised_reference && bypass_trivial()) changed = dirty_ = true;
       if (changed) continue;
       if (f_.unoptimised_reference) break;
       int pulled = 0;
@@ -134,6 +136,7 @@ class Optimiser {
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
     for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
+    root_bypass();
   }
 
  private:
@@ -254,6 +257,8 @@ class Optimiser {
       for (int w = 0; w < 2; ++w) {
         Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
         int t = bb.succ[w];
+        // a successor whose two exits coincide is skipped first (once), as opt_j does
+        if (!blk(t).is_ret && blk(t).succ[0] == blk(t).succ[1] && bypassable(t)) t = blk(t).succ[0];
         for (int guard = 0; guard < 10000; ++guard) {
           const IrBlock& tb = blk(t);
           if (tb.is_ret) break;
@@ -292,35 +297,65 @@ class Optimiser {
     });
   }
 
-  // A test whose two successors are the same block decides nothing: libpcap's optimiser removes
-  // it (and so its loads); redirect its predecessors to the successor.
-  bool bypass_trivial() {
+  // A block with two equal exits can be skipped unless it leaves registers for its successor
+  // (opaque with statements) or, when libpcap's reference is unoptimised, it loads something
+  // (skipping the load would change the verdict of a packet snapped before it).
+  bool bypassable(int b) {
+    const IrBlock& bb = blk(b);
+    if (bb.opaque && !bb.stmts.empty()) return false;
+    if (!f_.unoptimised_reference) return true;
+    for (const Insn& i : bb.stmts)
+      if (c::cls(i.code) == c::kLd || c::cls(i.code) == c::kLdx)
+        if (c::mode(i.code) != c::kImm && c::mode(i.code) != c::kMem) return false;
+    return true;
+  }
+
+  // libpcap's opt_peep on a block whose A is a known constant (gen_true/gen_false, relations of
+  // constants): the comparison is decided, both exits go to the decided successor.
+  bool fold_constant_tests() {
     bool changed = false;
-    auto resolve = [&](int b) {
-      for (int guard = 0; guard < 100000; ++guard) {
-        const IrBlock& bb = blk(b);
-        if (bb.is_ret || bb.succ[0] != bb.succ[1] || (bb.opaque && !bb.stmts.empty())) return b;
-        b = bb.succ[0];
-      }
-      return b;
-    };
-    int e = resolve(f_.entry);
-    if (e != f_.entry) {
-      f_.entry = e;
-      changed = dirty_ = true;
-    }
     for (int b : topo()) {
       IrBlock& bb = blk(b);
-      if (bb.is_ret) continue;
-      for (int w = 0; w < 2; ++w) {
-        int t = resolve(bb.succ[w]);
-        if (t != bb.succ[w]) {
-          bb.succ[w] = t;
-          changed = true;
+      if (bb.is_ret || bb.opaque || c::src(bb.jcode) != c::kK || bb.succ[0] == bb.succ[1]) continue;
+      std::optional<uint32_t> a;
+      for (const Insn& i : bb.stmts) {
+        if (i.code == (c::kLd | c::kImm)) {
+          a = i.k;
+        } else if (a && c::cls(i.code) == c::kAlu && c::src(i.code) == c::kK && c::op(i.code) != c::kNeg) {
+          std::optional<vm::Op> op = vm::decode(i.code);
+          a = op ? vm::alu(*op, *a, i.k, vm::Target::kLinux) : std::nullopt;
+        } else {
+          a.reset();
+          break;
         }
+        if (!a) break;
       }
+      if (!a) continue;
+      std::optional<vm::Op> jop = vm::decode(bb.jcode);
+      if (!jop) continue;
+      int to = bb.succ[vm::jump_taken(*jop, *a, bb.k) ? 0 : 1];
+      bb.succ[0] = bb.succ[1] = to;
+      changed = true;
     }
     return changed;
+  }
+
+  // libpcap's opt_root: an entry whose two exits coincide decides nothing and is skipped, but
+  // the first entry's statements are kept in front of the new entry (so its loads still run);
+  // a `ret` entry runs nothing.
+  void root_bypass() {
+    int first = f_.entry;
+    for (int guard = 0; guard < 100000; ++guard) {
+      const IrBlock& bb = blk(f_.entry);
+      if (bb.is_ret || bb.succ[0] != bb.succ[1] || !bypassable(f_.entry)) break;
+      f_.entry = bb.succ[0];
+      dirty_ = true;
+    }
+    if (f_.entry == first || blk(f_.entry).is_ret) return;
+    std::vector<Insn> s = blk(first).stmts;
+    IrBlock& e = blk(f_.entry);
+    s.insert(s.end(), e.stmts.begin(), e.stmts.end());
+    e.stmts = std::move(s);
   }
 
   // libpcap's or_pullup/and_pullup (optimize.c): in a chain of tests sharing their true (or

@@ -634,6 +634,8 @@ TEST(ExprDiff, RandomRejectAllMatchesLibpcap) {
       for (const TestPacket& pkt : packets[lt]) {
         ++runs;
         if (run(ref, pkt) != run(ours->insns, pkt) && pkt.data.size() < pkt.wirelen) {
+          if (std::getenv("EXPR_SHOW_SNAPPED") && snapped_diffs < 40)
+            std::printf("SNAP '%s' lt %d caplen %zu wire %u\nlibpcap:\n%sours:\n%s", e.c_str(), lt, pkt.data.size(), pkt.wirelen, dump(ref).c_str(), dump(ours->insns).c_str());
           ++snapped_diffs;  // see RandomCombinationsMatchLibpcap
           continue;
         }
