@@ -78,11 +78,19 @@ struct Cond {
   int entry = -1;
   int cval = -1;  // -1: not constant, 0: false, 1: true
   int t = -1, f = -1;  // patch lists of the true and false exits
+  // A constant that is a block in libpcap's code (gen_true/gen_false, a relation of constants,
+  // a masked-out comparison): combined with a test it becomes a block too (see and_).
+  bool lit = false;
 };
 
 Cond const_cond(bool v) {
   Cond c;
   c.cval = v ? 1 : 0;
+  return c;
+}
+Cond uncond(bool v) {
+  Cond c = const_cond(v);
+  c.lit = true;
   return c;
 }
 
@@ -269,10 +277,14 @@ class Gen {
     if (c.cval < 0) return c;
     return test({ins(c::kLd | c::kImm, c.cval ? 0u : 1u)}, c::kJeq, 0);
   }
-  // `a and false` and `a or true` keep a's tests as libpcap does (its optimiser removes them
-  // only when both their exits end up at one block): on a snapped packet their loads can fail.
-  // The other constant cases drop nothing that runs.
+  // A constant that is a block in libpcap, or `a and false` / `a or true` (which keep a's
+  // tests), joined to a test is a block here too, so that the optimiser sees libpcap's graph:
+  // which tests it removes (only those whose two exits end up at one block) and which entry
+  // statements opt_root keeps decide the loads a snapped packet reaches. Other constant cases
+  // drop nothing that runs.
   Cond and_(Cond a, Cond b) {
+    if (a.cval >= 0 && b.cval < 0 && a.lit) a = materialise(a);
+    if (b.cval >= 0 && a.cval < 0 && b.lit) b = materialise(b);
     if (a.cval == 0) return a;
     if (a.cval == 1) return b;
     if (b.cval == 1) return a;
@@ -285,6 +297,8 @@ class Gen {
     return r;
   }
   Cond or_(Cond a, Cond b) {
+    if (a.cval >= 0 && b.cval < 0 && a.lit) a = materialise(a);
+    if (b.cval >= 0 && a.cval < 0 && b.lit) b = materialise(b);
     if (a.cval == 1) return a;
     if (a.cval == 0) return b;
     if (b.cval == 0) return a;
@@ -339,7 +353,7 @@ class Gen {
     if (mask == 0 && !f_.unoptimised_reference) {
       // libpcap emits `and #0; jeq #v`; its optimiser turns `and #0` into `ld #0` and deletes the
       // now dead load, so the comparison is constant and reads nothing.
-      return const_cond(v == 0);
+      return uncond(v == 0);
     }
     auto s = load(rel, off, size);
     if (mask != 0xffffffffu && v == 0) return not_(test(std::move(s), c::kJset, mask));
@@ -413,17 +427,17 @@ class Gen {
       case kDltRawAlt:
         if (proto == kEtIp) return mcmp(Rel::kLinkHdr, 0, 1, 0x40, 0xf0);
         if (proto == kEtIpv6) return mcmp(Rel::kLinkHdr, 0, 1, 0x60, 0xf0);
-        return const_cond(false);
+        return uncond(false);
       case kDltIpv4:
-        return const_cond(proto == kEtIp);
+        return uncond(proto == kEtIp);
       case kDltIpv6:
-        return const_cond(proto == kEtIpv6);
+        return uncond(proto == kEtIpv6);
       case kDltNull:
       case kDltLoop: {
         uint32_t af;
         if (proto == kEtIp) af = AF_INET;
         else if (proto == kEtIpv6) af = AF_INET6;
-        else return const_cond(false);
+        else return uncond(false);
         if (dlt_ == kDltNull) af = htonl(af);  // host byte order on the wire
         return cmp(Rel::kLinkHdr, 0, 4, af);
       }
@@ -1824,7 +1838,7 @@ Cond Gen::gen_relation(const Node& n) {
   if (a.is_const && b.is_const) {
     const std::optional<vm::Op> jmp = vm::decode(c::kJmp | jop | c::kK);
     const bool v = jmp && vm::jump_taken(*jmp, a.k, b.k);  // vm/semantics.hpp
-    tst = const_cond(v);
+    tst = uncond(v);
   } else if (b.is_const && jop == c::kJeq && b.k == 0 && a.s.size() >= 2 &&
              a.s.back().code == (c::kAlu | c::kAnd | c::kK)) {
     // `x & m = 0` is `not (x jset m)` (libpcap's peephole does the same)

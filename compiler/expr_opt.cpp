@@ -352,6 +352,14 @@ class Optimiser {
       dirty_ = true;
     }
     if (f_.entry == first || blk(f_.entry).is_ret) return;
+    // Statements that read no packet (libpcap's `ld #0` of a gen_true entry) cannot change a
+    // verdict: dropped.
+    bool reads_packet = false;
+    for (const Insn& i : blk(first).stmts) {
+      uint16_t cl = c::cls(i.code), m = c::mode(i.code);
+      if ((cl == c::kLd || cl == c::kLdx) && (m == c::kAbs || m == c::kInd || m == c::kMsh)) reads_packet = true;
+    }
+    if (!reads_packet) return;
     std::vector<Insn> s = blk(first).stmts;
     IrBlock& e = blk(f_.entry);
     s.insert(s.end(), e.stmts.begin(), e.stmts.end());
