@@ -119,19 +119,19 @@ class Optimiser {
  public:
   explicit Optimiser(IrFunc& f) : f_(f) {}
 
+  // libpcap's opt_loop(do_stmts = 0) followed by intern_blocks and opt_root: passes until one
+  // changes nothing. A pass folds constant tests (opt_blk), then, from a snapshot of the graph
+  // taken at its start (levels, dominators, edge facts), moves edges (opt_j) and pulls tests up
+  // (or_pullup/and_pullup) exactly in libpcap's order and with its stale snapshot: which tests
+  // and loads survive decides the verdict of packets snapped short of a load.
   void run() {
-    for (int iter = 0; iter < 64; ++iter) {
-      bool changed = false;
-      if (fold_constant_tests()) changed = dirty_ = true;
+    for (int iter = 0; iter < 1000; ++iter) {
+      bool changed = fold_constant_tests();
+      if (changed) dirty_ = true;
+      snapshot();
       if (thread_jumps()) changed = dirty_ = true;
-      if (changed) continue;
-      if (f_.unoptimised_reference) break;
-      int pulled = 0;
-      while (pulled < 4096 && pullups()) {
-        dirty_ = true;
-        ++pulled;
-      }
-      if (pulled == 0) break;
+      if (!f_.unoptimised_reference && pullups()) changed = dirty_ = true;
+      if (!changed) break;
     }
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
@@ -213,7 +213,7 @@ class Optimiser {
   // what is found: an edge below a join is threaded while its block still has the one
   // predecessor that tells it something.
   bool thread_jumps() {
-    const std::vector<int>& order = topo();
+    const std::vector<int>& order = snap_order_;
     in_.resize(f_.blocks.size());
     for (int b : order) in_[static_cast<size_t>(b)].clear();
     std::vector<Facts>& in = in_;
@@ -248,7 +248,6 @@ class Optimiser {
         }
       }
     }
-    compute_levels(order);
     bool changed = false;
     for (int b : by_level_) {
       IrBlock& bb = blk(b);
@@ -295,6 +294,9 @@ class Optimiser {
       int la = level_[static_cast<size_t>(a)], lb = level_[static_cast<size_t>(b)];
       return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
     });
+    int top = by_level_.empty() ? 0 : level_[static_cast<size_t>(by_level_.back())];
+    level_lists_.assign(static_cast<size_t>(top) + 1, {});
+    for (int b : by_level_) level_lists_[static_cast<size_t>(level_[static_cast<size_t>(b)])].push_back(b);
   }
 
   // A block with two equal exits can be skipped unless it leaves registers for its successor
@@ -366,13 +368,17 @@ class Optimiser {
     e.stmts = std::move(s);
   }
 
-  // libpcap's or_pullup/and_pullup (optimize.c): in a chain of tests sharing their true (or
-  // false) target, a later test of the value the predecessors tested is moved up next to them.
-  // Reorders an `or`/`and` chain only, so the verdict of full packets is unchanged; done because
-  // libpcap does it, which decides which loads a snapped packet reaches.
-  bool pullups() {
-    const std::vector<int>& order = topo();
+  // The pass snapshot (libpcap computes these once per pass, before it moves any edge): the
+  // reachable blocks in reverse postorder, their levels and level lists (in libpcap's list
+  // order), and dominator sets.
+  void snapshot() {
+    snap_order_ = topo();
+    const std::vector<int>& order = snap_order_;
+    compute_levels(order);
     size_t n = f_.blocks.size();
+    max_level_ = 0;
+    for (int b : order) max_level_ = std::max(max_level_, level_[static_cast<size_t>(b)]);
+    if (f_.unoptimised_reference) return;  // no pullups: dominators unused
     // predecessors in CSR form
     pred_start_.assign(n + 1, 0);
     for (int b : order) {
@@ -391,53 +397,64 @@ class Optimiser {
       if (bb.succ[1] != bb.succ[0])
         pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(bb.succ[1])]++)] = b;
     }
-    auto preds_of = [&](int b) {
-      return std::span<const int>(pred_list_.data() + pred_start_[static_cast<size_t>(b)],
-                                  pred_list_.data() + pred_start_[static_cast<size_t>(b) + 1]);
-    };
-    // dominators over the DAG, one bit row per block
-    size_t words = (n + 63) / 64;
-    dom_.assign(n * words, 0);
-    auto row = [&](int b) { return dom_.data() + static_cast<size_t>(b) * words; };
+    words_ = (n + 63) / 64;
+    dom_.assign(n * words_, 0);
     for (int b : order) {
-      uint64_t* d = row(b);
-      auto ps = preds_of(b);
-      if (!ps.empty()) {
-        std::copy(row(ps[0]), row(ps[0]) + words, d);
-        for (size_t i = 1; i < ps.size(); ++i) {
-          const uint64_t* o = row(ps[i]);
-          for (size_t w = 0; w < words; ++w) d[w] &= o[w];
+      uint64_t* d = dom_.data() + static_cast<size_t>(b) * words_;
+      size_t s0 = static_cast<size_t>(pred_start_[static_cast<size_t>(b)]);
+      size_t s1 = static_cast<size_t>(pred_start_[static_cast<size_t>(b) + 1]);
+      if (s0 < s1) {
+        const uint64_t* p0 = dom_.data() + static_cast<size_t>(pred_list_[s0]) * words_;
+        std::copy(p0, p0 + words_, d);
+        for (size_t i = s0 + 1; i < s1; ++i) {
+          const uint64_t* o = dom_.data() + static_cast<size_t>(pred_list_[i]) * words_;
+          for (size_t w = 0; w < words_; ++w) d[w] &= o[w];
         }
       }
       d[static_cast<size_t>(b) / 64] |= uint64_t(1) << (b % 64);
     }
-    auto dominated = [&](int x, int by) {
-      return (row(x)[static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
-    };
-    // levels (height above the returns), processed bottom-up as libpcap does
-    compute_levels(order);
-    const std::vector<int>& by_level = by_level_;
-    for (int b : by_level) {
-      if (blk(b).is_ret || b == f_.entry) continue;
-      for (int side = 0; side < 2; ++side) {  // 0: or_pullup (shared true), 1: and_pullup
-        if (pullup(b, side, preds_of(b), dominated)) return true;
-      }
-    }
-    return false;
+  }
+  bool dominated(int x, int by) const {
+    return (dom_[static_cast<size_t>(x) * words_ + static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
   }
 
-  template <class Dom>
-  bool pullup(int b, int side, std::span<const int> ps, Dom& dominated) {
-    if (ps.empty() || blk(b).opaque) return false;
-    for (int p : ps)
+  // libpcap's or_pullup/and_pullup (optimize.c), run after the pass's edge moves on every block
+  // of the snapshot's level lists (levels 1 up, even blocks the moves made unreachable), with
+  // the in-edges found once after the moves (find_inedges over the same lists: an edge whose
+  // target a pullup changed stays in the list) and the dominators of the snapshot. In a chain
+  // of tests sharing their true (or false) target, a later test of the value the predecessors
+  // tested is moved up next to them.
+  bool pullups() {
+    size_t n = f_.blocks.size();
+    // in-edges: libpcap links (pred, side) walking levels from the top down, each level in list
+    // order, true edge then false edge, each prepended to its target's list
+    in_edges_.assign(n, {});
+    for (int lvl = max_level_; lvl >= 1; --lvl)
+      for (int b : level_lists_[static_cast<size_t>(lvl)])
+        for (int w = 0; w < 2; ++w) in_edges_[static_cast<size_t>(blk(b).succ[w])].push_back({b, w});
+    for (auto& l : in_edges_) std::reverse(l.begin(), l.end());
+    bool changed = false;
+    for (int lvl = 1; lvl <= max_level_; ++lvl)
+      for (int b : level_lists_[static_cast<size_t>(lvl)]) {
+        if (pullup(b, 0)) changed = true;
+        if (pullup(b, 1)) changed = true;
+      }
+    return changed;
+  }
+
+  // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup.
+  bool pullup(int b, int side) {
+    const auto& ins = in_edges_[static_cast<size_t>(b)];
+    if (ins.empty() || blk(b).opaque) return false;
+    for (const auto& [p, w] : ins)
       if (blk(p).opaque) return false;
-    int val = key(ps[0]);
-    for (int p : ps)
+    int val = key(ins[0].first);
+    for (const auto& [p, w] : ins)
       if (key(p) != val) return false;
     int same = side == 0 ? 0 : 1;  // the shared successor
     int chain = 1 - same;          // the successor followed along the chain
-    // diff: (block, slot) whose successor is the first test of another value
-    int owner = ps[0];
+    // diff: the slot (block, side) holding the first test of another value
+    int owner = ins[0].first;
     int slot = blk(owner).succ[0] == b ? 0 : 1;
     bool at_top = true;
     for (;;) {
@@ -462,16 +479,21 @@ class Optimiser {
     blk(sowner).succ[chain] = blk(pull).succ[chain];
     blk(pull).succ[chain] = diff;
     if (at_top) {
-      for (int p : ps) {
+      for (const auto& [p, w] : ins) {
         IrBlock& pb = blk(p);
-        for (int w = 0; w < 2; ++w)
-          if (pb.succ[w] == b) pb.succ[w] = pull;
+        if (pb.succ[0] == b) pb.succ[0] = pull;
+        else pb.succ[1] = pull;
       }
     } else {
       blk(owner).succ[slot] = pull;
     }
     return true;
   }
+  std::vector<int> snap_order_;
+  std::vector<std::vector<int>> level_lists_;
+  std::vector<std::vector<std::pair<int, int>>> in_edges_;
+  int max_level_ = 0;
+  size_t words_ = 0;
 
   bool merge_identical() {
     const std::vector<int>& order = topo();
