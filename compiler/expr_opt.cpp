@@ -1,18 +1,26 @@
 // Optimiser and code generator for the expression IR (compiler/expr_ir.hpp).
 //
-// Passes, at opt_level >= 1, in this order, each keeping the verdict of every packet:
-//  1. jump threading / branch folding: facts (value, test, outcome) known on every path into a
-//     block are computed over the DAG; an edge into a block whose test those facts decide goes
-//     straight to the decided successor (libpcap's opt_j, on the same principle). A value is
-//     identified by the statements that compute it, which is sound because lowered blocks are
-//     self-contained (they read only the packet).
-//  2. blocks whose two successors coincide are bypassed; unreachable blocks are dropped;
-//     identical blocks (same statements, test and successors) are merged.
+// At opt_level >= 1 the graph goes through libpcap 1.10's optimiser structure (optimize.c), so
+// that the same tests, and so the same packet loads, survive: a load past the captured bytes
+// rejects the packet, and a snapped packet's verdict depends on which loads run.
+//  1. passes until one changes nothing (opt_loop): constant tests are folded (opt_peep); from a
+//     snapshot taken at the start of the pass (levels, dominators, the facts of every edge: the
+//     tests and outcomes of its edge dominators, libpcap's edom), edges are moved bottom-up,
+//     first past a successor whose two exits coincide, then to the successor those facts decide
+//     (opt_j, fold_edge's rules); then or/and pullups run over the snapshot's level lists (see
+//     pullups()). A value is identified by the statements that compute it, which is sound
+//     because lowered blocks are self-contained (they read only the packet).
+//  2. identical blocks are merged (intern_blocks), then an entry whose exits coincide is
+//     skipped, keeping its loads (opt_root).
 //  3. redundant load elimination after layout: a symbolic value for A, X and M[] flows along the
-//     DAG (meet = equal or unknown); a load of a value the register already holds is removed.
-// Emission gives scratch slots read before written on some path their initial value
-// (IrFunc::mem_init), lays blocks out in depth-first order and inserts `ja` trampolines for any conditional
-// branch longer than 255 instructions. At level 0 only the emission runs.
+//     DAG (meet = equal or unknown); a load of a value the register already holds is removed;
+//     blocks made identical by it are merged.
+// Every step keeps the verdict of every full-length packet. When libpcap does not optimise
+// (protochain, geneve: IrFunc::unoptimised_reference) only the steps that keep the verdict of
+// snapped packets run too. Emission gives scratch slots read before written on some path their
+// initial value (IrFunc::mem_init), lays blocks out in depth-first order and inserts `ja`
+// trampolines for any conditional branch longer than 255 instructions. At level 0 only the
+// emission runs.
 // Tested by tests/expr/expr_diff_test.cpp (libpcap verdicts; -O0 vs -O2 agreement).
 #include <algorithm>
 #include <map>

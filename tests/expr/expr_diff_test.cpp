@@ -4,7 +4,9 @@
 // through libpcap's bpf_filter on generated packets (tests/expr/expr_packets.hpp, including
 // snapped copies) and on ../shared/corpus/*.pcap when present, and must give the same verdict on
 // every packet. Our -O0 and -O2 programs must agree on every full-length packet. Prints how many
-// programs are no longer than libpcap's and the total lengths.
+// programs are no longer than libpcap's and the total lengths. Random expressions (and/or/not
+// over primitives, on several link types) are compared the same way, snapped packets included
+// (see compare_random).
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 
@@ -520,8 +522,20 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
 // from libpcap's two programs, the pair is counted as miscompiled by libpcap, and then our
 // verdict must equal the unoptimised one on every full-length packet (snapped packets are not
 // comparable there: the unoptimised program loads more). Anything else fails.
+//
+// Known residual (not hidden: it fails these tests when it shows up): with other seeds or
+// counts (EXPR_RANDOM_SEED, EXPR_RANDOM_COUNT) about one pair in 4,000 still differs, only on
+// snapped packets (6 seeds x 3,000 expressions per test: 25 of ~110,000 pairs, 219 runs, none
+// on a full-length packet). Mechanism: libpcap runs its statement-level value numbering and
+// peephole rewrites (opt_blk/opt_peep: `sub x` with a known X, `sub #0; jeq #0`, `and #k;
+// jeq #0` -> jset, one rewrite per block per pass) inside the same passes as its edge moves and
+// pullups, so a relation's test takes its final form, and becomes comparable with other tests
+// of the same field, one or more passes later than here (where it is built in its final form);
+// the edges moved in the meantime differ, and a different set of tests, equal on full packets,
+// survives. Reproducing it would mean replaying libpcap's statement optimiser pass by pass.
 struct RandomStats {
-  size_t compared = 0, both_reject_all = 0, mismatch = 0, runs = 0, diffs = 0;
+  size_t compared = 0, both_reject_all = 0, mismatch = 0, runs = 0, diffs = 0, diff_pairs = 0;
+  size_t full_length_diffs = 0;  // of `diffs`, on packets captured whole
   size_t libpcap_miscompiled = 0, miscompiled_runs = 0;
 };
 
@@ -584,6 +598,8 @@ void compare_random(const std::string& e, int lt, const std::vector<TestPacket>&
     return;
   }
   st.diffs += differing.size();
+  ++st.diff_pairs;
+  for (size_t i : differing) st.full_length_diffs += pkts[i].data.size() == pkts[i].wirelen;
   const TestPacket& pkt = pkts[differing[0]];
   ADD_FAILURE() << "verdict differs for '" << e << "' linktype " << lt << " on " << differing.size()
                 << " packets, first caplen " << pkt.data.size() << " of " << pkt.wirelen
@@ -594,9 +610,9 @@ void compare_random(const std::string& e, int lt, const std::vector<TestPacket>&
 void print_random(const char* what, const RandomStats& st) {
   std::printf("%s: %zu (expression, link type) pairs compiled by both, %zu rejected by both as "
               "rejecting all packets, %zu accept/reject differences; %zu packet runs, %zu verdict "
-              "differences; %zu pairs miscompiled by libpcap's optimiser (%zu runs, ours agree "
+              "differences (in %zu pairs; %zu on full-length packets); %zu pairs miscompiled by libpcap's optimiser (%zu runs, ours agree "
               "with its unoptimised program)\n", what, st.compared, st.both_reject_all, st.mismatch,
-              st.runs, st.diffs, st.libpcap_miscompiled, st.miscompiled_runs);
+              st.runs, st.diffs, st.diff_pairs, st.full_length_diffs, st.libpcap_miscompiled, st.miscompiled_runs);
 }
 
 int random_count(int dflt) {
