@@ -156,6 +156,11 @@ class Optimiser {
   // Value identity of a block's test: blocks with equal statements (and the same relation tag)
   // share a key; opaque blocks get their own. Hash-consed without building strings.
   int key(int b) {
+    if (static_cast<size_t>(b) < key_of_.size() && key_of_[static_cast<size_t>(b)] != -2)
+      return key_of_[static_cast<size_t>(b)];
+    return compute_key(b);
+  }
+  int compute_key(int b) {
     if (key_of_.size() < f_.blocks.size()) key_of_.resize(f_.blocks.size(), -2);
     int& k = key_of_[static_cast<size_t>(b)];
     if (k != -2) return k;
@@ -302,10 +307,17 @@ class Optimiser {
       int la = level_[static_cast<size_t>(a)], lb = level_[static_cast<size_t>(b)];
       return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
     });
+    // level l's list is by_level_[level_start_[l] .. level_start_[l + 1])
     int top = by_level_.empty() ? 0 : level_[static_cast<size_t>(by_level_.back())];
-    level_lists_.assign(static_cast<size_t>(top) + 1, {});
-    for (int b : by_level_) level_lists_[static_cast<size_t>(level_[static_cast<size_t>(b)])].push_back(b);
+    level_start_.assign(static_cast<size_t>(top) + 2, 0);
+    for (int b : by_level_) ++level_start_[static_cast<size_t>(level_[static_cast<size_t>(b)]) + 1];
+    for (size_t l = 0; l + 1 < level_start_.size(); ++l) level_start_[l + 1] += level_start_[l];
   }
+  std::span<const int> level_list(int l) const {
+    return {by_level_.data() + level_start_[static_cast<size_t>(l)],
+            by_level_.data() + level_start_[static_cast<size_t>(l) + 1]};
+  }
+  std::vector<int> level_start_;
 
   // A block with two equal exits can be skipped unless it leaves registers for its successor
   // (opaque with statements) or, when libpcap's reference is unoptimised, it loads something
@@ -387,23 +399,32 @@ class Optimiser {
     max_level_ = 0;
     for (int b : order) max_level_ = std::max(max_level_, level_[static_cast<size_t>(b)]);
     if (f_.unoptimised_reference) return;  // no pullups: dominators unused
+    // the pass-start successors, for dominators computed only if a pullup asks (lazily)
+    snap_succ_.resize(n);
+    for (int b : order)
+      if (!blk(b).is_ret) snap_succ_[static_cast<size_t>(b)] = {blk(b).succ[0], blk(b).succ[1]};
+    dom_valid_ = false;
+  }
+  void compute_dominators() {
+    dom_valid_ = true;
+    const std::vector<int>& order = snap_order_;
+    size_t n = f_.blocks.size();
     // predecessors in CSR form
     pred_start_.assign(n + 1, 0);
     for (int b : order) {
-      const IrBlock& bb = blk(b);
-      if (bb.is_ret) continue;
-      ++pred_start_[static_cast<size_t>(bb.succ[0]) + 1];
-      if (bb.succ[1] != bb.succ[0]) ++pred_start_[static_cast<size_t>(bb.succ[1]) + 1];
+      if (blk(b).is_ret) continue;
+      auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
+      ++pred_start_[static_cast<size_t>(s0) + 1];
+      if (s1 != s0) ++pred_start_[static_cast<size_t>(s1) + 1];
     }
     for (size_t i = 0; i < n; ++i) pred_start_[i + 1] += pred_start_[i];
     pred_list_.assign(pred_start_[n], 0);
     fill_.assign(pred_start_.begin(), pred_start_.end() - 1);
     for (int b : order) {
-      const IrBlock& bb = blk(b);
-      if (bb.is_ret) continue;
-      pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(bb.succ[0])]++)] = b;
-      if (bb.succ[1] != bb.succ[0])
-        pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(bb.succ[1])]++)] = b;
+      if (blk(b).is_ret) continue;
+      auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
+      pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(s0)]++)] = b;
+      if (s1 != s0) pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(s1)]++)] = b;
     }
     words_ = (n + 63) / 64;
     dom_.assign(n * words_, 0);
@@ -422,7 +443,10 @@ class Optimiser {
       d[static_cast<size_t>(b) / 64] |= uint64_t(1) << (b % 64);
     }
   }
-  bool dominated(int x, int by) const {
+  std::vector<std::pair<int, int>> snap_succ_;
+  bool dom_valid_ = false;
+  bool dominated(int x, int by) {
+    if (!dom_valid_) compute_dominators();
     return (dom_[static_cast<size_t>(x) * words_ + static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
   }
 
@@ -435,30 +459,47 @@ class Optimiser {
   bool pullups() {
     size_t n = f_.blocks.size();
     // in-edges: libpcap links (pred, side) walking levels from the top down, each level in list
-    // order, true edge then false edge, each prepended to its target's list
-    in_edges_.assign(n, {});
+    // order, true edge then false edge, each prepended to its target's list (CSR, filled in
+    // walk order, then each list reversed)
+    in_start_.assign(n + 1, 0);
     for (int lvl = max_level_; lvl >= 1; --lvl)
-      for (int b : level_lists_[static_cast<size_t>(lvl)])
-        for (int w = 0; w < 2; ++w) in_edges_[static_cast<size_t>(blk(b).succ[w])].push_back({b, w});
-    for (auto& l : in_edges_) std::reverse(l.begin(), l.end());
+      for (int b : level_list(lvl))
+        for (int w = 0; w < 2; ++w) ++in_start_[static_cast<size_t>(blk(b).succ[w]) + 1];
+    for (size_t i = 0; i < n; ++i) in_start_[i + 1] += in_start_[i];
+    in_list_.resize(in_start_[n]);
+    fill_.assign(in_start_.begin(), in_start_.end() - 1);
+    for (int lvl = max_level_; lvl >= 1; --lvl)
+      for (int b : level_list(lvl))
+        for (int w = 0; w < 2; ++w)
+          in_list_[static_cast<size_t>(fill_[static_cast<size_t>(blk(b).succ[w])]++)] = {b, w};
+    for (size_t i = 0; i < n; ++i)
+      std::reverse(in_list_.begin() + in_start_[i], in_list_.begin() + in_start_[i + 1]);
     bool changed = false;
     for (int lvl = 1; lvl <= max_level_; ++lvl)
-      for (int b : level_lists_[static_cast<size_t>(lvl)]) {
+      for (int b : level_list(lvl)) {
+        if (!pullup_candidate(b)) continue;
         if (pullup(b, 0)) changed = true;
         if (pullup(b, 1)) changed = true;
       }
     return changed;
   }
 
-  // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup.
-  bool pullup(int b, int side) {
-    const auto& ins = in_edges_[static_cast<size_t>(b)];
+  // The checks both pullups start with (the in-edges do not change between the two calls:
+  // a pullup at the top of a chain rewires its predecessors but they keep their values).
+  bool pullup_candidate(int b) {
+    std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
+                                             in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
     if (ins.empty() || blk(b).opaque) return false;
-    for (const auto& [p, w] : ins)
-      if (blk(p).opaque) return false;
     int val = key(ins[0].first);
     for (const auto& [p, w] : ins)
-      if (key(p) != val) return false;
+      if (blk(p).opaque || key(p) != val) return false;
+    return true;
+  }
+  // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup.
+  bool pullup(int b, int side) {
+    std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
+                                             in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
+    int val = key(ins[0].first);
     int same = side == 0 ? 0 : 1;  // the shared successor
     int chain = 1 - same;          // the successor followed along the chain
     // diff: the slot (block, side) holding the first test of another value
@@ -498,8 +539,8 @@ class Optimiser {
     return true;
   }
   std::vector<int> snap_order_;
-  std::vector<std::vector<int>> level_lists_;
-  std::vector<std::vector<std::pair<int, int>>> in_edges_;
+  std::vector<int> in_start_;
+  std::vector<std::pair<int, int>> in_list_;
   int max_level_ = 0;
   size_t words_ = 0;
 
