@@ -1240,11 +1240,16 @@ Cond Gen::gen_scode(const Node& n) {
 }
 
 // ---- protochain --------------------------------------------------------------------------------
-// libpcap walks the header chain with a backward jump (rejected by Linux). We unroll the same walk
-// a fixed number of times (kChainSteps headers), which is the libpcap verdict for every packet
-// whose chain is no longer than that; the walk itself is libpcap's: IPv6 hop-by-hop (0),
-// destination (60), routing (43), fragment (44: stops the walk), AH (51) for IPv6; AH for IPv4;
-// no further header (59) stops.
+// libpcap walks the header chain with a backward jump (rejected by Linux) and no bound: the walk
+// ends at a header it does not know, at "no next header" (59) or at a load past the captured
+// bytes. We unroll the same walk a fixed number of times (kChainSteps headers), which is the
+// libpcap verdict for every packet whose chain before the wanted protocol has at most that many
+// headers; the walk itself is libpcap's: IPv6 hop-by-hop (0), destination (60), routing (43)
+// and fragment (44) advance by (length + 1) * 8, AH (51) for IPv6 and IPv4. RFC 8200 4.1 allows
+// each extension header once (destination options twice): at most 6 walked headers (ESP, 50,
+// ends libpcap's walk), so 8 covers every conforming chain; a longer (non-conforming) chain is
+// not matched here where libpcap matches it (tests/expr ProtochainWalkBound checks both sides
+// of the bound). More steps cost about 28 instructions each per walk.
 constexpr int kChainSteps = 8;
 
 Cond Gen::protochain(uint32_t v, QProto proto) {

@@ -12,9 +12,11 @@
 //     because lowered blocks are self-contained (they read only the packet).
 //  2. identical blocks are merged (intern_blocks), then an entry whose exits coincide is
 //     skipped, keeping its loads (opt_root).
-//  3. redundant load elimination after layout: a symbolic value for A, X and M[] flows along the
-//     DAG (meet = equal or unknown); a load of a value the register already holds is removed;
-//     blocks made identical by it are merged.
+//  3. (opt_level >= 2 only) redundant load elimination after layout: a symbolic value for A, X
+//     and M[] flows along the DAG (meet = equal or unknown); a load of a value the register
+//     already holds is removed (the same load succeeded before, so no verdict changes, snapped
+//     packets included); blocks made identical by it are merged.
+// So -O1 is libpcap's optimiser alone, -O2 adds what it does not do.
 // Every step keeps the verdict of every full-length packet. When libpcap does not optimise
 // (protochain, geneve: IrFunc::unoptimised_reference) only the steps that keep the verdict of
 // snapped packets run too. Emission gives scratch slots read before written on some path their
@@ -822,7 +824,7 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
                   Diagnostics* diags) {
   if (opt_level > 0) Optimiser(f).run();
   std::vector<int> order = layout(f);
-  if (opt_level > 0) {
+  if (opt_level > 1) {
     eliminate_redundant_loads(f, order);
     if (merge_after_rle(f)) order = layout(f);
   }
