@@ -356,7 +356,13 @@ class Gen {
       return uncond(v == 0);
     }
     auto s = load(rel, off, size);
-    if (mask != 0xffffffffu && v == 0) return not_(test(std::move(s), c::kJset, mask));
+    if (mask != 0xffffffffu && v == 0) {
+      Cond t = test(std::move(s), c::kJset, mask);
+      IrBlock& tb = f_.blocks[static_cast<size_t>(t.entry)];
+      tb.late = IrBlock::kMaskJset;
+      tb.late_mask = mask;
+      return not_(t);
+    }
     if (mask != 0xffffffffu) s.push_back(ins(c::kAlu | c::kAnd | c::kK, mask));
     return test(std::move(s), c::kJeq, v);
   }
@@ -1847,10 +1853,13 @@ Cond Gen::gen_relation(const Node& n) {
   } else if (b.is_const && jop == c::kJeq && b.k == 0 && a.s.size() >= 2 &&
              a.s.back().code == (c::kAlu | c::kAnd | c::kK)) {
     // `x & m = 0` is `not (x jset m)` (libpcap's peephole does the same)
+    // built as libpcap's first pass sees it (`and #m; jeq #0`), rewritten by the optimiser
     uint32_t m = a.s.back().k;
-    a.s.pop_back();
-    tst = not_(test(std::move(a.s), c::kJset, m));
-    f_.blocks[static_cast<size_t>(tst.entry)].rel_eq = true;
+    tst = test(std::move(a.s), c::kJeq, 0);
+    IrBlock& tb = f_.blocks[static_cast<size_t>(tst.entry)];
+    tb.rel_eq = true;
+    tb.late = IrBlock::kLateJsetRelation;
+    tb.late_mask = m;
   } else if (b.is_const && jop == c::kJeq && a.s.size() >= 2 &&
              (a.s.back().code == (c::kAlu | c::kAdd | c::kK) ||
               a.s.back().code == (c::kAlu | c::kSub | c::kK) ||

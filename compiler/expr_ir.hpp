@@ -25,6 +25,15 @@ struct IrBlock {
   uint32_t k = 0;
   int succ[2] = {-1, -1};  // true, false
   bool rel_eq = false;     // an `arith = k` relation (compared as A - k == 0 by libpcap)
+  // A test libpcap's optimiser rewrites into a `jset` only in a later pass (opt_peep does one
+  // rewrite per block per pass, and the block's value stays the pre-rewrite one for that pass):
+  // kLateJsetRelation, the relation `x & m = 0` (built as `x; and #m; jeq #0`, rewritten into
+  // `x; jset #m` with swapped exits at the start of the second pass); kMaskJset, a primitive's
+  // masked comparison with 0 (built as `x; jset #m`, its value that of `x & m` in the first
+  // pass). late_mask is m. See Optimiser::identity (expr_opt.cpp).
+  enum Late : uint8_t { kNotLate, kLateJsetRelation, kMaskJset };
+  Late late = kNotLate;
+  uint32_t late_mask = 0;
   // Not self-contained: reads A/X/M[] left by its predecessor or leaves them for its successors
   // (protochain's unrolled walk). Its test is never related to another block's, it is never
   // skipped, bypassed or reordered.

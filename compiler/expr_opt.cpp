@@ -135,14 +135,26 @@ class Optimiser {
   // (or_pullup/and_pullup) exactly in libpcap's order and with its stale snapshot: which tests
   // and loads survive decides the verdict of packets snapped short of a load.
   void run() {
+    // values that change identity after the first pass (libpcap's peephole rewrites clear its
+    // done flag, so it runs a second pass)
+    bool rewrites = false;
+    for (const IrBlock& bb : f_.blocks) rewrites |= bb.rel_eq || bb.late == IrBlock::kMaskJset;
+    if (f_.unoptimised_reference) {  // no pass structure to follow: final forms at once
+      convert_late_relations();
+      set_phase(1);
+    }
     for (int iter = 0; iter < 1000; ++iter) {
-      bool changed = fold_constant_tests();
-      if (changed) dirty_ = true;
+      bool changed = false;
+      if (!f_.unoptimised_reference) set_phase(std::min(iter, 1));
+      if (fold_constant_tests()) changed = dirty_ = true;
       snapshot();
       if (thread_jumps()) changed = dirty_ = true;
       if (!f_.unoptimised_reference && pullups()) changed = dirty_ = true;
+      if (iter == 0 && rewrites && !f_.unoptimised_reference) changed = true;
       if (!changed) break;
     }
+    set_phase(1);
+    if (convert_late_relations()) key_of_.assign(f_.blocks.size(), -2), key_rep_.clear();
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
     for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
@@ -168,8 +180,10 @@ class Optimiser {
     if (k != -2) return k;
     const IrBlock& bb = blk(b);
     if (bb.opaque) return k = next_key_++;
-    uint64_t h = bb.rel_eq ? 0x9e3779b97f4a7c15ull : 0x12345;
-    for (const Insn& i : bb.stmts) {
+    bool tag = false;
+    const std::vector<Insn>& id = identity(b, id_a_, &tag);
+    uint64_t h = tag ? 0x9e3779b97f4a7c15ull : 0x12345;
+    for (const Insn& i : id) {
       h ^= (uint64_t(i.code) << 40) ^ (uint64_t(i.k) << 1) ^ i.jt;
       h *= 0x100000001b3ull;
       h ^= h >> 29;
@@ -180,12 +194,59 @@ class Optimiser {
         key_rep_.emplace(h, b);
         return k = next_key_++;
       }
-      const IrBlock& rb = blk(it->second);
-      if (rb.rel_eq == bb.rel_eq && rb.stmts == bb.stmts) return k = key(it->second);
+      bool rtag = false;
+      const std::vector<Insn>& rid = identity(it->second, id_b_, &rtag);
+      const std::vector<Insn>& id2 = identity(b, id_a_, &tag);
+      if (rtag == tag && rid == id2) return k = key(it->second);
     }
   }
   std::unordered_map<uint64_t, int> key_rep_;  // hash -> representative block
   int next_key_ = 0;
+
+  // The statements whose value a block tests, as libpcap's optimiser sees it in the current
+  // pass (phase_: 0 first pass, 1 later), and whether that value is a relation's (*tag).
+  // libpcap's jump optimisation runs in its first opt_loop, where statements are not rewritten
+  // by value numbering (alter = 0): a relation loads its operand through `ldx M[]; ld [x + k]`
+  // and so is never the value of a primitive's absolute load, only of the same relation; in
+  // the first pass its value is still `A - k` (opt_peep folds the `sub` into the jump during
+  // that pass), so relations of one operand with different constants only become comparable
+  // from the second pass. A primitive's `x & m` compared with 0 is rewritten into `jset #m` in
+  // the first pass, keeping the value of `x & m` until the next. A relation `x & m = 0` stays
+  // `and #m; jeq #0` for the whole loop (its rewrite into jset needs the second opt_loop).
+  const std::vector<Insn>& identity(int b, std::vector<Insn>& buf, bool* tag) {
+    const IrBlock& bb = blk(b);
+    *tag = bb.rel_eq;
+    bool add_and = bb.late == IrBlock::kMaskJset && phase_ == 0;
+    bool add_k = bb.rel_eq && bb.late == IrBlock::kNotLate && phase_ == 0;
+    if (!add_and && !add_k) return bb.stmts;
+    buf.assign(bb.stmts.begin(), bb.stmts.end());
+    if (add_and) buf.push_back(Insn{static_cast<uint16_t>(c::kAlu | c::kAnd | c::kK), 0, 0, bb.late_mask});
+    if (add_k) buf.push_back(Insn{static_cast<uint16_t>(c::kAlu | c::kSub | c::kK), 0, 0, bb.k});
+    return buf;
+  }
+  std::vector<Insn> id_a_, id_b_;
+  int phase_ = 0;
+
+  void set_phase(int p) {
+    if (p == phase_) return;
+    phase_ = p;
+    key_of_.assign(f_.blocks.size(), -2);
+    key_rep_.clear();
+  }
+  // libpcap's second-loop rewrite of a relation `x; and #m; jeq #0` into `x; jset #m` (exits
+  // swapped), after the jump optimisation.
+  bool convert_late_relations() {
+    bool any = false;
+    for (IrBlock& bb : f_.blocks) {
+      if (bb.late != IrBlock::kLateJsetRelation || bb.is_ret || bb.jcode != (c::kJmp | c::kJeq | c::kK)) continue;
+      bb.stmts.pop_back();
+      bb.jcode = static_cast<uint16_t>(c::kJmp | c::kJset | c::kK);
+      bb.k = bb.late_mask;
+      std::swap(bb.succ[0], bb.succ[1]);
+      any = true;
+    }
+    return any;
+  }
 
   // Reverse postorder of the blocks reachable from the entry (buffers reused across passes).
   const std::vector<int>& topo() {
