@@ -81,6 +81,7 @@ struct Cond {
   // A constant that is a block in libpcap's code (gen_true/gen_false, a relation of constants,
   // a masked-out comparison): combined with a test it becomes a block too (see and_).
   bool lit = false;
+  bool rel = false;  // a relation of constants (`1 = 1`): libpcap folds it a pass later
 };
 
 Cond const_cond(bool v) {
@@ -273,9 +274,18 @@ class Gen {
     return cd;
   }
   // libpcap's gen_true/gen_false (gen_uncond): `ld #!v; jeq #0`, a block its optimiser folds.
+  // A relation of constants is `ld #a; st M; ...; sub x; jeq #0` in libpcap: its value is only
+  // known constant in the second pass (the first pass does not rewrite statements), and it is
+  // never the value of a gen_true/gen_false block (rel_eq).
   Cond materialise(Cond c) {
     if (c.cval < 0) return c;
-    return test({ins(c::kLd | c::kImm, c.cval ? 0u : 1u)}, c::kJeq, 0);
+    Cond t = test({ins(c::kLd | c::kImm, c.cval ? 0u : 1u)}, c::kJeq, 0);
+    if (c.rel) {
+      IrBlock& tb = f_.blocks[static_cast<size_t>(t.entry)];
+      tb.rel_eq = true;
+      tb.fold_pass = 1;
+    }
+    return t;
   }
   // A constant that is a block in libpcap, or `a and false` / `a or true` (which keep a's
   // tests), joined to a test is a block here too, so that the optimiser sees libpcap's graph:
@@ -1850,6 +1860,7 @@ Cond Gen::gen_relation(const Node& n) {
     const std::optional<vm::Op> jmp = vm::decode(c::kJmp | jop | c::kK);
     const bool v = jmp && vm::jump_taken(*jmp, a.k, b.k);  // vm/semantics.hpp
     tst = uncond(v);
+    tst.rel = true;
   } else if (b.is_const && jop == c::kJeq && b.k == 0 && a.s.size() >= 2 &&
              a.s.back().code == (c::kAlu | c::kAnd | c::kK)) {
     // `x & m = 0` is `not (x jset m)` (libpcap's peephole does the same)

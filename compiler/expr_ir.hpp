@@ -33,6 +33,7 @@ struct IrBlock {
   // pass). late_mask is m. See Optimiser::identity (expr_opt.cpp).
   enum Late : uint8_t { kNotLate, kLateJsetRelation, kMaskJset };
   Late late = kNotLate;
+  uint8_t fold_pass = 0;  // first optimiser pass (0-based) that may fold it as a constant test
   uint32_t late_mask = 0;
   // Not self-contained: reads A/X/M[] left by its predecessor or leaves them for its successors
   // (protochain's unrolled walk). Its test is never related to another block's, it is never
