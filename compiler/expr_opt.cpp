@@ -161,7 +161,7 @@ class Optimiser {
       if (!changed) break;
     }
     set_phase(1);
-    if (convert_late_relations()) key_of_.assign(f_.blocks.size(), -2), key_rep_.clear();
+    if (convert_late_relations()) key_of_.assign(f_.blocks.size(), -2), key_rep_.assign(key_rep_.size(), {0, -1});
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
     for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
@@ -195,19 +195,36 @@ class Optimiser {
       h *= 0x100000001b3ull;
       h ^= h >> 29;
     }
-    for (;; ++h) {
-      auto it = key_rep_.find(h);
-      if (it == key_rep_.end()) {
-        key_rep_.emplace(h, b);
+    // open addressing over (hash, representative block); at most one entry per block
+    if (key_rep_.size() < 2 * f_.blocks.size() + 2) {
+      size_t cap = 16;
+      while (cap < 4 * f_.blocks.size() + 4) cap <<= 1;
+      std::vector<std::pair<uint64_t, int>> old;
+      old.swap(key_rep_);
+      key_rep_.assign(cap, {0, -1});
+      for (const auto& e : old)
+        if (e.second >= 0)
+          for (size_t i = e.first & (cap - 1);; i = (i + 1) & (cap - 1))
+            if (key_rep_[i].second < 0) {
+              key_rep_[i] = e;
+              break;
+            }
+    }
+    size_t mask = key_rep_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      auto& slot = key_rep_[i];
+      if (slot.second < 0) {
+        slot = {h, b};
         return k = next_key_++;
       }
+      if (slot.first != h) continue;
       bool rtag = false;
-      const std::vector<Insn>& rid = identity(it->second, id_b_, &rtag);
+      const std::vector<Insn>& rid = identity(slot.second, id_b_, &rtag);
       const std::vector<Insn>& id2 = identity(b, id_a_, &tag);
-      if (rtag == tag && rid == id2) return k = key(it->second);
+      if (rtag == tag && rid == id2) return k = key(slot.second);
     }
   }
-  std::unordered_map<uint64_t, int> key_rep_;  // hash -> representative block
+  std::vector<std::pair<uint64_t, int>> key_rep_;  // open addressing: (hash, block), -1 empty
   int next_key_ = 0;
 
   // The statements whose value a block tests, as libpcap's optimiser sees it in the current
@@ -239,7 +256,7 @@ class Optimiser {
     if (p == phase_) return;
     phase_ = p;
     key_of_.assign(f_.blocks.size(), -2);
-    key_rep_.clear();
+    key_rep_.assign(key_rep_.size(), {0, -1});
   }
   // libpcap's second-loop rewrite of a relation `x; and #m; jeq #0` into `x; jset #m` (exits
   // swapped), after the jump optimisation.
@@ -663,10 +680,17 @@ struct RegState {
 class ValueTable {
  public:
   int intern(uint32_t tag, uint32_t k, int64_t dep = -2) {
+    if (2 * (next_ + 1) > slots_.size()) grow();
     Key key{tag, k, dep};
-    auto [it, ins] = ids_.emplace(key, next_);
-    if (ins) ++next_;
-    return it->second;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+      Slot& sl = slots_[i];
+      if (sl.id < 0) {
+        sl = Slot{key, next_};
+        return next_++;
+      }
+      if (sl.key == key) return sl.id;
+    }
   }
   int fresh() { return intern(0xffffffffu, fresh_++); }
 
@@ -676,13 +700,29 @@ class ValueTable {
     int64_t dep;
     bool operator==(const Key&) const = default;
   };
-  struct KeyHash {
-    size_t operator()(const Key& x) const {
-      uint64_t h = (uint64_t(x.tag) << 32 | x.k) * 0x9e3779b97f4a7c15ull;
-      return static_cast<size_t>(h ^ (uint64_t(x.dep) * 0x100000001b3ull) ^ (h >> 29));
-    }
+  struct Slot {
+    Key key{};
+    int id = -1;
   };
-  std::unordered_map<Key, int, KeyHash> ids_;
+  static size_t hash(const Key& x) {
+    uint64_t h = (uint64_t(x.tag) << 32 | x.k) * 0x9e3779b97f4a7c15ull;
+    h ^= uint64_t(x.dep) * 0x100000001b3ull;
+    return static_cast<size_t>(h ^ (h >> 29));
+  }
+  void grow() {  // open addressing, load kept under 1/2
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 64 : 2 * old.size(), Slot{});
+    size_t mask = slots_.size() - 1;
+    for (const Slot& o : old)
+      if (o.id >= 0)
+        for (size_t i = hash(o.key) & mask;; i = (i + 1) & mask)
+          if (slots_[i].id < 0) {
+            slots_[i] = o;
+            break;
+          }
+  }
+  std::vector<Slot> slots_;
   int next_ = 0;
   uint32_t fresh_ = 0;
 };
@@ -824,10 +864,10 @@ void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order) {
 // enters it, and every path of the original graph still exists.
 bool merge_after_rle(IrFunc& f) {
   bool any = false;
+  SigTable canon;
   for (int round = 0; round < 64; ++round) {
     std::vector<int> order = layout(f);
-    std::unordered_map<Sig, int, SigHash> canon;
-    canon.reserve(order.size() * 2);
+    canon.reset(order.size());
     std::vector<int> repl(f.blocks.size());
     for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
     bool changed = false;
@@ -839,10 +879,10 @@ bool merge_after_rle(IrFunc& f) {
       for (const Insn& i : bb.stmts) h = (h ^ (uint64_t(i.code) << 40) ^ i.k) * 0x100000001b3ull;
       Sig sg{bb.is_ret, bb.ret_k, static_cast<int>(h ^ (h >> 32)), bb.jcode, bb.k,
              bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]};
-      auto [pos, inserted] = canon.emplace(sg, *it);
+      int rep = canon.find_or_insert(sg, *it);
       // equal signatures with different statements (a hash collision) are simply not merged
-      if (!inserted && f.blocks[static_cast<size_t>(pos->second)].stmts == bb.stmts) {
-        repl[static_cast<size_t>(*it)] = pos->second;
+      if (rep != *it && f.blocks[static_cast<size_t>(rep)].stmts == bb.stmts) {
+        repl[static_cast<size_t>(*it)] = rep;
         changed = true;
       }
     }
