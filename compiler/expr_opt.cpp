@@ -34,7 +34,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "compiler/expr_ir.hpp"
@@ -680,7 +679,7 @@ struct RegState {
 class ValueTable {
  public:
   int intern(uint32_t tag, uint32_t k, int64_t dep = -2) {
-    if (2 * (next_ + 1) > slots_.size()) grow();
+    if (2 * static_cast<size_t>(next_ + 1) > slots_.size()) grow();
     Key key{tag, k, dep};
     size_t mask = slots_.size() - 1;
     for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
