@@ -32,6 +32,8 @@
 #include <cstring>
 #include <ctime>
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -141,7 +143,7 @@ struct FilterSpec {
   HandFn hand;
 };
 
-const FilterSpec kFilters[] = {
+constexpr FilterSpec kFilters[] = {
     {"ip", "ip", hand_ip},
     {"arp", "arp", hand_arp},
     {"tcp_port_22", "tcp port 22", hand_port<6, 22>},
@@ -152,6 +154,13 @@ const FilterSpec kFilters[] = {
     {"icmp", "icmp", hand_icmp},
 };
 constexpr size_t kNumFilters = sizeof(kFilters) / sizeof(kFilters[0]);
+
+// The hand-written filters as a per-packet call (a direct call of an out-of-line function, one
+// call site per filter) and as a batch loop (the filter inlined into the loop): the two shapes
+// the JIT's batch entry is compared with. Both write one verdict per packet, as the engines'
+// batch entries do.
+struct PacketRef;
+using HandLoop = void (*)(const PacketRef* pkts, size_t n, uint32_t* out);
 
 // ---- shared state --------------------------------------------------------------------------
 
@@ -192,15 +201,36 @@ struct Setup {
   std::string source;
 };
 
-#ifdef BPFC_ASMJIT_BENCH_LLVM
-// The LLVM batch entry takes vm::PacketRef, laid out exactly as PacketRef here.
+template <size_t F>
+__attribute__((noinline)) uint32_t hand_out_of_line(const uint8_t* p, uint32_t len) {
+  return kFilters[F].hand(p, len);
+}
+template <size_t F>
+void hand_call_loop(const PacketRef* pkts, size_t n, uint32_t* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = hand_out_of_line<F>(pkts[i].data, pkts[i].caplen);
+}
+template <size_t F>
+void hand_inline_loop(const PacketRef* pkts, size_t n, uint32_t* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = kFilters[F].hand(pkts[i].data, pkts[i].caplen);
+}
+template <size_t... F>
+constexpr std::array<HandLoop, kNumFilters> call_loops(std::index_sequence<F...>) {
+  return {hand_call_loop<F>...};
+}
+template <size_t... F>
+constexpr std::array<HandLoop, kNumFilters> inline_loops(std::index_sequence<F...>) {
+  return {hand_inline_loop<F>...};
+}
+constexpr auto kHandCallLoops = call_loops(std::make_index_sequence<kNumFilters>());
+constexpr auto kHandInlineLoops = inline_loops(std::make_index_sequence<kNumFilters>());
+
+// The engines' batch entries take vm::PacketRef, laid out exactly as PacketRef here.
 static_assert(sizeof(PacketRef) == sizeof(bpf::vm::PacketRef) &&
               offsetof(PacketRef, caplen) == offsetof(bpf::vm::PacketRef, caplen) &&
               offsetof(PacketRef, wirelen) == offsetof(bpf::vm::PacketRef, wirelen));
 const bpf::vm::PacketRef* as_vm(const std::vector<PacketRef>& v) {
   return reinterpret_cast<const bpf::vm::PacketRef*>(v.data());
 }
-#endif
 
 [[noreturn]] void die(const std::string& msg) {
   std::fprintf(stderr, "asmjit_bench setup: %s\n", msg.c_str());
@@ -300,7 +330,9 @@ const Setup& setup() {
 
 // ---- the engines, one pass over all packets each -------------------------------------------
 
-enum class Engine { kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand, kLlvm, kLlvmBatch };
+enum class Engine {
+  kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand, kHandCall, kHandBatch, kLlvm, kLlvmBatch
+};
 
 // One pass of engine `e` with filter `f` over `pkts`; `placement` picks the copy of the JIT code
 // (-1: the first compiled one).
@@ -325,17 +357,21 @@ uint64_t pass(Engine e, size_t f, const std::vector<PacketRef>& pkts, int placem
       for (const PacketRef& p : pkts) sum += fn(p.data, p.caplen, p.wirelen, &ctx);
       break;
     case Engine::kAsmjitBatch: {
-      // The loop of the asmjit backend's run_batch (jit/asmjit/asmjit_backend.cpp): prefetch
-      // the first two cache lines of the packet kAhead positions on.
-      constexpr size_t kAhead = 4;
-      const size_t n = pkts.size();
-      for (size_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) {
-          __builtin_prefetch(pkts[i + kAhead].data);
-          __builtin_prefetch(pkts[i + kAhead].data + 64);
-        }
-        sum += fn(pkts[i].data, pkts[i].caplen, pkts[i].wirelen, &ctx);
-      }
+      // The generated batch loop (jit/asmjit: a direct call per packet, prefetch ahead).
+      static std::vector<uint32_t> out;
+      out.resize(pkts.size());
+      const bpf::jit::NativeCode& code = placement < 0 ? c.code : c.placements[size_t(placement)];
+      code.batch_fn()(nullptr, as_vm(pkts), pkts.size(), out.data(), ctx);
+      for (uint32_t v : out) sum += v;
+      break;
+    }
+    case Engine::kHandCall:
+    case Engine::kHandBatch: {
+      static std::vector<uint32_t> out;
+      out.resize(pkts.size());
+      (e == Engine::kHandCall ? kHandCallLoops : kHandInlineLoops)[f](pkts.data(), pkts.size(),
+                                                                     out.data());
+      for (uint32_t v : out) sum += v;
       break;
     }
     case Engine::kHand: {
@@ -411,21 +447,25 @@ double jit_ns_median(Engine e, size_t f, int reps, const std::vector<PacketRef>&
 
 void BM_Summary(benchmark::State& state) {
   const Setup& s = setup();
-  double log_vs_pcap = 0, log_vs_hand = 0, log_vs_hand_best = 0, log_batch = 0,
-         log_batch_cold = 0, log_interp = 0;
+  double log_vs_pcap = 0, log_ind = 0, log_ind_best = 0, log_call = 0, log_batch_hand = 0,
+         log_batch = 0, log_batch_cold = 0, log_interp = 0;
   for (auto _ : state) {
     for (size_t f = 0; f < kNumFilters; ++f) {
       const std::string name = kFilters[f].name;
       const double pcap = ns_per_packet(Engine::kPcap, f, 9, s.pkts);
       const double hand = ns_per_packet(Engine::kHand, f, 9, s.pkts);
+      const double hand_call = ns_per_packet(Engine::kHandCall, f, 9, s.pkts);
+      const double hand_batch = ns_per_packet(Engine::kHandBatch, f, 9, s.pkts);
       double jit_lo = 0, jit_hi = 0;
       const double jit = jit_ns_median(Engine::kAsmjit, f, 9, s.pkts, &jit_lo, &jit_hi);
       const double batch = jit_ns_median(Engine::kAsmjitBatch, f, 9, s.pkts);
       const double cold = jit_ns_median(Engine::kAsmjit, f, 2, s.cold);
       const double cold_batch = jit_ns_median(Engine::kAsmjitBatch, f, 2, s.cold);
       log_vs_pcap += std::log(pcap / jit);
-      log_vs_hand += std::log(hand / jit);
-      log_vs_hand_best += std::log(hand / jit_lo);
+      log_ind += std::log(hand / jit);
+      log_ind_best += std::log(hand / jit_lo);
+      log_call += std::log(hand_call / batch);
+      log_batch_hand += std::log(hand_batch / batch);
       log_batch += std::log(jit / batch);
       log_batch_cold += std::log(cold / cold_batch);
 #ifdef BPFC_ASMJIT_BENCH_INTERP
@@ -435,9 +475,12 @@ void BM_Summary(benchmark::State& state) {
 #endif
       state.counters[name + "_pcap_ns"] = pcap;
       state.counters[name + "_hand_ns"] = hand;
+      state.counters[name + "_hand_call_ns"] = hand_call;
+      state.counters[name + "_hand_batch_ns"] = hand_batch;
       state.counters[name + "_jit_ns"] = jit;
       state.counters[name + "_jit_ns_min"] = jit_lo;
       state.counters[name + "_jit_ns_max"] = jit_hi;
+      state.counters[name + "_jit_batch_ns"] = batch;
       state.counters[name + "_jit_vs_pcap"] = pcap / jit;
       state.counters[name + "_cold_ns"] = cold;
       state.counters[name + "_cold_batch_ns"] = cold_batch;
@@ -447,11 +490,12 @@ void BM_Summary(benchmark::State& state) {
 #ifdef BPFC_ASMJIT_BENCH_LLVM
   // The LLVM engine, measured the same way (medians over placements): >1 means LLVM is faster.
   double log_l_asmjit = 0, log_l_hand = 0, log_lb_asmjitb = 0, log_lb_hand = 0, log_l_pcap = 0,
-         log_lb_cold = 0;
+         log_lb_cold = 0, log_lb_pcap = 0;
   for (size_t f = 0; f < kNumFilters; ++f) {
     const std::string name = kFilters[f].name;
     const double pcap = ns_per_packet(Engine::kPcap, f, 9, s.pkts);
     const double hand = ns_per_packet(Engine::kHand, f, 9, s.pkts);
+    const double hand_batch = ns_per_packet(Engine::kHandBatch, f, 9, s.pkts);
     const double jit = jit_ns_median(Engine::kAsmjit, f, 9, s.pkts);
     const double jitb = jit_ns_median(Engine::kAsmjitBatch, f, 9, s.pkts);
     const double jitb_cold = jit_ns_median(Engine::kAsmjitBatch, f, 2, s.cold);
@@ -461,8 +505,9 @@ void BM_Summary(benchmark::State& state) {
     log_l_asmjit += std::log(jit / llvm);
     log_l_hand += std::log(hand / llvm);
     log_lb_asmjitb += std::log(jitb / llvmb);
-    log_lb_hand += std::log(hand / llvmb);
+    log_lb_hand += std::log(hand_batch / llvmb);
     log_l_pcap += std::log(pcap / llvm);
+    log_lb_pcap += std::log(pcap / llvmb);
     log_lb_cold += std::log(jitb_cold / llvmb_cold);
     state.counters[name + "_llvm_ns"] = llvm;
     state.counters[name + "_llvm_batch_ns"] = llvmb;
@@ -471,13 +516,16 @@ void BM_Summary(benchmark::State& state) {
   state.counters["llvm_vs_asmjit"] = std::exp(log_l_asmjit / n);
   state.counters["llvm_vs_hand"] = std::exp(log_l_hand / n);
   state.counters["llvm_batch_vs_asmjit_batch"] = std::exp(log_lb_asmjitb / n);
-  state.counters["llvm_batch_vs_hand"] = std::exp(log_lb_hand / n);
+  state.counters["llvm_batch_vs_hand_batch"] = std::exp(log_lb_hand / n);
   state.counters["llvm_batch_vs_asmjit_batch_cold"] = std::exp(log_lb_cold / n);
   state.counters["llvm_vs_pcap"] = std::exp(log_l_pcap / n);
+  state.counters["llvm_batch_vs_pcap"] = std::exp(log_lb_pcap / n);
 #endif
   state.counters["asmjit_vs_pcap"] = std::exp(log_vs_pcap / n);
-  state.counters["asmjit_vs_hand"] = std::exp(log_vs_hand / n);
-  state.counters["asmjit_best_placement_vs_hand"] = std::exp(log_vs_hand_best / n);
+  state.counters["asmjit_call_vs_hand_call"] = std::exp(log_call / n);
+  state.counters["asmjit_batch_vs_hand_batch"] = std::exp(log_batch_hand / n);
+  state.counters["asmjit_indirect_vs_hand_indirect"] = std::exp(log_ind / n);
+  state.counters["asmjit_indirect_best_placement_vs_hand"] = std::exp(log_ind_best / n);
   state.counters["batch_gain_hot"] = std::exp(log_batch / n);
   state.counters["batch_gain_cold"] = std::exp(log_batch_cold / n);
 #ifdef BPFC_ASMJIT_BENCH_INTERP
@@ -519,6 +567,8 @@ int register_all() {
                                                     {Engine::kAsmjit, "asmjit"},
                                                     {Engine::kAsmjitBatch, "asmjit_batch"},
                                                     {Engine::kHand, "hand"},
+                                                    {Engine::kHandCall, "hand_call"},
+                                                    {Engine::kHandBatch, "hand_batch"},
                                                     {Engine::kLlvm, "llvm"},
                                                     {Engine::kLlvmBatch, "llvm_batch"}};
   for (size_t f = 0; f < kNumFilters; ++f)

@@ -119,6 +119,7 @@ Diagnostics Capture::start() {
   ro.timeout_ns = opts_.timeout_ns;
   ro.immediate = opts_.immediate;
   ro.block_when_full = !live_;
+  ro.packed = opts_.packed;
   if (live_) {
     LiveOptions lo;
     lo.snaplen = opts_.snaplen;

@@ -53,6 +53,7 @@ struct CaptureOptions {
   bool immediate = false;              // hand over every packet at once
   bool lock_filter = false;            // kernel filter: SO_LOCK_FILTER
   bool nano = false;                   // files: nanosecond timestamps (live ones always are)
+  bool packed = false;                 // ring records unpadded (Ring::Options::packed): for -w
 };
 
 struct CaptureStats {

@@ -374,17 +374,23 @@ size_t PcapWriter::write_batch(const Batch& batch, size_t max) {
   static_assert(sizeof(RecordHeader) == sizeof(RecHeader), "ring records are pcap records");
   flush();  // keep the order with anything buffered
   std::vector<iovec> iov;
-  iov.reserve(std::min<size_t>(batch.count(), max));
   size_t n = 0;
-  for (const Packet& p : batch) {
-    if (n == max) break;
-    const uint8_t* rec = p.data - sizeof(RecordHeader);
-    const size_t len = sizeof(RecordHeader) + p.caplen;
-    if (!iov.empty() && static_cast<uint8_t*>(iov.back().iov_base) + iov.back().iov_len == rec)
-      iov.back().iov_len += len;  // contiguous with the previous record (no padding): merge
-    else
-      iov.push_back(iovec{const_cast<uint8_t*>(rec), len});
-    ++n;
+  if (batch.packed() && batch.count() <= max) {  // the buffer is the record stream: one piece
+    if (batch.size_bytes() != 0)
+      iov.push_back(iovec{const_cast<uint8_t*>(batch.bytes()), batch.size_bytes()});
+    n = batch.count();
+  } else {
+    iov.reserve(std::min<size_t>(batch.count(), max));
+    for (const Packet& p : batch) {
+      if (n == max) break;
+      const uint8_t* rec = p.data - sizeof(RecordHeader);
+      const size_t len = sizeof(RecordHeader) + p.caplen;
+      if (!iov.empty() && static_cast<uint8_t*>(iov.back().iov_base) + iov.back().iov_len == rec)
+        iov.back().iov_len += len;  // contiguous with the previous record (no padding): merge
+      else
+        iov.push_back(iovec{const_cast<uint8_t*>(rec), len});
+      ++n;
+    }
   }
   size_t i = 0;
   while (i < iov.size() && fd_ >= 0 && error_.empty()) {

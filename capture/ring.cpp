@@ -144,7 +144,7 @@ bool Ring::push(Timestamp ts, const uint8_t* data, uint32_t caplen, uint32_t wir
   store_counter(ctl_->received, load_counter(ctl_->received) + 1);
   store_counter(ctl_->accepted, load_counter(ctl_->accepted) + 1);
   caplen = static_cast<uint32_t>(std::min<size_t>(caplen, cap_ - sizeof(RecordHeader) - kRecordAlign));
-  const size_t need = record_size(caplen);
+  const size_t need = record_size(caplen, opts_.packed ? 1 : kRecordAlign);
   if (off_ + need > cap_ && !try_rotate()) {
     if (!opts_.block_when_full) {
       store_counter(ctl_->dropped, load_counter(ctl_->dropped) + 1);
@@ -194,6 +194,7 @@ Ring::Wait Ring::next(Batch& out, int timeout_ms) {
       out.data_ = buf_[next_];
       out.len_ = b.len;
       out.count_ = b.count;
+      out.align_ = opts_.packed ? 1 : kRecordAlign;
       out.index_ = next_;
       out.gen_ = gen;
       return Wait::kBatch;

@@ -65,9 +65,11 @@ struct RecordHeader {
   uint32_t wirelen;
 };
 static_assert(sizeof(RecordHeader) == 16);
+// Records start at multiples of kRecordAlign (as BPF_WORDALIGN does in bpf(4)), unless the ring
+// is packed (Ring::Options::packed: align 1): then a buffer is exactly a pcap record stream.
 inline constexpr size_t kRecordAlign = 8;
-constexpr size_t record_size(uint32_t caplen) {
-  return (sizeof(RecordHeader) + caplen + kRecordAlign - 1) & ~(kRecordAlign - 1);
+constexpr size_t record_size(uint32_t caplen, size_t align = kRecordAlign) {
+  return (sizeof(RecordHeader) + caplen + align - 1) & ~(align - 1);
 }
 
 struct RingStats {
@@ -85,7 +87,7 @@ class Batch {
  public:
   class Iterator {
    public:
-    Iterator(const uint8_t* p) : p_(p) {}  // NOLINT
+    Iterator(const uint8_t* p, size_t align) : p_(p), align_(align) {}
     Packet operator*() const {
       RecordHeader h;
       std::memcpy(&h, p_, sizeof h);
@@ -94,7 +96,7 @@ class Batch {
     Iterator& operator++() {
       uint32_t caplen;
       std::memcpy(&caplen, p_ + offsetof(RecordHeader, caplen), sizeof caplen);
-      p_ += record_size(caplen);
+      p_ += record_size(caplen, align_);
       return *this;
     }
     bool operator!=(const Iterator& o) const { return p_ != o.p_; }
@@ -102,11 +104,17 @@ class Batch {
 
    private:
     const uint8_t* p_;
+    size_t align_;
   };
 
   Batch() = default;
-  Iterator begin() const { return Iterator(data_); }
-  Iterator end() const { return Iterator(data_ + len_); }
+  Iterator begin() const { return Iterator(data_, align_); }
+  Iterator end() const { return Iterator(data_ + len_, align_); }
+  // The records as stored (header, data, padding to the ring's alignment), in place.
+  const uint8_t* bytes() const { return data_; }
+  // Whether records follow each other without padding (a packed ring): bytes() is then exactly
+  // a pcap-savefile record stream.
+  bool packed() const { return align_ == 1; }
   uint32_t count() const { return count_; }
   uint32_t size_bytes() const { return len_; }
   bool empty() const { return count_ == 0; }
@@ -118,6 +126,7 @@ class Batch {
   uint32_t count_ = 0;
   uint32_t index_ = 0;  // which buffer
   uint32_t gen_ = 0;    // producer generation it was published with
+  uint8_t align_ = kRecordAlign;
 };
 
 class Ring {
@@ -127,6 +136,9 @@ class Ring {
     uint64_t timeout_ns = 50'000'000;    // rotate a non-empty store buffer this old (0 = never)
     bool immediate = false;              // rotate after every packet when the hold is free
     bool block_when_full = false;        // producer waits for the consumer instead of dropping
+    // No padding between records: a buffer is a pcap record stream that a file writer hands to
+    // the kernel in one piece (packet data is then not 8-byte aligned; readers memcpy headers).
+    bool packed = false;
   };
 
   enum class Wait { kBatch, kTimeout, kEnd };

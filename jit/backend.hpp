@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "vm/context.hpp"
 #include "vm/diagnostic.hpp"
@@ -39,5 +40,24 @@ struct Backend {
 Result<Backend> compile_interp(const vm::VerifiedProgram& prog);
 Result<Backend> compile_asmjit(const vm::VerifiedProgram& prog);  // jit/asmjit/
 Result<Backend> compile_llvm(const vm::VerifiedProgram& prog);    // jit/llvm/
+
+// The LLVM engine reaches Filter through a loadable module, libbpfc_llvm.so (jit/llvm/plugin.cpp),
+// so that only processes that use it load libLLVM: its ~420,000 relocations cost ~15 ms at every
+// start of a binary linked with it, more than bpfdump needs to filter a 50 MB file. The module
+// is built with the binaries; llvm_plugin() (jit/engine.cpp) finds it (BPFC_LLVM_PLUGIN, then
+// <executable>/../lib, then the build tree) and checks `abi`.
+struct LlvmPlugin {
+  uint64_t abi;
+  Result<Backend> (*compile)(const vm::VerifiedProgram& prog);
+  std::string (*ir)(const vm::VerifiedProgram& prog);  // the optimised IR compile() runs
+  bool (*available)();                                 // the native target initialises
+};
+// Changes whenever a type crossing the module boundary may have changed layout.
+inline constexpr uint64_t kLlvmPluginAbi =
+    (uint64_t{1} << 48) | (uint64_t{sizeof(vm::VerifiedProgram)} << 32) |
+    (uint64_t{sizeof(Diagnostics)} << 16) | uint64_t{sizeof(Backend)};
+inline constexpr const char* kLlvmPluginSymbol = "bpfc_llvm_plugin_v1";
+// Loads the module once (thread-safe); nullptr, with the reason in *why, when it cannot.
+const LlvmPlugin* llvm_plugin(std::string* why = nullptr);
 
 }  // namespace bpf::jit::detail

@@ -1,8 +1,16 @@
 // Engine choice and the Filter wrapper (see engine.hpp), plus the interpreter backend.
 #include "jit/engine.hpp"
 
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <mutex>
 #include <new>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace bpf::jit {
 
@@ -26,7 +34,65 @@ Result<Backend> compile_interp(const vm::VerifiedProgram& prog) {
   return Backend{interp, interp_destroy, &vm::Interpreter::run_thunk, interp_batch};
 }
 
+#ifdef BPFC_JIT_HAS_LLVM
+const LlvmPlugin* llvm_plugin(std::string* why) {
+  static std::once_flag once;
+  static const LlvmPlugin* plugin = nullptr;
+  static std::string error;
+  std::call_once(once, [] {
+    std::vector<std::string> paths;
+    if (const char* env = std::getenv("BPFC_LLVM_PLUGIN"); env != nullptr && *env != 0)
+      paths.push_back(env);
+    char exe[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+      std::string dir(exe, size_t(n));
+      dir.erase(dir.find_last_of('/') + 1);
+      paths.push_back(dir + "../lib/libbpfc_llvm.so");
+      paths.push_back(dir + "libbpfc_llvm.so");
+    }
+    paths.push_back(BPFC_LLVM_PLUGIN_BUILD_PATH);
+    for (const std::string& path : paths) {
+      if (access(path.c_str(), R_OK) != 0) continue;
+      void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (h == nullptr) {
+        error = "cannot load the LLVM engine " + path + ": " + dlerror();
+        return;
+      }
+      using Entry = const LlvmPlugin* (*)();
+      auto entry = reinterpret_cast<Entry>(dlsym(h, kLlvmPluginSymbol));
+      const LlvmPlugin* p = entry != nullptr ? entry() : nullptr;
+      if (p == nullptr || p->abi != kLlvmPluginAbi) {
+        error = path + " is not the LLVM engine of this build (rebuild it)";
+        return;  // keep it loaded: unloading LLVM is not supported
+      }
+      plugin = p;
+      return;
+    }
+    error = "the LLVM engine module libbpfc_llvm.so was not found (set BPFC_LLVM_PLUGIN)";
+  });
+  if (plugin == nullptr && why != nullptr) *why = error;
+  return plugin;
+}
+#else
+const LlvmPlugin* llvm_plugin(std::string* why) {
+  if (why != nullptr) *why = "this build has no LLVM engine";
+  return nullptr;
+}
+#endif
+
 }  // namespace detail
+
+Result<std::string> emit_llvm_ir(const vm::VerifiedProgram& prog) {
+  std::string why;
+  const detail::LlvmPlugin* p = detail::llvm_plugin(&why);
+  if (p == nullptr || !p->available()) {
+    Diagnostics d;
+    d.error(p == nullptr ? why : "LLVM cannot generate code for this host");
+    return d;
+  }
+  return p->ir(prog);
+}
 
 std::optional<Engine> parse_engine(std::string_view name) {
   for (Engine e : kAllEngines)
@@ -55,20 +121,19 @@ bool available(Engine e) {
 #else
       return false;
 #endif
-    case Engine::kLlvm:
-#ifdef BPFC_JIT_HAS_LLVM
-      return true;
-#else
-      return false;
-#endif
+    case Engine::kLlvm: {
+      const detail::LlvmPlugin* p = detail::llvm_plugin();
+      return p != nullptr && p->available();
+    }
   }
   return false;
 }
 
 Engine choose_auto(uint64_t expected_packets) {
   const bool asmjit = available(Engine::kAsmjit);
-  if (available(Engine::kLlvm) &&
-      expected_packets >= (asmjit ? kLlvmAutoPackets : kLlvmAutoPacketsNoAsmjit))
+  // The length test first: asking whether LLVM is available loads it.
+  if (expected_packets >= (asmjit ? kLlvmAutoPackets : kLlvmAutoPacketsNoAsmjit) &&
+      available(Engine::kLlvm))
     return Engine::kLlvm;
   return asmjit ? Engine::kAsmjit : Engine::kInterp;
 }
@@ -94,11 +159,8 @@ Result<Filter> Filter::compile(const vm::VerifiedProgram& prog, Engine engine,
         break;
 #endif
       case Engine::kLlvm:
-#ifdef BPFC_JIT_HAS_LLVM
-        return detail::compile_llvm(prog);
-#else
+        if (const detail::LlvmPlugin* p = detail::llvm_plugin()) return p->compile(prog);
         break;
-#endif
     }
     Diagnostics d;
     d.error("engine not built");

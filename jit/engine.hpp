@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <span>
 #include <string_view>
 
@@ -43,6 +44,10 @@ bool available(Engine e);
 inline constexpr uint64_t kLlvmAutoPackets = uint64_t{1} << 24;          // ~16.8M packets
 inline constexpr uint64_t kLlvmAutoPacketsNoAsmjit = uint64_t{1} << 21;  // ~2.1M packets
 Engine choose_auto(uint64_t expected_packets = 0);  // built into this binary
+
+// The optimised LLVM IR of what Engine::kLlvm runs for `prog` (`bpfc --emit-llvm`); an error
+// when the LLVM engine is not available.
+Result<std::string> emit_llvm_ir(const vm::VerifiedProgram& prog);
 
 using PacketView = vm::PacketRef;  // { data, caplen, wirelen }
 

@@ -24,9 +24,7 @@
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
 
-#ifdef BPFC_TOOL_HAS_LLVM
-#include "jit/llvm/llvm_engine.hpp"
-#endif
+#include "jit/engine.hpp"
 
 namespace {
 
@@ -306,16 +304,14 @@ int main(int argc, char** argv) {
 
   std::string text;
   if (o.emit_llvm) {
-#if defined(BPFC_TOOL_HAS_LLVM)
     bpf::verifier::Options vo;
     vo.target = o.target;
     vo.snaplen = o.snaplen;
     auto verified = bpf::verifier::verify(*prog, vo);  // passed above; now keep the proof
     if (!verified.ok()) return kExitInvalid;
-    text = bpf::jit::compile_llvm_ir(*verified, bpf::jit::kLlvmFilterOptLevel);
-#else
-    return usage_error("--emit-llvm: this bpfc was built without the LLVM engine");
-#endif
+    auto ir = bpf::jit::emit_llvm_ir(*verified);
+    if (!ir.ok()) return usage_error("--emit-llvm: " + ir.diagnostics().items().front().message);
+    text = ir.take();
   } else {
     text = bpf::compiler::format_program(prog->insns, out);
   }

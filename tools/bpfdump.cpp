@@ -419,6 +419,7 @@ int run(const Args& a) {
   co.immediate = a.immediate;
   co.lock_filter = a.lock_filter;
   co.nano = a.nano;
+  co.packed = !a.write_file.empty();  // -w: each hold buffer goes to the file in one write
 
   // The link type is needed to compile an expression: from the file header, or the interface.
   int linktype = 1;

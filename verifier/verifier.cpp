@@ -30,9 +30,11 @@ struct Mint {
   static vm::VerifiedProgram make(vm::Target target, std::vector<vm::Insn> insns,
                                   std::vector<vm::DecodedInsn> decoded,
                                   std::vector<vm::BasicBlock> blocks,
-                                  std::vector<uint32_t> block_of, vm::ProgramFacts facts) {
+                                  std::vector<uint32_t> block_of,
+                                  std::vector<uint32_t> check_before, vm::ProgramFacts facts) {
     return vm::VerifiedProgram(vm::VerifiedProgram::Key{}, target, std::move(insns),
-                               std::move(decoded), std::move(blocks), std::move(block_of), facts);
+                               std::move(decoded), std::move(blocks), std::move(block_of),
+                               std::move(check_before), facts);
   }
 };
 
@@ -79,14 +81,6 @@ std::string hex(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%x", v);
   return buf;
-}
-
-// Whether an absolute load's bytes [k, k+size) are counted in BasicBlock::pkt_bytes (see
-// vm/program.hpp): plain packet offsets only. Linux treats k >= 2^31 as negative (ancillary,
-// SKF_NET_OFF/SKF_LL_OFF, or always failing); BSD counts every offset whose end fits in 32 bits.
-bool counted_load(Target t, uint32_t k, uint32_t size) {
-  if (t == Target::kLinux) return k < 0x80000000u;
-  return uint64_t(k) + size <= 0xffffffffull;
 }
 
 std::string explain_unknown(uint16_t c, Target t) {
@@ -480,7 +474,7 @@ vm::VerifiedProgram Checker::build() {
     }
     if ((is_abs_load(op) && !(t == Target::kLinux && in.k >= vm::kSkfAdOff)) ||
         op == Op::kLdxMsh) {
-      if (counted_load(t, in.k, oi.load_size)) {
+      if (vm::counted_load(t, in.k, oi.load_size)) {
         vm::BasicBlock& bb = blocks[block_of[i]];
         bb.pkt_bytes = std::max<uint32_t>(bb.pkt_bytes, in.k + oi.load_size);
       }
@@ -514,6 +508,45 @@ vm::VerifiedProgram Checker::build() {
     if (b != 0 && idom[b] != vm::kNoBlock)
       bb.pkt_bytes_dominated =
           std::max(bb.pkt_bytes, blocks[idom[b]].pkt_bytes_dominated);
+  }
+
+  // Where engines test the packet length (VerifiedProgram::check_before): forward must-analysis
+  // of the bytes tested on every path into each block (blocks are in topological order).
+  std::vector<uint32_t> check_before(n_, 0);
+  {
+    constexpr uint32_t kUnset = 0xffffffffu;
+    std::vector<uint32_t> tested_in(nb, kUnset);
+    tested_in[0] = 0;
+    for (uint32_t b = 0; b < nb; ++b) {
+      const vm::BasicBlock& bb = blocks[b];
+      uint32_t have = tested_in[b] == kUnset ? 0 : tested_in[b];  // unset: unreachable
+      bool quirk = false;
+      for (uint32_t i = bb.first; i <= bb.last; ++i) quirk |= vm::may_exit_nonzero(t, decoded[i]);
+      if (!quirk) {
+        if (bb.pkt_bytes > have) check_before[bb.first] = bb.pkt_bytes;
+      } else {
+        for (uint32_t seg = bb.first; seg <= bb.last;) {
+          uint32_t end = seg, need = 0;
+          for (;; ++end) {
+            const vm::DecodedInsn& d = decoded[end];
+            const bool abs = is_abs_load(d.op) || d.op == Op::kLdxMsh;
+            const uint32_t size = d.op == Op::kLdxMsh ? 1 : vm::info(d.op).load_size;
+            if (abs && !(t == Target::kLinux && d.k >= vm::kSkfAdOff) &&
+                vm::counted_load(t, d.k, size))
+              need = std::max(need, d.k + size);
+            if (end == bb.last || vm::may_exit_nonzero(t, d)) break;
+          }
+          if (need > have) {
+            check_before[seg] = need;
+            have = need;
+          }
+          seg = end + 1;
+        }
+      }
+      const uint32_t out = std::max(have, bb.pkt_bytes);
+      for (uint32_t sb : bb.succ)
+        if (sb != vm::kNoBlock && sb > b) tested_in[sb] = std::min(tested_in[sb], out);
+    }
   }
 
   // Scratch liveness (backward, reverse topological order).
@@ -666,7 +699,7 @@ vm::VerifiedProgram Checker::build() {
   }
 
   return detail::Mint::make(t, prog_.insns, std::move(decoded), std::move(blocks),
-                            std::move(block_of), facts);
+                            std::move(block_of), std::move(check_before), facts);
 }
 
 }  // namespace

@@ -48,22 +48,6 @@ enum class H : uint8_t {
 #undef BPF_H_ENUM
 };
 
-// Is this absolute load (or msh) counted in BasicBlock::pkt_bytes? Same rule as the verifier
-// (program.hpp): Linux k < 2^31; BSD k + size <= 2^32 - 1. Others take the _SLOW path.
-bool counted(Target t, uint32_t k, uint32_t size) {
-  if (t == Target::kLinux) return k < 0x80000000u;
-  return uint64_t{k} + size <= 0xffffffffu;
-}
-
-// Linux ifindex/hatype loads may end the program with A (no device): a block holding one must
-// not turn a failed block check into "return 0".
-bool may_exit_nonzero(Target t, const DecodedInsn& d) {
-  if (t != Target::kLinux) return false;
-  if (d.op != Op::kLdW && d.op != Op::kLdH && d.op != Op::kLdB) return false;
-  auto a = ancillary_for(d.k);
-  return a && (*a == Ancillary::kIfIndex || *a == Ancillary::kHaType);
-}
-
 H abs_handler(uint32_t size, int variant) {  // variant 0 plain, 1 _CHK, 2 _CHKS
   static constexpr H kTable[3][3] = {{H::LD_W, H::LD_H, H::LD_B},
                                      {H::LD_W_CHK, H::LD_H_CHK, H::LD_B_CHK},
@@ -132,7 +116,7 @@ Interpreter::Interpreter(const VerifiedProgram& prog)
       H h = H::RET_K;
       // Absolute loads and msh: plain, block check, own check, or slow.
       auto place = [&](uint32_t size, bool msh) -> H {
-        if (!counted(target_, k, size)) {
+        if (!counted_load(target_, k, size)) {
           s.n = size;
           return msh ? H::MSH_SLOW : H::LD_SLOW;
         }

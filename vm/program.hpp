@@ -4,8 +4,8 @@
 // instructions in the kernel's wire format, with the source position of each instruction when it
 // came from text. `VerifiedProgram` is a proof: only the verifier (verifier/) can construct one,
 // through a passkey it alone holds, and it carries the facts the engines rely on instead of
-// re-checking (absolute jump targets, basic blocks, the packet bytes each block needs, scratch
-// liveness). Engines (vm/ interpreter, jit/) accept nothing else.
+// re-checking (absolute jump targets, basic blocks, the packet bytes each block needs, where to
+// test the packet length, scratch liveness). Engines (vm/ interpreter, jit/) accept nothing else.
 #pragma once
 
 #include <array>
@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include "vm/ancillary.hpp"
 #include "vm/diagnostic.hpp"
 #include "vm/insn.hpp"
 
@@ -51,6 +52,25 @@ struct DecodedInsn {
   uint32_t jt;  // absolute index of the true/only successor (jumps), else i + 1
   uint32_t jf;  // absolute index of the false successor (conditional jumps), else jt
 };
+
+// Whether an absolute load ([k], or `ldxb 4*([k]&0xf)`) of `size` bytes at k is a plain packet
+// offset counted in BasicBlock::pkt_bytes. Linux treats k >= 2^31 as negative (ancillary,
+// SKF_NET_OFF/SKF_LL_OFF, or always failing: the engines' exact slow path); BSD counts every
+// offset whose end fits in 32 bits (larger ones can never be in bounds: libpcap bpf_filter.c).
+inline bool counted_load(Target t, uint32_t k, uint32_t size) {
+  if (t == Target::kLinux) return k < 0x80000000u;
+  return uint64_t{k} + size <= 0xffffffffu;
+}
+
+// Linux `ld #ifidx` / `ld #hatype` end the program returning A when the packet has no device
+// (bpf_convert_filter emits `if (skb->dev == NULL) exit`): the one way a program can end
+// mid-block with a value that need not be 0.
+inline bool may_exit_nonzero(Target t, const DecodedInsn& d) {
+  if (t != Target::kLinux || (d.op != Op::kLdW && d.op != Op::kLdH && d.op != Op::kLdB))
+    return false;
+  const auto a = ancillary_for(d.k);
+  return a && (*a == Ancillary::kIfIndex || *a == Ancillary::kHaType);
+}
 
 inline constexpr uint32_t kNoBlock = 0xffffffffu;
 
@@ -118,12 +138,13 @@ class VerifiedProgram {
 
   VerifiedProgram(Key, Target target, std::vector<Insn> insns, std::vector<DecodedInsn> decoded,
                   std::vector<BasicBlock> blocks, std::vector<uint32_t> block_of,
-                  ProgramFacts facts)
+                  std::vector<uint32_t> check_before, ProgramFacts facts)
       : target_(target),
         insns_(std::move(insns)),
         decoded_(std::move(decoded)),
         blocks_(std::move(blocks)),
         block_of_(std::move(block_of)),
+        check_before_(std::move(check_before)),
         facts_(facts) {}
 
   Target target() const { return target_; }
@@ -131,6 +152,15 @@ class VerifiedProgram {
   std::span<const DecodedInsn> decoded() const { return decoded_; }
   std::span<const BasicBlock> blocks() const { return blocks_; }
   uint32_t block_of(uint32_t insn) const { return block_of_[insn]; }
+  // Where to test the packet length, one entry per instruction: before instruction i, an engine
+  // that finds caplen < check_before()[i] may return 0 at once (0: no test there). Every
+  // counted absolute load (counted_load) of a block is covered by a test at or before it in its
+  // block or by tests on every path into the block, so after the tests an engine reads counted
+  // loads without any check of its own. Placed by a forward must-analysis over pkt_bytes
+  // (bytes already tested on every path into a block: no test where every predecessor path
+  // tested as much); a block holding a may_exit_nonzero load is tested in segments that end
+  // after each such load, so a failed test never turns its "return A" into "return 0".
+  std::span<const uint32_t> check_before() const { return check_before_; }
   const ProgramFacts& facts() const { return facts_; }
   size_t size() const { return insns_.size(); }
 
@@ -140,6 +170,7 @@ class VerifiedProgram {
   std::vector<DecodedInsn> decoded_;
   std::vector<BasicBlock> blocks_;
   std::vector<uint32_t> block_of_;
+  std::vector<uint32_t> check_before_;
   ProgramFacts facts_;
 };
 

@@ -47,7 +47,6 @@ using asmjit::Imm;
 using asmjit::Label;
 using vm::Op;
 
-constexpr uint64_t kNegBase = 0x80000000u;  // Linux: k >= this is a negative offset
 constexpr int32_t kScratchBase = -64;       // M[0] at [rsp - 64]
 constexpr int32_t kCallFrame = 136;         // rsp adjustment around helper calls (keeps 16B align)
 
@@ -84,7 +83,7 @@ class Codegen {
     // The check-free copy only pays when the SAFE copy has more than one check on some path;
     // with a single check at the very entry the two copies would be the same code.
     size_t checks = 0;
-    for (uint64_t c : check_before_) checks += c != 0;
+    for (uint32_t c : check_before_) checks += c != 0;
     const bool single_entry_check = checks <= 1 && (checks == 0 || check_before_[0] != 0);
     dual_ = opts.dual_version && max_need_ > 0 && !single_entry_check &&
             d_.size() <= AsmjitOptions::kMaxDualInsns;
@@ -124,36 +123,73 @@ class Codegen {
     a_.mov(x86::eax, x86::edx);
     a_.ret();
     for (const IndStub& s : stubs_) emit_ind_stub(s);
+    emit_batch_entry();
   }
+
+  Label batch_entry() const { return batch_entry_; }
 
  private:
   enum Version { kSafe = 0, kFast = 1 };
 
+  // Entry 3, the jit/backend.hpp BatchFn signature
+  //   (const void* state, const vm::PacketRef* pkts, size_t n, uint32_t* out, const Context&):
+  // a loop in the generated code that calls entry 2 with a direct call per packet. Every filter
+  // so has its own call site with one target, which the branch predictor handles best (measured
+  // on Zen 4: an indirect call site that has seen more than one target costs ~3 cycles more per
+  // call, whatever the callee; bench/asmjit_bench.cpp), and the loop prefetches the first two
+  // cache lines of the packet kPrefetchAhead positions on. The filter body uses only
+  // caller-saved registers and the red zone, so rbx and r12-r15 carry the loop state; five
+  // pushes keep the stack 16-byte aligned at the call, as the body's helper calls expect.
+  static constexpr int32_t kPrefetchAhead = 4;
+  void emit_batch_entry() {
+    batch_entry_ = a_.newLabel();
+    Label loop = a_.newLabel(), no_prefetch = a_.newLabel(), done = a_.newLabel();
+    a_.align(asmjit::AlignMode::kCode, 16);
+    a_.bind(batch_entry_);
+    a_.push(x86::rbx);
+    a_.push(x86::r12);
+    a_.push(x86::r13);
+    a_.push(x86::r14);
+    a_.push(x86::r15);
+    a_.mov(x86::rbx, x86::rsi);                                          // current PacketRef
+    a_.shl(x86::rdx, 4);
+    a_.lea(x86::r12, x86::ptr(x86::rsi, x86::rdx));                      // end
+    a_.lea(x86::r15, x86::ptr(x86::r12, -16 * kPrefetchAhead));          // last to prefetch for
+    a_.mov(x86::r13, x86::rcx);                                          // out
+    a_.mov(x86::r14, x86::r8);                                           // ctx
+    a_.cmp(x86::rbx, x86::r12);
+    a_.jae(done);
+    a_.align(asmjit::AlignMode::kCode, 16);
+    a_.bind(loop);
+    a_.cmp(x86::rbx, x86::r15);
+    a_.jae(no_prefetch);
+    a_.mov(x86::rax, x86::qword_ptr(x86::rbx, 16 * kPrefetchAhead));
+    a_.prefetcht0(x86::ptr(x86::rax));
+    a_.prefetcht0(x86::ptr(x86::rax, 64));
+    a_.bind(no_prefetch);
+    a_.mov(x86::rdi, x86::qword_ptr(x86::rbx));
+    a_.mov(x86::esi, x86::dword_ptr(x86::rbx, 8));
+    a_.mov(x86::edx, x86::dword_ptr(x86::rbx, 12));
+    a_.mov(x86::rcx, x86::r14);
+    a_.call(native_entry_);
+    a_.mov(x86::dword_ptr(x86::r13), x86::eax);
+    a_.add(x86::r13, 4);
+    a_.add(x86::rbx, 16);
+    a_.cmp(x86::rbx, x86::r12);
+    a_.jb(loop);
+    a_.bind(done);
+    a_.pop(x86::r15);
+    a_.pop(x86::r14);
+    a_.pop(x86::r13);
+    a_.pop(x86::r12);
+    a_.pop(x86::rbx);
+    a_.ret();
+  }
+
   // --- analysis --------------------------------------------------------------------------
   void analyse() {
-    const size_t nb = blocks_.size();
-    need_.assign(nb, 0);
-    for (size_t b = 0; b < nb; ++b) {
-      need_[b] = blocks_[b].pkt_bytes;  // the verifier's fact (see vm/program.hpp)
-      max_need_ = std::max(max_need_, need_[b]);
-    }
-    // Forward must-analysis: bytes already checked on every path into each block.
-    constexpr uint64_t kUnset = ~uint64_t{0};
-    checked_in_.assign(nb, kUnset);
-    check_before_.assign(d_.size(), 0);
-    if (nb > 0) checked_in_[0] = 0;
-    for (size_t b = 0; b < nb; ++b) {
-      if (checked_in_[b] == kUnset) checked_in_[b] = 0;  // unreachable block
-      place_checks(b);
-      const uint64_t out = std::max(checked_in_[b], need_[b]);
-      uint32_t succ[2];
-      const size_t ns = successors(b, succ);
-      for (size_t j = 0; j < ns; ++j) {
-        const uint32_t s = succ[j];
-        if (s <= b) continue;  // cannot happen (forward jumps only); be conservative
-        checked_in_[s] = std::min(checked_in_[s], out);
-      }
-    }
+    check_before_ = prog_.check_before();  // the verifier's packet-length tests
+    max_need_ = prog_.facts().max_pkt_bytes;
     // Registers and scratch slots that may be read before written on some path from the entry
     // get their initial value 0 in the prologue (the interpreter starts with A = X = M[] = 0).
     // Backward may-liveness over instructions (jumps only go forward): bits 0-15 M[], 16 A,
@@ -190,63 +226,6 @@ class Codegen {
     entry_live_scratch_ = uint16_t(entry & 0xffff);
     zero_a_ = (entry & kA) != 0;
     zero_x_ = (entry & kX) != 0;
-  }
-
-  // Linux ifindex/hatype loads end the program returning A when there is no device: a failed
-  // check must not turn that into "return 0", so a block holding one is checked in segments
-  // that end after each such load (the interpreter's _CHKS handlers do the same).
-  bool may_exit_nonzero(const vm::DecodedInsn& d) const {
-    if (!linux_ || (d.op != Op::kLdW && d.op != Op::kLdH && d.op != Op::kLdB)) return false;
-    const auto a = vm::ancillary_for(d.k);
-    return a && (*a == vm::Ancillary::kIfIndex || *a == vm::Ancillary::kHaType);
-  }
-
-  // Where the SAFE copy compares caplen in block b: check_before_[i] = bytes to require before
-  // instruction i (0: none).
-  void place_checks(size_t b) {
-    const vm::BasicBlock& bb = blocks_[b];
-    uint64_t have = checked_in_[b];
-    bool quirk = false;
-    for (uint32_t i = bb.first; i <= bb.last; ++i) quirk |= may_exit_nonzero(d_[i]);
-    if (!quirk) {
-      if (need_[b] > have) check_before_[bb.first] = need_[b];
-      return;
-    }
-    uint32_t seg = bb.first;
-    while (seg <= bb.last) {
-      uint32_t end = seg;
-      uint64_t need = 0;
-      for (;; ++end) {
-        const vm::DecodedInsn& d = d_[end];
-        const uint32_t size = d.op == Op::kLdxMsh ? 1 : load_size(d.op);
-        const bool abs = d.op == Op::kLdW || d.op == Op::kLdH || d.op == Op::kLdB ||
-                         d.op == Op::kLdxMsh;
-        if (abs && counted_load(d.k, size)) need = std::max<uint64_t>(need, uint64_t{d.k} + size);
-        if (end == bb.last || may_exit_nonzero(d)) break;
-      }
-      if (need > have) {
-        check_before_[seg] = need;
-        have = need;
-      }
-      seg = end + 1;
-    }
-  }
-
-
-  size_t successors(size_t b, uint32_t out[2]) const {
-    const vm::DecodedInsn& last = d_[blocks_[b].last];
-    const vm::OpInfo& inf = vm::info(last.op);
-    if (inf.has(vm::eff::kRet)) return 0;
-    if (inf.has(vm::eff::kJump)) {
-      out[0] = prog_.block_of(last.jt);
-      out[1] = prog_.block_of(last.jf);
-      return 2;
-    }
-    if (blocks_[b].last + 1 < d_.size()) {
-      out[0] = prog_.block_of(blocks_[b].last + 1);
-      return 1;
-    }
-    return 0;
   }
 
   // --- helpers -----------------------------------------------------------------------------
@@ -403,14 +382,9 @@ class Codegen {
     }
   }
 
-  // Whether the verifier counted this load in its block's pkt_bytes (vm/program.hpp).
-  bool counted_load(uint32_t k, uint32_t size) const {
-    return linux_ ? k < kNegBase : uint64_t{k} + size <= 0xffffffffu;
-  }
-
   void emit_abs_load(uint32_t k, uint32_t size, bool msh) {
     const x86::Gp dst = msh ? x86::r8d : x86::eax;
-    if (counted_load(k, size)) {
+    if (vm::counted_load(prog_.target(), k, size)) {
       load_be(dst, abs_mem(k), size);  // covered by the block's (or the entry's) check
     } else if (!linux_) {
       a_.jmp(fail_);  // BSD: k + size > 2^32 - 1 > caplen, always out of range
@@ -761,9 +735,7 @@ class Codegen {
   bool movbe_ = false;
   bool bmi2_ = false;
   bool dual_ = false;
-  std::vector<uint64_t> need_;
-  std::vector<uint64_t> checked_in_;
-  std::vector<uint64_t> check_before_;
+  std::span<const uint32_t> check_before_;  // VerifiedProgram::check_before()
   uint64_t max_need_ = 0;
   uint16_t entry_live_scratch_ = 0;
   bool zero_a_ = false;
@@ -771,6 +743,7 @@ class Codegen {
   bool uses_len_ = false;
   bool uses_ind_ = false;
   Label native_entry_;
+  Label batch_entry_;
   Label fail_;     // return 0
   Label ret_a_;    // return A
   Label ret_edx_;  // return edx
@@ -822,7 +795,8 @@ Result<NativeCode> compile_asmjit(const vm::VerifiedProgram& prog, const AsmjitO
     return diags;
   }
   const size_t entry = static_cast<size_t>(code.labelOffsetFromBase(gen.native_entry()));
-  NativeCode native(mem, mapped, size, entry);  // released on every error path below
+  const size_t batch = static_cast<size_t>(code.labelOffsetFromBase(gen.batch_entry()));
+  NativeCode native(mem, mapped, size, entry, batch);  // released on every error path below
   asmjit::Error e = code.relocateToBase(reinterpret_cast<uint64_t>(mem));
   if (e == asmjit::kErrorOk)
     e = code.copyFlattenedData(mem, mapped, asmjit::CopySectionFlags::kPadTargetBuffer);

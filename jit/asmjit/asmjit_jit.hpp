@@ -7,7 +7,8 @@
 //
 // Promises: A and X live in registers, M[] in the red zone below the stack pointer (the function
 // is a leaf on its fast path: no frame, no calls). Absolute packet loads are bounds-checked once
-// per basic block at most, and only when no block on every path before it checked as much; when
+// per basic block at most, and only when no block on every path before it checked as much (the
+// verifier's VerifiedProgram::check_before(), shared with the LLVM engine); when
 // the packet holds every byte any block can read, a second copy of the code runs with no
 // absolute-load check at all (one compare on entry). Ancillary loads that need code (nla, nlan,
 // poff, rand), negative offsets and failing [x + k] loads on Linux call C++ helpers that use the
@@ -28,6 +29,7 @@
 
 namespace bpf::vm {
 struct Context;
+struct PacketRef;
 }
 
 namespace bpf::jit {
@@ -35,12 +37,16 @@ namespace bpf::jit {
 using NativeFilterFn = uint32_t (*)(const uint8_t* pkt, uint32_t caplen, uint32_t wirelen,
                                     const vm::Context* ctx);
 
+using NativeBatchFn = void (*)(const void* state, const vm::PacketRef* pkts, size_t n,
+                               uint32_t* out, const vm::Context& ctx);
+
 // Executable code pages owned by one compiled filter (move-only; unmapped on destruction).
 class NativeCode {
  public:
   NativeCode() = default;
-  NativeCode(void* mem, size_t mapped, size_t code_size, size_t entry)
-      : mem_(mem), mapped_(mapped), code_size_(code_size), entry_(entry) {}
+  NativeCode(void* mem, size_t mapped, size_t code_size, size_t entry, size_t batch_entry)
+      : mem_(mem), mapped_(mapped), code_size_(code_size), entry_(entry),
+        batch_entry_(batch_entry) {}
   NativeCode(NativeCode&& o) noexcept { swap(o); }
   NativeCode& operator=(NativeCode&& o) noexcept {
     NativeCode tmp(std::move(o));
@@ -56,6 +62,11 @@ class NativeCode {
   }
   // The same code with the jit/backend.hpp RunFn signature (state pointer first, ignored).
   void* backend_entry() const { return mem_; }
+  // The generated batch loop, jit/backend.hpp BatchFn signature (state pointer ignored): runs
+  // the filter on pkts[0..n) into out[0..n), one direct call per packet, with prefetch.
+  NativeBatchFn batch_fn() const {
+    return reinterpret_cast<NativeBatchFn>(static_cast<uint8_t*>(mem_) + batch_entry_);
+  }
   const void* address() const { return mem_; }
   size_t code_size() const { return code_size_; }
   size_t mapped_size() const { return mapped_; }
@@ -72,11 +83,13 @@ class NativeCode {
     std::swap(mapped_, o.mapped_);
     std::swap(code_size_, o.code_size_);
     std::swap(entry_, o.entry_);
+    std::swap(batch_entry_, o.batch_entry_);
   }
   void* mem_ = nullptr;
   size_t mapped_ = 0;
   size_t code_size_ = 0;
   size_t entry_ = 0;
+  size_t batch_entry_ = 0;
 };
 
 struct AsmjitOptions {

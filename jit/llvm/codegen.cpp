@@ -7,13 +7,10 @@
 // `ret0` with an unlikely branch weight.
 //
 // Packet loads are `load iN, align 1` + llvm.bswap. Bounds checks for absolute loads ([k] and
-// 4*([k]&0xf)) are hoisted to the entry of their basic block: if any such load in a block is out
-// of bounds the program returns 0 before the block ends (nothing in a block has an effect other
-// than on A, X, M[], and a block ends at every return), so one `caplen >= need` test per block is
-// exact, and it is emitted only when no dominating block already tested a larger value (the
-// verifier's BasicBlock::pkt_bytes / pkt_bytes_dominated facts, recomputed here in 64 bits so
-// BSD offsets near 2^32 stay exact, and cut at the one kind of instruction that can end the
-// program with a non-zero value mid-block: Linux ifindex/hatype without a device). [x + k] loads
+// 4*([k]&0xf)) are one `caplen >= n` test where the verifier's VerifiedProgram::check_before()
+// puts one (at most one per block, or per segment of a block holding Linux ifindex/hatype, and
+// none where every path in already tested as much; shared with the asmjit engine). BSD [k] loads
+// whose end does not fit in 32 bits always fail (ret0). [x + k] loads
 // are checked one by one; LLVM's constraint elimination and CVP merge the redundant ones.
 //
 // Linux offsets that are negative as int32 (SKF_NET_OFF, SKF_LL_OFF, unknown SKF_AD_OFF) and
@@ -51,14 +48,6 @@ namespace {
 
 using vm::Op;
 
-constexpr uint32_t kLinuxFastLimit = 0x7fffffffu;  // largest Linux offset that is not negative
-
-// Bytes an absolute load at k needs to be in bounds (k + size, exact in 64 bits), or 0 when
-// the load never takes the packet fast path (Linux negative offsets and ancillary loads).
-uint64_t abs_need(vm::Target target, uint32_t k, uint32_t size) {
-  if (target == vm::Target::kLinux && k > kLinuxFastLimit) return 0;
-  return uint64_t{k} + size;
-}
 
 class Emitter {
  public:
@@ -118,7 +107,6 @@ class Emitter {
     ret0_ = llvm::BasicBlock::Create(c_, "ret0", f_);
     b_.CreateBr(bbs_[0]);
 
-    plan_bounds_checks();
     for (size_t i = 0; i < blocks.size(); ++i) emit_block(i);
 
     b_.SetInsertPoint(ret0_);
@@ -127,89 +115,6 @@ class Emitter {
   }
 
  private:
-  // Where to test `caplen >= need` (check_at_[insn] = need, 0 for no test). A block is cut into
-  // segments at the instructions that may end the program with a value other than 0 (Linux
-  // ifindex/hatype without a device return A); a failed load anywhere in a segment means the
-  // program returns 0 before the segment ends, so one test at the segment's start is exact.
-  void plan_bounds_checks() {
-    const auto blocks = p_.blocks();
-    const auto dec = p_.decoded();
-    const size_t n = blocks.size();
-    check_at_.assign(dec.size(), 0);
-    if (n == 0) return;
-    // Immediate dominators. Classic BPF jumps only forward, so block order is a topological
-    // order and a dominator always has a smaller index (Cooper, Harvey & Kennedy's intersect).
-    std::vector<std::vector<uint32_t>> preds(n);
-    for (size_t b = 0; b < n; ++b)
-      for (uint32_t s : successors(b))
-        if (s != vm::kNoBlock) preds[s].push_back(uint32_t(b));
-    constexpr uint32_t kNone = vm::kNoBlock;
-    std::vector<uint32_t> idom(n, kNone);
-    std::vector<uint64_t> dom_max(n, 0);  // bytes tested on every path to the block's end
-    std::vector<bool> reachable(n, false);
-    reachable[0] = true;
-    for (size_t b = 0; b < n; ++b) {
-      uint32_t dom = kNone;
-      if (b != 0) {
-        for (uint32_t p : preds[b]) {
-          if (!reachable[p]) continue;
-          if (dom == kNone) {
-            dom = p;
-            continue;
-          }
-          uint32_t x = p, y = dom;
-          while (x != y) {
-            while (x > y) x = idom[x];
-            while (y > x) y = idom[y];
-          }
-          dom = x;
-        }
-        if (dom == kNone) continue;  // unreachable: no test needed, LLVM deletes the block
-        reachable[b] = true;
-        idom[b] = dom;
-      }
-      uint64_t covered = dom == kNone ? 0 : dom_max[dom];
-      uint32_t seg_start = blocks[b].first;
-      uint64_t seg_need = 0;
-      for (uint32_t i = blocks[b].first; i <= blocks[b].last; ++i) {
-        const auto& d = dec[i];
-        const uint32_t size = vm::info(d.op).load_size;
-        const bool abs = d.op == Op::kLdW || d.op == Op::kLdH || d.op == Op::kLdB;
-        if (abs || d.op == Op::kLdxMsh)
-          seg_need = std::max(seg_need, abs_need(p_.target(), d.k, size));
-        if ((abs && may_end_nonzero(d.k)) || i == blocks[b].last) {
-          if (seg_need > covered) {
-            check_at_[seg_start] = seg_need;
-            covered = seg_need;
-          }
-          seg_start = i + 1;
-          seg_need = 0;
-        }
-      }
-      dom_max[b] = covered;
-    }
-  }
-
-  // An absolute load that may end the program returning A (vm::ancillary: ifindex and hatype
-  // when the context has no device).
-  bool may_end_nonzero(uint32_t k) const {
-    if (p_.target() != vm::Target::kLinux) return false;
-    auto id = vm::ancillary_for(k);
-    return id && (*id == vm::Ancillary::kIfIndex || *id == vm::Ancillary::kHaType);
-  }
-
-  std::array<uint32_t, 2> successors(size_t b) const {
-    const auto blk = p_.blocks()[b];
-    const auto& d = p_.decoded()[blk.last];
-    const auto& inf = vm::info(d.op);
-    if (inf.has(vm::eff::kRet)) return {vm::kNoBlock, vm::kNoBlock};
-    if (inf.has(vm::eff::kJump)) {
-      if (inf.has(vm::eff::kCond)) return {p_.block_of(d.jt), p_.block_of(d.jf)};
-      return {p_.block_of(d.jt), vm::kNoBlock};
-    }
-    return {p_.block_of(blk.last + 1), vm::kNoBlock};
-  }
-
   llvm::Value* a() { return b_.CreateLoad(i32_, a_); }
   llvm::Value* x() { return b_.CreateLoad(i32_, x_); }
   void set_a(llvm::Value* v) { b_.CreateStore(v, a_); }
@@ -347,18 +252,15 @@ class Emitter {
 
   // ld[h|b] [k] and ldxb 4*([k]&0xf): the block's entry check covers the fast path.
   llvm::Value* load_abs(uint32_t k, uint32_t size, bool allow_ancillary) {
-    if (p_.target() == vm::Target::kLinux && k > kLinuxFastLimit) {
+    if (vm::counted_load(p_.target(), k, size)) return load_be(b_.getInt64(k), size);
+    if (p_.target() == vm::Target::kLinux) {  // negative: ancillary, SKF_NET_OFF/SKF_LL_OFF
       if (allow_ancillary && k >= vm::kSkfAdOff) {
         if (auto anc = vm::ancillary_for(k)) return ancillary(*anc, k);
       }
       return slow_load(b_.getInt32(k), size);
     }
-    const uint64_t need = uint64_t{k} + size;
-    if (need > 0xffffffffull) {  // BSD: can never be in bounds (libpcap bpf_filter.c)
-      fail_always();
-      return b_.getInt32(0);
-    }
-    return load_be(b_.getInt64(k), size);
+    fail_always();  // BSD: k + size > 2^32 - 1 can never be in bounds (libpcap bpf_filter.c)
+    return b_.getInt32(0);
   }
 
   // ld[h|b] [x + k]. Linux: the offset is X + k mod 2^32 as int32 (bpf_convert_filter's
@@ -440,15 +342,10 @@ class Emitter {
     const auto blk = p_.blocks()[bi];
     b_.SetInsertPoint(bbs_[bi]);
     for (uint32_t i = blk.first; i <= blk.last; ++i) {
-      if (const uint64_t need = check_at_[i]) {
-        if (need > 0xffffffffull) {
-          fail_always();  // BSD [k] with k + size > 2^32 - 1: always out of bounds
-        } else {
-          auto* body = llvm::BasicBlock::Create(c_, "", f_, ret0_);
-          b_.CreateCondBr(b_.CreateICmpUGE(caplen_, b_.getInt32(uint32_t(need))), body, ret0_,
-                          likely_);
-          b_.SetInsertPoint(body);
-        }
+      if (const uint32_t need = p_.check_before()[i]) {
+        auto* body = llvm::BasicBlock::Create(c_, "", f_, ret0_);
+        b_.CreateCondBr(b_.CreateICmpUGE(caplen_, b_.getInt32(need)), body, ret0_, likely_);
+        b_.SetInsertPoint(body);
       }
       emit_insn(i);
     }
@@ -587,7 +484,6 @@ class Emitter {
   std::array<llvm::AllocaInst*, vm::kMemWords> mem_{};
   std::vector<llvm::BasicBlock*> bbs_;
   llvm::BasicBlock* ret0_ = nullptr;
-  std::vector<uint64_t> check_at_;
 };
 
 // void name_batch(ptr state, const PacketRef* views, i64 n, i32* out, ptr ctx) (jit/backend.hpp's

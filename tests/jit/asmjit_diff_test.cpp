@@ -157,6 +157,14 @@ TEST(AsmjitDiff, FilterApiRunAndBatch) {
     interp->run_batch(views, want.data(), ctx);
     jit->run_batch(views, got.data(), ctx);
     EXPECT_EQ(want, got) << dump(prog.insns);
+    // Short batches (fewer packets than the generated loop prefetches ahead, and none): the
+    // loop writes exactly n verdicts and nothing past them.
+    for (size_t n : {size_t{0}, size_t{1}, size_t{3}, size_t{4}, size_t{5}}) {
+      std::vector<uint32_t> part(n + 1, 0xdeadbeef);
+      jit->run_batch(std::span<const PacketView>(views.data() + i % 7, n), part.data(), ctx);
+      for (size_t j = 0; j < n; ++j) EXPECT_EQ(part[j], want[i % 7 + j]) << dump(prog.insns);
+      EXPECT_EQ(part[n], 0xdeadbeefu) << "wrote past the batch";
+    }
     Filter moved = std::move(*jit);  // RAII: the moved-to filter owns the code
     for (size_t j = 0; j < views.size(); ++j)
       ASSERT_EQ(moved.run(views[j].data, views[j].caplen, views[j].wirelen, ctx), want[j])

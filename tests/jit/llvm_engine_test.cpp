@@ -5,12 +5,17 @@
 //  - the optimised IR keeps one bounds test per dominating block and uses llvm.bswap loads;
 //  - thousands of compile/free cycles return every filter's code to the shared LLJIT: the live
 //    count goes back to 0 and resident memory stops growing;
-//  - compiling from several threads at once is safe; LlvmCode moves keep ownership unique.
+//  - compiling from several threads at once is safe; LlvmCode moves keep ownership unique;
+//  - the tools reach the engine through its module (jit/backend.hpp LlvmPlugin): bpfc and
+//    bpfdump do not load libLLVM at start, `bpfc --emit-llvm` loads the module, and a broken
+//    module is a clear error.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <sys/wait.h>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +85,34 @@ std::vector<Insn> tcp_dst_80() {
       stmt(c::kRet | c::kK, 262144),
       stmt(c::kRet | c::kK, 0),
   };
+}
+
+// Runs `cmd` through the shell; output (stdout and stderr) and exit status.
+std::pair<std::string, int> shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {"popen failed", -1};
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  return {out, WIFEXITED(st) ? WEXITSTATUS(st) : -1};
+}
+
+TEST(LlvmEngine, ToolsLoadLlvmOnlyWhenUsed) {
+  for (const char* tool : {BPFC_BIN, BPFDUMP_BIN}) {
+    const auto [deps, rc] = shell(std::string("ldd ") + tool);
+    ASSERT_EQ(rc, 0) << deps;
+    EXPECT_EQ(deps.find("libLLVM"), std::string::npos) << tool << " links libLLVM:\n" << deps;
+  }
+  const auto [ir, rc] = shell(std::string(BPFC_BIN) + " -e 'tcp port 22' --emit-llvm");
+  EXPECT_EQ(rc, 0) << ir;
+  EXPECT_NE(ir.find("define i32 @bpf_filter("), std::string::npos) << ir;
+  // A file that is not the module: a clear error, no crash, no fallback to another copy.
+  const auto [bad, bad_rc] = shell(std::string("BPFC_LLVM_PLUGIN=") + BPFC_BIN + " " + BPFC_BIN +
+                                   " -e ip --emit-llvm");
+  EXPECT_NE(bad_rc, 0) << bad;
+  EXPECT_NE(bad.find("cannot load the LLVM engine"), std::string::npos) << bad;
 }
 
 TEST(LlvmEngine, Available) {
