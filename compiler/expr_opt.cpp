@@ -148,16 +148,24 @@ class Optimiser {
       convert_late_relations();
       set_phase(1);
     }
+    int branch_only = 0;  // passes in a row that only moved branches (libpcap's loop_count)
     for (int iter = 0; iter < 1000; ++iter) {
       bool changed = false;
+      skipped_ = false;
       if (!f_.unoptimised_reference) set_phase(std::min(iter, 1));
       pass_ = f_.unoptimised_reference ? 1000 : iter;
-      if (fold_constant_tests()) changed = dirty_ = true;
+      bool folded = fold_constant_tests();
+      if (folded) changed = dirty_ = true;
       snapshot();
       if (thread_jumps()) changed = dirty_ = true;
       if (!f_.unoptimised_reference && pullups()) changed = dirty_ = true;
       if (iter == 0 && rewrites && !f_.unoptimised_reference) changed = true;
       if (!changed) break;
+      // libpcap gives up after 100 passes in a row that did nothing but move branches (edge
+      // moves past decided tests, pullups): it may be cycling. Constant folds and skips of
+      // tests with equal exits are other progress.
+      if (folded || skipped_) branch_only = 0;
+      else if (++branch_only >= 100) break;
     }
     set_phase(1);
     if (convert_late_relations()) key_of_.assign(f_.blocks.size(), -2), key_rep_.assign(key_rep_.size(), {0, -1});
@@ -250,6 +258,7 @@ class Optimiser {
   std::vector<Insn> id_a_, id_b_;
   int phase_ = 0;
   int pass_ = 0;
+  bool skipped_ = false;  // this pass skipped a test whose two exits coincide
 
   void set_phase(int p) {
     if (p == phase_) return;
@@ -357,7 +366,10 @@ class Optimiser {
         Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
         int t = bb.succ[w];
         // a successor whose two exits coincide is skipped first (once), as opt_j does
-        if (!blk(t).is_ret && blk(t).succ[0] == blk(t).succ[1] && bypassable(t)) t = blk(t).succ[0];
+        if (!blk(t).is_ret && blk(t).succ[0] == blk(t).succ[1] && bypassable(t)) {
+          t = blk(t).succ[0];
+          skipped_ = true;
+        }
         for (int guard = 0; guard < 10000; ++guard) {
           const IrBlock& tb = blk(t);
           if (tb.is_ret) break;
