@@ -17,7 +17,7 @@
 //     already holds is removed (the same load succeeded before, so no verdict changes, snapped
 //     packets included); blocks made identical by it are merged.
 // So -O1 is libpcap's optimiser alone, -O2 adds what it does not do.
-// libpcap's stale snapshot is not always sound: its pullups can change an expression's meaning
+// libpcap's stale snapshot is not always sound: its optimiser can change an expression's meaning
 // (about 0.1% of random deep combinations in tests/expr; 'not portrange 1000-2000 or iso or
 // arp[6:2] = 1 or udp and host 10.0.0.1 or ip6 or 1 = 2 or rarp or (ip)' on LINUX_SLL rejects
 // RARP packets). Following it, ours gives libpcap's verdicts there too (its acceptance

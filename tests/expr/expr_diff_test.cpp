@@ -522,8 +522,9 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
 // rejects the packet, so this checks that our optimiser keeps and drops the same loads as
 // libpcap's on every path that matters).
 //
-// libpcap's optimiser itself sometimes changes the meaning of an expression (its or/and
-// pullups use dominator sets and in-edge lists computed before the same pass moved edges; e.g.
+// libpcap's optimiser itself sometimes changes the meaning of an expression (its passes work
+// from dominator sets, edge facts and in-edge lists computed before the same pass moved edges;
+// the step at fault was not isolated: giving only the pullups fresh ones does not remove it; e.g.
 // 'not portrange 1000-2000 or iso or arp[6:2] = 1 or udp and host 10.0.0.1 or ip6 or 1 = 2 or
 // rarp or (ip)' on LINUX_SLL rejects a RARP packet that its unoptimised program, and the
 // expression, accept). Ours follows the same passes and reproduces those verdicts too. So
