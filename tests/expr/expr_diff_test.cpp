@@ -587,6 +587,18 @@ void compare_random(const std::string& e, int lt, const std::vector<TestPacket>&
     }
     return unopt;
   };
+  // -O1 (libpcap's optimiser structure without our load elimination) keeps the same verdicts.
+  o.opt_level = 1;
+  auto o1 = compile_expression(e, o);
+  size_t bad1 = 0;
+  for (const TestPacket& pkt : pkts)
+    if (!o1.ok() || run(o1->insns, pkt) != run(ours->insns, pkt)) {
+      if (bad1++ == 0)
+        ADD_FAILURE() << "'" << e << "' linktype " << lt << ": -O1 and -O2 verdicts differ (caplen "
+                      << pkt.data.size() << ")";
+      if (!o1.ok()) break;
+    }
+  st.diffs += bad1;
   // Our -O0 program against our -O2 program on full-length packets.
   o.opt_level = 0;
   auto o0 = compile_expression(e, o);
