@@ -38,7 +38,7 @@ TEST(ExprKernel, AcceptsProgramsIncludingProtochain) {
                          "geneve or vlan 10", "geneve and (geneve or ip6)", "not (geneve or udp)"};
   for (int lt : {1, 12, 113, 276}) {
     for (const char* e : exprs) {
-      for (int level : {0, 2}) {
+      for (int level : {0, 1, 2}) {
         bpf::compiler::ExprOptions o;
         o.linktype = lt;
         o.opt_level = level;
