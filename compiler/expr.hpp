@@ -2,11 +2,13 @@
 //
 // compile_expression() parses (grammar/expr_parser.y), gives meaning (compiler/expr_gen.cpp,
 // after libpcap's gencode.c: link-layer offsets, qualifier rules, name resolution through the
-// system databases), then optimises and emits code (compiler/expr_opt.cpp): constant folding,
-// jump threading over facts implied by dominating tests, unreachable-block removal, block merging,
-// redundant load elimination, `ja` trampolines for branches longer than 255. At opt_level 0 only
-// the emission runs. Every level gives the same verdict on every packet; at opt_level >= 1 an
-// expression that can match nothing is rejected, as pcap_compile(optimize=1) does.
+// system databases), then optimises and emits code (compiler/expr_opt.cpp): at opt_level 1
+// libpcap's optimiser structure (constant folding, jump threading over edge-dominator facts,
+// or/and pullups, block merging), at opt_level 2 also redundant load elimination; `ja`
+// trampolines for branches longer than 255. At opt_level 0 only the emission runs. Every level
+// gives the same verdict on every full-length packet, levels 1 and 2 libpcap's verdict on
+// snapped ones too; at opt_level >= 1 an expression that can match nothing is rejected, as
+// pcap_compile(optimize=1) does.
 // Tested differentially against libpcap (tests/expr/expr_diff_test.cpp).
 #pragma once
 

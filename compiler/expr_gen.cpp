@@ -7,9 +7,10 @@
 //  - `geneve` (gen_geneve) makes the link-type, link-header and payload offsets variable: kept in
 //    M[] registers (libpcap's alloc_reg order), read back with `ldx M[r]; ld [x + k]`; libpcap
 //    does not optimise such programs, so only verdict-keeping passes run (`protochain` after it
-//    is an error, as in libpcap). As in libpcap, primitives reached when `geneve` was false
-//    (`geneve or ip`, `not geneve and ip`) read M[] slots never written on that path: the
-//    verifier (like Linux) rejects such programs;
+//    is an error, as in libpcap). Primitives reached when `geneve` was false (`geneve or ip`,
+//    `not geneve and ip`) read M[] slots never written on that path: libpcap reads
+//    uninitialised memory there (and Linux rejects its program); ours initialises those slots
+//    at program start to the outer frame's offsets, so they look at the outer frame;
 //  - transport fields of IPv4 are read at 4*(ihl) after a "not a fragment" check; IPv6 has no
 //    extension-header walking except `ip6 proto`'s one fragment-header look and `protochain`;
 //  - tests are emitted in libpcap's order, so that a load that fails on a snapped packet fails
@@ -77,11 +78,20 @@ struct Cond {
   int entry = -1;
   int cval = -1;  // -1: not constant, 0: false, 1: true
   int t = -1, f = -1;  // patch lists of the true and false exits
+  // A constant that is a block in libpcap's code (gen_true/gen_false, a relation of constants,
+  // a masked-out comparison): combined with a test it becomes a block too (see and_).
+  bool lit = false;
+  bool rel = false;  // a relation of constants (`1 = 1`): libpcap folds it a pass later
 };
 
 Cond const_cond(bool v) {
   Cond c;
   c.cval = v ? 1 : 0;
+  return c;
+}
+Cond uncond(bool v) {
+  Cond c = const_cond(v);
+  c.lit = true;
   return c;
 }
 
@@ -263,11 +273,32 @@ class Gen {
     add_exit(cd.f, cd.entry, 1);
     return cd;
   }
+  // libpcap's gen_true/gen_false (gen_uncond): `ld #!v; jeq #0`, a block its optimiser folds.
+  // A relation of constants is `ld #a; st M; ...; sub x; jeq #0` in libpcap: its value is only
+  // known constant in the second pass (the first pass does not rewrite statements), and it is
+  // never the value of a gen_true/gen_false block (rel_eq).
+  Cond materialise(Cond c) {
+    if (c.cval < 0) return c;
+    Cond t = test({ins(c::kLd | c::kImm, c.cval ? 0u : 1u)}, c::kJeq, 0);
+    if (c.rel) {
+      IrBlock& tb = f_.blocks[static_cast<size_t>(t.entry)];
+      tb.rel_eq = true;
+      tb.fold_pass = 1;
+    }
+    return t;
+  }
+  // A constant that is a block in libpcap, or `a and false` / `a or true` (which keep a's
+  // tests), joined to a test is a block here too, so that the optimiser sees libpcap's graph:
+  // which tests it removes (only those whose two exits end up at one block) and which entry
+  // statements opt_root keeps decide the loads a snapped packet reaches. Other constant cases
+  // drop nothing that runs.
   Cond and_(Cond a, Cond b) {
+    if (a.cval >= 0 && b.cval < 0 && a.lit) a = materialise(a);
+    if (b.cval >= 0 && a.cval < 0 && b.lit) b = materialise(b);
     if (a.cval == 0) return a;
     if (a.cval == 1) return b;
     if (b.cval == 1) return a;
-    if (b.cval == 0) return b;
+    if (b.cval == 0) b = materialise(b);
     patch(a.t, b.entry);
     Cond r;
     r.entry = a.entry;
@@ -276,10 +307,12 @@ class Gen {
     return r;
   }
   Cond or_(Cond a, Cond b) {
+    if (a.cval >= 0 && b.cval < 0 && a.lit) a = materialise(a);
+    if (b.cval >= 0 && a.cval < 0 && b.lit) b = materialise(b);
     if (a.cval == 1) return a;
     if (a.cval == 0) return b;
     if (b.cval == 0) return a;
-    if (b.cval == 1) return b;
+    if (b.cval == 1) b = materialise(b);
     patch(a.f, b.entry);
     Cond r;
     r.entry = a.entry;
@@ -330,10 +363,16 @@ class Gen {
     if (mask == 0 && !f_.unoptimised_reference) {
       // libpcap emits `and #0; jeq #v`; its optimiser turns `and #0` into `ld #0` and deletes the
       // now dead load, so the comparison is constant and reads nothing.
-      return const_cond(v == 0);
+      return uncond(v == 0);
     }
     auto s = load(rel, off, size);
-    if (mask != 0xffffffffu && v == 0) return not_(test(std::move(s), c::kJset, mask));
+    if (mask != 0xffffffffu && v == 0) {
+      Cond t = test(std::move(s), c::kJset, mask);
+      IrBlock& tb = f_.blocks[static_cast<size_t>(t.entry)];
+      tb.late = IrBlock::kMaskJset;
+      tb.late_mask = mask;
+      return not_(t);
+    }
     if (mask != 0xffffffffu) s.push_back(ins(c::kAlu | c::kAnd | c::kK, mask));
     return test(std::move(s), c::kJeq, v);
   }
@@ -404,17 +443,17 @@ class Gen {
       case kDltRawAlt:
         if (proto == kEtIp) return mcmp(Rel::kLinkHdr, 0, 1, 0x40, 0xf0);
         if (proto == kEtIpv6) return mcmp(Rel::kLinkHdr, 0, 1, 0x60, 0xf0);
-        return const_cond(false);
+        return uncond(false);
       case kDltIpv4:
-        return const_cond(proto == kEtIp);
+        return uncond(proto == kEtIp);
       case kDltIpv6:
-        return const_cond(proto == kEtIpv6);
+        return uncond(proto == kEtIpv6);
       case kDltNull:
       case kDltLoop: {
         uint32_t af;
         if (proto == kEtIp) af = AF_INET;
         else if (proto == kEtIpv6) af = AF_INET6;
-        else return const_cond(false);
+        else return uncond(false);
         if (dlt_ == kDltNull) af = htonl(af);  // host byte order on the wire
         return cmp(Rel::kLinkHdr, 0, 4, af);
       }
@@ -1217,11 +1256,16 @@ Cond Gen::gen_scode(const Node& n) {
 }
 
 // ---- protochain --------------------------------------------------------------------------------
-// libpcap walks the header chain with a backward jump (rejected by Linux). We unroll the same walk
-// a fixed number of times (kChainSteps headers), which is the libpcap verdict for every packet
-// whose chain is no longer than that; the walk itself is libpcap's: IPv6 hop-by-hop (0),
-// destination (60), routing (43), fragment (44: stops the walk), AH (51) for IPv6; AH for IPv4;
-// no further header (59) stops.
+// libpcap walks the header chain with a backward jump (rejected by Linux) and no bound: the walk
+// ends at a header it does not know, at "no next header" (59) or at a load past the captured
+// bytes. We unroll the same walk a fixed number of times (kChainSteps headers), which is the
+// libpcap verdict for every packet whose chain before the wanted protocol has at most that many
+// headers; the walk itself is libpcap's: IPv6 hop-by-hop (0), destination (60), routing (43)
+// and fragment (44) advance by (length + 1) * 8, AH (51) for IPv6 and IPv4. RFC 8200 4.1 allows
+// each extension header once (destination options twice): at most 6 walked headers (ESP, 50,
+// ends libpcap's walk), so 8 covers every conforming chain; a longer (non-conforming) chain is
+// not matched here where libpcap matches it (tests/expr ProtochainWalkBound checks both sides
+// of the bound). More steps cost about 28 instructions each per walk.
 constexpr int kChainSteps = 8;
 
 Cond Gen::protochain(uint32_t v, QProto proto) {
@@ -1781,6 +1825,15 @@ Cond Gen::geneve(bool has_vni, uint32_t vni) {
   off.t = fin.t;
   off.f = fin.f;
   Cond r = and_(b0, off);
+  // On a path where this `geneve` failed, primitives after it (`geneve or ip`, `not geneve and
+  // ip`) read slots it never wrote: libpcap's interpreter then reads uninitialised stack memory
+  // and Linux refuses the program. Such slots are set at program start (emit_program, only when
+  // some path needs it) to the offsets the outer frame had before this `geneve` (0 where the
+  // link layer has no such field or the offset was itself variable), so those primitives look
+  // at the outer frame.
+  f_.mem_init[r_type] = ethertype_link_ && reg_linktype_ < 0 ? off_linktype_ : 0;
+  f_.mem_init[r_hdr] = reg_linkhdr_ < 0 ? off_linkhdr_ : 0;
+  f_.mem_init[r_pl] = reg_linkpl_ < 0 ? off_linkpl_ + off_nl_ : 0;
   // PUSH_LINKHDR(DLT_EN10MB, variable, 0, reg); the payload and link type become variable too.
   dlt_ = kDltEn10mb;
   ethertype_link_ = true;
@@ -1806,14 +1859,18 @@ Cond Gen::gen_relation(const Node& n) {
   if (a.is_const && b.is_const) {
     const std::optional<vm::Op> jmp = vm::decode(c::kJmp | jop | c::kK);
     const bool v = jmp && vm::jump_taken(*jmp, a.k, b.k);  // vm/semantics.hpp
-    tst = const_cond(v);
+    tst = uncond(v);
+    tst.rel = true;
   } else if (b.is_const && jop == c::kJeq && b.k == 0 && a.s.size() >= 2 &&
              a.s.back().code == (c::kAlu | c::kAnd | c::kK)) {
     // `x & m = 0` is `not (x jset m)` (libpcap's peephole does the same)
+    // built as libpcap's first pass sees it (`and #m; jeq #0`), rewritten by the optimiser
     uint32_t m = a.s.back().k;
-    a.s.pop_back();
-    tst = not_(test(std::move(a.s), c::kJset, m));
-    f_.blocks[static_cast<size_t>(tst.entry)].rel_eq = true;
+    tst = test(std::move(a.s), c::kJeq, 0);
+    IrBlock& tb = f_.blocks[static_cast<size_t>(tst.entry)];
+    tb.rel_eq = true;
+    tb.late = IrBlock::kLateJsetRelation;
+    tb.late_mask = m;
   } else if (b.is_const && jop == c::kJeq && a.s.size() >= 2 &&
              (a.s.back().code == (c::kAlu | c::kAdd | c::kK) ||
               a.s.back().code == (c::kAlu | c::kSub | c::kK) ||

@@ -25,6 +25,16 @@ struct IrBlock {
   uint32_t k = 0;
   int succ[2] = {-1, -1};  // true, false
   bool rel_eq = false;     // an `arith = k` relation (compared as A - k == 0 by libpcap)
+  // A test libpcap's optimiser rewrites into a `jset` only in a later pass (opt_peep does one
+  // rewrite per block per pass, and the block's value stays the pre-rewrite one for that pass):
+  // kLateJsetRelation, the relation `x & m = 0` (built as `x; and #m; jeq #0`, rewritten into
+  // `x; jset #m` with swapped exits at the start of the second pass); kMaskJset, a primitive's
+  // masked comparison with 0 (built as `x; jset #m`, its value that of `x & m` in the first
+  // pass). late_mask is m. See Optimiser::identity (expr_opt.cpp).
+  enum Late : uint8_t { kNotLate, kLateJsetRelation, kMaskJset };
+  Late late = kNotLate;
+  uint8_t fold_pass = 0;  // first optimiser pass (0-based) that may fold it as a constant test
+  uint32_t late_mask = 0;
   // Not self-contained: reads A/X/M[] left by its predecessor or leaves them for its successors
   // (protochain's unrolled walk). Its test is never related to another block's, it is never
   // skipped, bypassed or reordered.
@@ -40,6 +50,11 @@ struct IrFunc {
   // of every packet, snapped ones included, run (no bypass of useless tests, no pullups), and
   // "rejects all packets" is never reported.
   bool unoptimised_reference = false;
+  // Value a scratch slot is given at program start when some path reads it before writing it
+  // (emit_program adds `ld #v; st M[i]` for those slots only). Only `geneve`'s offset slots can
+  // be read so (`geneve or ip`: the right side runs when `geneve` failed before writing them);
+  // they get the outer frame's offsets, see Gen::geneve.
+  uint32_t mem_init[16] = {};
 };
 
 // Optimises (opt_level >= 1) and emits. Returns false (with an error in diags) when the program

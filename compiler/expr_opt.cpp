@@ -1,26 +1,43 @@
 // Optimiser and code generator for the expression IR (compiler/expr_ir.hpp).
 //
-// Passes, at opt_level >= 1, in this order, each keeping the verdict of every packet:
-//  1. jump threading / branch folding: facts (value, test, outcome) known on every path into a
-//     block are computed over the DAG; an edge into a block whose test those facts decide goes
-//     straight to the decided successor (libpcap's opt_j, on the same principle). A value is
-//     identified by the statements that compute it, which is sound because lowered blocks are
-//     self-contained (they read only the packet).
-//  2. blocks whose two successors coincide are bypassed; unreachable blocks are dropped;
-//     identical blocks (same statements, test and successors) are merged.
-//  3. redundant load elimination after layout: a symbolic value for A, X and M[] flows along the
-//     DAG (meet = equal or unknown); a load of a value the register already holds is removed.
-// Emission lays blocks out in depth-first order and inserts `ja` trampolines for any conditional
-// branch longer than 255 instructions. At level 0 only the emission runs.
+// At opt_level >= 1 the graph goes through libpcap 1.10's optimiser structure (optimize.c), so
+// that the same tests, and so the same packet loads, survive: a load past the captured bytes
+// rejects the packet, and a snapped packet's verdict depends on which loads run.
+//  1. passes until one changes nothing (opt_loop): constant tests are folded (opt_peep); from a
+//     snapshot taken at the start of the pass (levels, dominators, the facts of every edge: the
+//     tests and outcomes of its edge dominators, libpcap's edom), edges are moved bottom-up,
+//     first past a successor whose two exits coincide, then to the successor those facts decide
+//     (opt_j, fold_edge's rules); then or/and pullups run over the snapshot's level lists (see
+//     pullups()). A value is identified by the statements that compute it, which is sound
+//     because lowered blocks are self-contained (they read only the packet).
+//  2. identical blocks are merged (intern_blocks), then an entry whose exits coincide is
+//     skipped, keeping its loads (opt_root).
+//  3. (opt_level >= 2 only) redundant load elimination after layout: a symbolic value for A, X
+//     and M[] flows along the DAG (meet = equal or unknown); a load of a value the register
+//     already holds is removed (the same load succeeded before, so no verdict changes, snapped
+//     packets included); blocks made identical by it are merged.
+// So -O1 is libpcap's optimiser alone, -O2 adds what it does not do.
+// libpcap's stale snapshot is not always sound: its optimiser can change an expression's meaning
+// (about 0.1% of random deep combinations in tests/expr; 'not portrange 1000-2000 or iso or
+// arp[6:2] = 1 or udp and host 10.0.0.1 or ip6 or 1 = 2 or rarp or (ip)' on LINUX_SLL rejects
+// RARP packets). Following it, ours gives libpcap's verdicts there too (its acceptance
+// standard); -O0 keeps the expression's meaning. Every other step keeps the verdict of every
+// full-length packet. When libpcap does not optimise
+// (protochain, geneve: IrFunc::unoptimised_reference) only the steps that keep the verdict of
+// snapped packets run too. Emission gives scratch slots read before written on some path their
+// initial value (IrFunc::mem_init), lays blocks out in depth-first order and inserts `ja`
+// trampolines for any conditional branch longer than 255 instructions. At level 0 only the
+// emission runs.
 // Tested by tests/expr/expr_diff_test.cpp (libpcap verdicts; -O0 vs -O2 agreement).
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "compiler/expr_ir.hpp"
+#include "vm/semantics.hpp"
 
 namespace bpf::compiler::detail {
 
@@ -30,18 +47,21 @@ namespace c = vm::code;
 using vm::Insn;
 
 struct Fact {
+  int edge;  // the edge it was learnt on (2 * block + side): facts are kept per edge, as
+             // libpcap's edge dominators are
   int key;
   uint16_t jcode;
   uint32_t k;
   bool outcome;
   friend bool operator<(const Fact& a, const Fact& b) {
+    if (a.edge != b.edge) return a.edge < b.edge;
     if (a.key != b.key) return a.key < b.key;
     if (a.jcode != b.jcode) return a.jcode < b.jcode;
     if (a.k != b.k) return a.k < b.k;
     return a.outcome < b.outcome;
   }
   friend bool operator==(const Fact& a, const Fact& b) {
-    return a.key == b.key && a.jcode == b.jcode && a.k == b.k && a.outcome == b.outcome;
+    return a.edge == b.edge && a.key == b.key && a.jcode == b.jcode && a.k == b.k && a.outcome == b.outcome;
   }
 };
 using Facts = std::vector<Fact>;  // sorted
@@ -50,7 +70,7 @@ using Facts = std::vector<Fact>;  // sorted
 // are libpcap's fold_edge(): the same comparison of the same value has the same outcome; a value
 // known equal to a constant is unequal to any other constant. (Nothing more: a stronger rule
 // would find more expressions that "reject all packets" than pcap_compile does.)
-int decide(const Facts& facts, int key, uint16_t jcode, uint32_t k) {
+int decide(std::span<const Fact> facts, int key, uint16_t jcode, uint32_t k) {
   for (const Fact& f : facts) {
     if (f.key != key || f.jcode != jcode) continue;
     if (f.k == k) return f.outcome;
@@ -113,21 +133,46 @@ class Optimiser {
  public:
   explicit Optimiser(IrFunc& f) : f_(f) {}
 
+  // libpcap's opt_loop(do_stmts = 0) followed by intern_blocks and opt_root: passes until one
+  // changes nothing. A pass folds constant tests (opt_blk), then, from a snapshot of the graph
+  // taken at its start (levels, dominators, edge facts), moves edges (opt_j) and pulls tests up
+  // (or_pullup/and_pullup) exactly in libpcap's order and with its stale snapshot: which tests
+  // and loads survive decides the verdict of packets snapped short of a load.
   void run() {
-    for (int iter = 0; iter < 64; ++iter) {
-      bool changed = false;
-      if (thread_jumps()) changed = dirty_ = true;
-      if (!f_.unoptimised_reference && bypass_trivial()) changed = dirty_ = true;
-      if (merge_identical()) changed = dirty_ = true;
-      if (changed) continue;
-      if (f_.unoptimised_reference) break;
-      int pulled = 0;
-      while (pulled < 4096 && pullups()) {
-        dirty_ = true;
-        ++pulled;
-      }
-      if (pulled == 0) break;
+    // values that change identity after the first pass (libpcap's peephole rewrites clear its
+    // done flag, so it runs a second pass)
+    bool rewrites = false;
+    for (const IrBlock& bb : f_.blocks)
+      rewrites |= bb.rel_eq || bb.late == IrBlock::kMaskJset || bb.fold_pass > 0;
+    if (f_.unoptimised_reference) {  // no pass structure to follow: final forms at once
+      convert_late_relations();
+      set_phase(1);
     }
+    int branch_only = 0;  // passes in a row that only moved branches (libpcap's loop_count)
+    for (int iter = 0; iter < 1000; ++iter) {
+      bool changed = false;
+      skipped_ = false;
+      if (!f_.unoptimised_reference) set_phase(std::min(iter, 1));
+      pass_ = f_.unoptimised_reference ? 1000 : iter;
+      bool folded = fold_constant_tests();
+      if (folded) changed = dirty_ = true;
+      snapshot();
+      if (thread_jumps()) changed = dirty_ = true;
+      if (!f_.unoptimised_reference && pullups()) changed = dirty_ = true;
+      if (iter == 0 && rewrites && !f_.unoptimised_reference) changed = true;
+      if (!changed) break;
+      // libpcap gives up after 100 passes in a row that did nothing but move branches (edge
+      // moves past decided tests, pullups): it may be cycling. Constant folds and skips of
+      // tests with equal exits are other progress.
+      if (folded || skipped_) branch_only = 0;
+      else if (++branch_only >= 100) break;
+    }
+    set_phase(1);
+    if (convert_late_relations()) key_of_.assign(f_.blocks.size(), -2), key_rep_.assign(key_rep_.size(), {0, -1});
+    // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
+    // earlier would lose the facts each copy knows from its own path.
+    for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
+    root_bypass();
   }
 
  private:
@@ -139,29 +184,102 @@ class Optimiser {
   // Value identity of a block's test: blocks with equal statements (and the same relation tag)
   // share a key; opaque blocks get their own. Hash-consed without building strings.
   int key(int b) {
+    if (static_cast<size_t>(b) < key_of_.size() && key_of_[static_cast<size_t>(b)] != -2)
+      return key_of_[static_cast<size_t>(b)];
+    return compute_key(b);
+  }
+  int compute_key(int b) {
     if (key_of_.size() < f_.blocks.size()) key_of_.resize(f_.blocks.size(), -2);
     int& k = key_of_[static_cast<size_t>(b)];
     if (k != -2) return k;
     const IrBlock& bb = blk(b);
     if (bb.opaque) return k = next_key_++;
-    uint64_t h = bb.rel_eq ? 0x9e3779b97f4a7c15ull : 0x12345;
-    for (const Insn& i : bb.stmts) {
+    bool tag = false;
+    const std::vector<Insn>& id = identity(b, id_a_, &tag);
+    uint64_t h = tag ? 0x9e3779b97f4a7c15ull : 0x12345;
+    for (const Insn& i : id) {
       h ^= (uint64_t(i.code) << 40) ^ (uint64_t(i.k) << 1) ^ i.jt;
       h *= 0x100000001b3ull;
       h ^= h >> 29;
     }
-    for (;; ++h) {
-      auto it = key_rep_.find(h);
-      if (it == key_rep_.end()) {
-        key_rep_.emplace(h, b);
+    // open addressing over (hash, representative block); at most one entry per block
+    if (key_rep_.size() < 2 * f_.blocks.size() + 2) {
+      size_t cap = 16;
+      while (cap < 4 * f_.blocks.size() + 4) cap <<= 1;
+      std::vector<std::pair<uint64_t, int>> old;
+      old.swap(key_rep_);
+      key_rep_.assign(cap, {0, -1});
+      for (const auto& e : old)
+        if (e.second >= 0)
+          for (size_t i = e.first & (cap - 1);; i = (i + 1) & (cap - 1))
+            if (key_rep_[i].second < 0) {
+              key_rep_[i] = e;
+              break;
+            }
+    }
+    size_t mask = key_rep_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      auto& slot = key_rep_[i];
+      if (slot.second < 0) {
+        slot = {h, b};
         return k = next_key_++;
       }
-      const IrBlock& rb = blk(it->second);
-      if (rb.rel_eq == bb.rel_eq && rb.stmts == bb.stmts) return k = key(it->second);
+      if (slot.first != h) continue;
+      bool rtag = false;
+      const std::vector<Insn>& rid = identity(slot.second, id_b_, &rtag);
+      const std::vector<Insn>& id2 = identity(b, id_a_, &tag);
+      if (rtag == tag && rid == id2) return k = key(slot.second);
     }
   }
-  std::unordered_map<uint64_t, int> key_rep_;  // hash -> representative block
+  std::vector<std::pair<uint64_t, int>> key_rep_;  // open addressing: (hash, block), -1 empty
   int next_key_ = 0;
+
+  // The statements whose value a block tests, as libpcap's optimiser sees it in the current
+  // pass (phase_: 0 first pass, 1 later), and whether that value is a relation's (*tag).
+  // libpcap's jump optimisation runs in its first opt_loop, where statements are not rewritten
+  // by value numbering (alter = 0): a relation loads its operand through `ldx M[]; ld [x + k]`
+  // and so is never the value of a primitive's absolute load, only of the same relation; in
+  // the first pass its value is still `A - k` (opt_peep folds the `sub` into the jump during
+  // that pass), so relations of one operand with different constants only become comparable
+  // from the second pass. A primitive's `x & m` compared with 0 is rewritten into `jset #m` in
+  // the first pass, keeping the value of `x & m` until the next. A relation `x & m = 0` stays
+  // `and #m; jeq #0` for the whole loop (its rewrite into jset needs the second opt_loop).
+  const std::vector<Insn>& identity(int b, std::vector<Insn>& buf, bool* tag) {
+    const IrBlock& bb = blk(b);
+    *tag = bb.rel_eq;
+    bool add_and = bb.late == IrBlock::kMaskJset && phase_ == 0;
+    bool add_k = bb.rel_eq && bb.late == IrBlock::kNotLate && phase_ == 0;
+    if (!add_and && !add_k) return bb.stmts;
+    buf.assign(bb.stmts.begin(), bb.stmts.end());
+    if (add_and) buf.push_back(Insn{static_cast<uint16_t>(c::kAlu | c::kAnd | c::kK), 0, 0, bb.late_mask});
+    if (add_k) buf.push_back(Insn{static_cast<uint16_t>(c::kAlu | c::kSub | c::kK), 0, 0, bb.k});
+    return buf;
+  }
+  std::vector<Insn> id_a_, id_b_;
+  int phase_ = 0;
+  int pass_ = 0;
+  bool skipped_ = false;  // this pass skipped a test whose two exits coincide
+
+  void set_phase(int p) {
+    if (p == phase_) return;
+    phase_ = p;
+    key_of_.assign(f_.blocks.size(), -2);
+    key_rep_.assign(key_rep_.size(), {0, -1});
+  }
+  // libpcap's second-loop rewrite of a relation `x; and #m; jeq #0` into `x; jset #m` (exits
+  // swapped), after the jump optimisation.
+  bool convert_late_relations() {
+    bool any = false;
+    for (IrBlock& bb : f_.blocks) {
+      if (bb.late != IrBlock::kLateJsetRelation || bb.is_ret || bb.jcode != (c::kJmp | c::kJeq | c::kK)) continue;
+      bb.stmts.pop_back();
+      bb.jcode = static_cast<uint16_t>(c::kJmp | c::kJset | c::kK);
+      bb.k = bb.late_mask;
+      std::swap(bb.succ[0], bb.succ[1]);
+      any = true;
+    }
+    return any;
+  }
 
   // Reverse postorder of the blocks reachable from the entry (buffers reused across passes).
   const std::vector<int>& topo() {
@@ -194,48 +312,30 @@ class Optimiser {
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
   std::vector<Facts> in_;
-  Facts extra_;
   std::vector<uint8_t> seen_;
   std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_, pos_;
   std::vector<uint64_t> dom_;
 
+  // libpcap's opt_j pass: the facts of every edge (its edge dominators' tests and outcomes) are
+  // computed on the graph as it stands, then edges are moved block by block from the lowest
+  // level (nearest the returns) up, each to the block its facts decide. The order matters for
+  // what is found: an edge below a join is threaded while its block still has the one
+  // predecessor that tells it something.
   bool thread_jumps() {
-    const std::vector<int>& order = topo();
+    const std::vector<int>& order = snap_order_;
     in_.resize(f_.blocks.size());
     for (int b : order) in_[static_cast<size_t>(b)].clear();
     std::vector<Facts>& in = in_;
     seen_.assign(f_.blocks.size(), 0);
     std::vector<uint8_t>& seen = seen_;
-    bool changed = false;
-    Facts& extra = extra_;
     for (int b : order) {
-      IrBlock& bb = blk(b);
+      const IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
       const Facts& fin = in[static_cast<size_t>(b)];
-      for (int w = 0; w < 2; ++w) {
-        // facts on this edge: fin plus the outcomes met while threading (kept apart: no copy)
-        extra.clear();
-        extra.push_back(Fact{key(b), bb.jcode, bb.k, w == 0});
-        int t = bb.succ[w];
-        for (int guard = 0; guard < 10000; ++guard) {
-          const IrBlock& tb = blk(t);
-          if (tb.is_ret) break;
-          int kt = key(t);
-          int d = decide(extra, kt, tb.jcode, tb.k);
-          if (d < 0) d = decide(fin, kt, tb.jcode, tb.k);
-          if (d < 0) break;
-          extra.push_back(Fact{kt, tb.jcode, tb.k, d == 1});
-          t = tb.succ[d ? 0 : 1];
-        }
-        if (t != bb.succ[w]) {
-          bb.succ[w] = t;
-          changed = true;
-        }
-      }
-      // propagate facts to successors (intersection over predecessors)
+      // propagate facts to successors (intersection over the incoming edges)
       for (int w = 0; w < 2; ++w) {
         int s = bb.succ[w];
-        Fact own{key(b), bb.jcode, bb.k, w == 0};
+        Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
         bool both = bb.succ[0] == bb.succ[1];
         Facts& dst = in[static_cast<size_t>(s)];
         if (!seen[static_cast<size_t>(s)]) {
@@ -257,31 +357,28 @@ class Optimiser {
         }
       }
     }
-    return changed;
-  }
-
-  // A test whose two successors are the same block decides nothing: libpcap's optimiser removes
-  // it (and so its loads); redirect its predecessors to the successor.
-  bool bypass_trivial() {
     bool changed = false;
-    auto resolve = [&](int b) {
-      for (int guard = 0; guard < 100000; ++guard) {
-        const IrBlock& bb = blk(b);
-        if (bb.is_ret || bb.succ[0] != bb.succ[1] || (bb.opaque && !bb.stmts.empty())) return b;
-        b = bb.succ[0];
-      }
-      return b;
-    };
-    int e = resolve(f_.entry);
-    if (e != f_.entry) {
-      f_.entry = e;
-      changed = dirty_ = true;
-    }
-    for (int b : topo()) {
+    for (int b : by_level_) {
       IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
+      const Facts& fin = in[static_cast<size_t>(b)];
       for (int w = 0; w < 2; ++w) {
-        int t = resolve(bb.succ[w]);
+        Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
+        int t = bb.succ[w];
+        // a successor whose two exits coincide is skipped first (once), as opt_j does
+        if (!blk(t).is_ret && blk(t).succ[0] == blk(t).succ[1] && bypassable(t)) {
+          t = blk(t).succ[0];
+          skipped_ = true;
+        }
+        for (int guard = 0; guard < 10000; ++guard) {
+          const IrBlock& tb = blk(t);
+          if (tb.is_ret) break;
+          int kt = key(t);
+          int d = decide({&own, 1}, kt, tb.jcode, tb.k);
+          if (d < 0) d = decide(fin, kt, tb.jcode, tb.k);
+          if (d < 0) break;
+          t = tb.succ[d ? 0 : 1];
+        }
         if (t != bb.succ[w]) {
           bb.succ[w] = t;
           changed = true;
@@ -291,93 +388,222 @@ class Optimiser {
     return changed;
   }
 
-  // libpcap's or_pullup/and_pullup (optimize.c): in a chain of tests sharing their true (or
-  // false) target, a later test of the value the predecessors tested is moved up next to them.
-  // Reorders an `or`/`and` chain only, so the verdict of full packets is unchanged; done because
-  // libpcap does it, which decides which loads a snapped packet reaches.
-  bool pullups() {
-    const std::vector<int>& order = topo();
+  // Levels (height above the returns) into level_, and the reachable blocks by ascending level
+  // (stable in `order`) into by_level_, as libpcap's find_levels.
+  void compute_levels(const std::vector<int>& order) {
+    size_t n = f_.blocks.size();
+    level_.assign(n, 0);
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const IrBlock& bb = blk(*it);
+      if (!bb.is_ret)
+        level_[static_cast<size_t>(*it)] =
+            1 + std::max(level_[static_cast<size_t>(bb.succ[0])], level_[static_cast<size_t>(bb.succ[1])]);
+    }
+    by_level_.assign(order.begin(), order.end());
+    pos_.assign(n, 0);
+    for (size_t i = 0; i < order.size(); ++i) pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
+    std::sort(by_level_.begin(), by_level_.end(), [&](int a, int b) {
+      int la = level_[static_cast<size_t>(a)], lb = level_[static_cast<size_t>(b)];
+      return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
+    });
+    // level l's list is by_level_[level_start_[l] .. level_start_[l + 1])
+    int top = by_level_.empty() ? 0 : level_[static_cast<size_t>(by_level_.back())];
+    level_start_.assign(static_cast<size_t>(top) + 2, 0);
+    for (int b : by_level_) ++level_start_[static_cast<size_t>(level_[static_cast<size_t>(b)]) + 1];
+    for (size_t l = 0; l + 1 < level_start_.size(); ++l) level_start_[l + 1] += level_start_[l];
+  }
+  std::span<const int> level_list(int l) const {
+    return {by_level_.data() + level_start_[static_cast<size_t>(l)],
+            by_level_.data() + level_start_[static_cast<size_t>(l) + 1]};
+  }
+  std::vector<int> level_start_;
+
+  // A block with two equal exits can be skipped unless it leaves registers for its successor
+  // (opaque with statements) or, when libpcap's reference is unoptimised, it loads something
+  // (skipping the load would change the verdict of a packet snapped before it).
+  bool bypassable(int b) {
+    const IrBlock& bb = blk(b);
+    if (bb.opaque && !bb.stmts.empty()) return false;
+    if (!f_.unoptimised_reference) return true;
+    for (const Insn& i : bb.stmts)
+      if (c::cls(i.code) == c::kLd || c::cls(i.code) == c::kLdx)
+        if (c::mode(i.code) != c::kImm && c::mode(i.code) != c::kMem) return false;
+    return true;
+  }
+
+  // libpcap's opt_peep on a block whose A is a known constant (gen_true/gen_false, relations of
+  // constants): the comparison is decided, both exits go to the decided successor.
+  bool fold_constant_tests() {
+    bool changed = false;
+    for (int b : topo()) {
+      IrBlock& bb = blk(b);
+      if (bb.is_ret || bb.opaque || c::src(bb.jcode) != c::kK || bb.succ[0] == bb.succ[1]) continue;
+      if (bb.fold_pass > pass_) continue;
+      std::optional<uint32_t> a;
+      for (const Insn& i : bb.stmts) {
+        if (i.code == (c::kLd | c::kImm)) {
+          a = i.k;
+        } else if (a && c::cls(i.code) == c::kAlu && c::src(i.code) == c::kK && c::op(i.code) != c::kNeg) {
+          std::optional<vm::Op> op = vm::decode(i.code);
+          a = op ? vm::alu(*op, *a, i.k, vm::Target::kLinux) : std::nullopt;
+        } else {
+          a.reset();
+          break;
+        }
+        if (!a) break;
+      }
+      if (!a) continue;
+      std::optional<vm::Op> jop = vm::decode(bb.jcode);
+      if (!jop) continue;
+      int to = bb.succ[vm::jump_taken(*jop, *a, bb.k) ? 0 : 1];
+      bb.succ[0] = bb.succ[1] = to;
+      changed = true;
+    }
+    return changed;
+  }
+
+  // libpcap's opt_root: an entry whose two exits coincide decides nothing and is skipped, but
+  // the first entry's statements are kept in front of the new entry (so its loads still run);
+  // a `ret` entry runs nothing.
+  void root_bypass() {
+    int first = f_.entry;
+    for (int guard = 0; guard < 100000; ++guard) {
+      const IrBlock& bb = blk(f_.entry);
+      if (bb.is_ret || bb.succ[0] != bb.succ[1] || !bypassable(f_.entry)) break;
+      f_.entry = bb.succ[0];
+      dirty_ = true;
+    }
+    if (f_.entry == first || blk(f_.entry).is_ret) return;
+    // Statements that read no packet (libpcap's `ld #0` of a gen_true entry) cannot change a
+    // verdict: dropped.
+    bool reads_packet = false;
+    for (const Insn& i : blk(first).stmts) {
+      uint16_t cl = c::cls(i.code), m = c::mode(i.code);
+      if ((cl == c::kLd || cl == c::kLdx) && (m == c::kAbs || m == c::kInd || m == c::kMsh)) reads_packet = true;
+    }
+    if (!reads_packet) return;
+    std::vector<Insn> s = blk(first).stmts;
+    IrBlock& e = blk(f_.entry);
+    s.insert(s.end(), e.stmts.begin(), e.stmts.end());
+    e.stmts = std::move(s);
+  }
+
+  // The pass snapshot (libpcap computes these once per pass, before it moves any edge): the
+  // reachable blocks in reverse postorder, their levels and level lists (in libpcap's list
+  // order), and dominator sets.
+  void snapshot() {
+    snap_order_ = topo();
+    const std::vector<int>& order = snap_order_;
+    compute_levels(order);
+    size_t n = f_.blocks.size();
+    max_level_ = 0;
+    for (int b : order) max_level_ = std::max(max_level_, level_[static_cast<size_t>(b)]);
+    if (f_.unoptimised_reference) return;  // no pullups: dominators unused
+    // the pass-start successors, for dominators computed only if a pullup asks (lazily)
+    snap_succ_.resize(n);
+    for (int b : order)
+      if (!blk(b).is_ret) snap_succ_[static_cast<size_t>(b)] = {blk(b).succ[0], blk(b).succ[1]};
+    dom_valid_ = false;
+  }
+  void compute_dominators() {
+    dom_valid_ = true;
+    const std::vector<int>& order = snap_order_;
     size_t n = f_.blocks.size();
     // predecessors in CSR form
     pred_start_.assign(n + 1, 0);
     for (int b : order) {
-      const IrBlock& bb = blk(b);
-      if (bb.is_ret) continue;
-      ++pred_start_[static_cast<size_t>(bb.succ[0]) + 1];
-      if (bb.succ[1] != bb.succ[0]) ++pred_start_[static_cast<size_t>(bb.succ[1]) + 1];
+      if (blk(b).is_ret) continue;
+      auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
+      ++pred_start_[static_cast<size_t>(s0) + 1];
+      if (s1 != s0) ++pred_start_[static_cast<size_t>(s1) + 1];
     }
     for (size_t i = 0; i < n; ++i) pred_start_[i + 1] += pred_start_[i];
     pred_list_.assign(pred_start_[n], 0);
     fill_.assign(pred_start_.begin(), pred_start_.end() - 1);
     for (int b : order) {
-      const IrBlock& bb = blk(b);
-      if (bb.is_ret) continue;
-      pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(bb.succ[0])]++)] = b;
-      if (bb.succ[1] != bb.succ[0])
-        pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(bb.succ[1])]++)] = b;
+      if (blk(b).is_ret) continue;
+      auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
+      pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(s0)]++)] = b;
+      if (s1 != s0) pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(s1)]++)] = b;
     }
-    auto preds_of = [&](int b) {
-      return std::span<const int>(pred_list_.data() + pred_start_[static_cast<size_t>(b)],
-                                  pred_list_.data() + pred_start_[static_cast<size_t>(b) + 1]);
-    };
-    // dominators over the DAG, one bit row per block
-    size_t words = (n + 63) / 64;
-    dom_.assign(n * words, 0);
-    auto row = [&](int b) { return dom_.data() + static_cast<size_t>(b) * words; };
+    words_ = (n + 63) / 64;
+    dom_.assign(n * words_, 0);
     for (int b : order) {
-      uint64_t* d = row(b);
-      auto ps = preds_of(b);
-      if (!ps.empty()) {
-        std::copy(row(ps[0]), row(ps[0]) + words, d);
-        for (size_t i = 1; i < ps.size(); ++i) {
-          const uint64_t* o = row(ps[i]);
-          for (size_t w = 0; w < words; ++w) d[w] &= o[w];
+      uint64_t* d = dom_.data() + static_cast<size_t>(b) * words_;
+      size_t s0 = static_cast<size_t>(pred_start_[static_cast<size_t>(b)]);
+      size_t s1 = static_cast<size_t>(pred_start_[static_cast<size_t>(b) + 1]);
+      if (s0 < s1) {
+        const uint64_t* p0 = dom_.data() + static_cast<size_t>(pred_list_[s0]) * words_;
+        std::copy(p0, p0 + words_, d);
+        for (size_t i = s0 + 1; i < s1; ++i) {
+          const uint64_t* o = dom_.data() + static_cast<size_t>(pred_list_[i]) * words_;
+          for (size_t w = 0; w < words_; ++w) d[w] &= o[w];
         }
       }
       d[static_cast<size_t>(b) / 64] |= uint64_t(1) << (b % 64);
     }
-    auto dominated = [&](int x, int by) {
-      return (row(x)[static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
-    };
-    // levels (height above the returns), processed bottom-up as libpcap does
-    level_.assign(n, 0);
-    std::vector<int>& level = level_;
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      const IrBlock& bb = blk(*it);
-      if (!bb.is_ret)
-        level[static_cast<size_t>(*it)] =
-            1 + std::max(level[static_cast<size_t>(bb.succ[0])], level[static_cast<size_t>(bb.succ[1])]);
-    }
-    by_level_.assign(order.begin(), order.end());
-    std::vector<int>& by_level = by_level_;
-    // stable by position in `order` (no temporary buffer, unlike std::stable_sort)
-    pos_.assign(n, 0);
-    for (size_t i = 0; i < order.size(); ++i) pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
-    std::sort(by_level.begin(), by_level.end(), [&](int a, int b) {
-      int la = level[static_cast<size_t>(a)], lb = level[static_cast<size_t>(b)];
-      return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
-    });
-    for (int b : by_level) {
-      if (blk(b).is_ret || b == f_.entry) continue;
-      for (int side = 0; side < 2; ++side) {  // 0: or_pullup (shared true), 1: and_pullup
-        if (pullup(b, side, preds_of(b), dominated)) return true;
-      }
-    }
-    return false;
+  }
+  std::vector<std::pair<int, int>> snap_succ_;
+  bool dom_valid_ = false;
+  bool dominated(int x, int by) {
+    if (!dom_valid_) compute_dominators();
+    return (dom_[static_cast<size_t>(x) * words_ + static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
   }
 
-  template <class Dom>
-  bool pullup(int b, int side, std::span<const int> ps, Dom& dominated) {
-    if (ps.empty() || blk(b).opaque) return false;
-    for (int p : ps)
-      if (blk(p).opaque) return false;
-    int val = key(ps[0]);
-    for (int p : ps)
-      if (key(p) != val) return false;
+  // libpcap's or_pullup/and_pullup (optimize.c), run after the pass's edge moves on every block
+  // of the snapshot's level lists (levels 1 up, even blocks the moves made unreachable), with
+  // the in-edges found once after the moves (find_inedges over the same lists: an edge whose
+  // target a pullup changed stays in the list) and the dominators of the snapshot. In a chain
+  // of tests sharing their true (or false) target, a later test of the value the predecessors
+  // tested is moved up next to them.
+  bool pullups() {
+    size_t n = f_.blocks.size();
+    // in-edges: libpcap links (pred, side) walking levels from the top down, each level in list
+    // order, true edge then false edge, each prepended to its target's list (CSR, filled in
+    // walk order, then each list reversed)
+    in_start_.assign(n + 1, 0);
+    for (int lvl = max_level_; lvl >= 1; --lvl)
+      for (int b : level_list(lvl))
+        for (int w = 0; w < 2; ++w) ++in_start_[static_cast<size_t>(blk(b).succ[w]) + 1];
+    for (size_t i = 0; i < n; ++i) in_start_[i + 1] += in_start_[i];
+    in_list_.resize(in_start_[n]);
+    fill_.assign(in_start_.begin(), in_start_.end() - 1);
+    for (int lvl = max_level_; lvl >= 1; --lvl)
+      for (int b : level_list(lvl))
+        for (int w = 0; w < 2; ++w)
+          in_list_[static_cast<size_t>(fill_[static_cast<size_t>(blk(b).succ[w])]++)] = {b, w};
+    for (size_t i = 0; i < n; ++i)
+      std::reverse(in_list_.begin() + in_start_[i], in_list_.begin() + in_start_[i + 1]);
+    bool changed = false;
+    for (int lvl = 1; lvl <= max_level_; ++lvl)
+      for (int b : level_list(lvl)) {
+        if (!pullup_candidate(b)) continue;
+        if (pullup(b, 0)) changed = true;
+        if (pullup(b, 1)) changed = true;
+      }
+    return changed;
+  }
+
+  // The checks both pullups start with (the in-edges do not change between the two calls:
+  // a pullup at the top of a chain rewires its predecessors but they keep their values).
+  bool pullup_candidate(int b) {
+    std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
+                                             in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
+    if (ins.empty() || blk(b).opaque) return false;
+    int val = key(ins[0].first);
+    for (const auto& [p, w] : ins)
+      if (blk(p).opaque || key(p) != val) return false;
+    return true;
+  }
+  // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup.
+  bool pullup(int b, int side) {
+    std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
+                                             in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
+    int val = key(ins[0].first);
     int same = side == 0 ? 0 : 1;  // the shared successor
     int chain = 1 - same;          // the successor followed along the chain
-    // diff: (block, slot) whose successor is the first test of another value
-    int owner = ps[0];
+    // diff: the slot (block, side) holding the first test of another value
+    int owner = ins[0].first;
     int slot = blk(owner).succ[0] == b ? 0 : 1;
     bool at_top = true;
     for (;;) {
@@ -402,16 +628,21 @@ class Optimiser {
     blk(sowner).succ[chain] = blk(pull).succ[chain];
     blk(pull).succ[chain] = diff;
     if (at_top) {
-      for (int p : ps) {
+      for (const auto& [p, w] : ins) {
         IrBlock& pb = blk(p);
-        for (int w = 0; w < 2; ++w)
-          if (pb.succ[w] == b) pb.succ[w] = pull;
+        if (pb.succ[0] == b) pb.succ[0] = pull;
+        else pb.succ[1] = pull;
       }
     } else {
       blk(owner).succ[slot] = pull;
     }
     return true;
   }
+  std::vector<int> snap_order_;
+  std::vector<int> in_start_;
+  std::vector<std::pair<int, int>> in_list_;
+  int max_level_ = 0;
+  size_t words_ = 0;
 
   bool merge_identical() {
     const std::vector<int>& order = topo();
@@ -460,10 +691,17 @@ struct RegState {
 class ValueTable {
  public:
   int intern(uint32_t tag, uint32_t k, int64_t dep = -2) {
+    if (2 * static_cast<size_t>(next_ + 1) > slots_.size()) grow();
     Key key{tag, k, dep};
-    auto [it, ins] = ids_.emplace(key, next_);
-    if (ins) ++next_;
-    return it->second;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+      Slot& sl = slots_[i];
+      if (sl.id < 0) {
+        sl = Slot{key, next_};
+        return next_++;
+      }
+      if (sl.key == key) return sl.id;
+    }
   }
   int fresh() { return intern(0xffffffffu, fresh_++); }
 
@@ -473,13 +711,29 @@ class ValueTable {
     int64_t dep;
     bool operator==(const Key&) const = default;
   };
-  struct KeyHash {
-    size_t operator()(const Key& x) const {
-      uint64_t h = (uint64_t(x.tag) << 32 | x.k) * 0x9e3779b97f4a7c15ull;
-      return static_cast<size_t>(h ^ (uint64_t(x.dep) * 0x100000001b3ull) ^ (h >> 29));
-    }
+  struct Slot {
+    Key key{};
+    int id = -1;
   };
-  std::unordered_map<Key, int, KeyHash> ids_;
+  static size_t hash(const Key& x) {
+    uint64_t h = (uint64_t(x.tag) << 32 | x.k) * 0x9e3779b97f4a7c15ull;
+    h ^= uint64_t(x.dep) * 0x100000001b3ull;
+    return static_cast<size_t>(h ^ (h >> 29));
+  }
+  void grow() {  // open addressing, load kept under 1/2
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 64 : 2 * old.size(), Slot{});
+    size_t mask = slots_.size() - 1;
+    for (const Slot& o : old)
+      if (o.id >= 0)
+        for (size_t i = hash(o.key) & mask;; i = (i + 1) & mask)
+          if (slots_[i].id < 0) {
+            slots_[i] = o;
+            break;
+          }
+  }
+  std::vector<Slot> slots_;
   int next_ = 0;
   uint32_t fresh_ = 0;
 };
@@ -621,10 +875,10 @@ void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order) {
 // enters it, and every path of the original graph still exists.
 bool merge_after_rle(IrFunc& f) {
   bool any = false;
+  SigTable canon;
   for (int round = 0; round < 64; ++round) {
     std::vector<int> order = layout(f);
-    std::unordered_map<Sig, int, SigHash> canon;
-    canon.reserve(order.size() * 2);
+    canon.reset(order.size());
     std::vector<int> repl(f.blocks.size());
     for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
     bool changed = false;
@@ -636,10 +890,10 @@ bool merge_after_rle(IrFunc& f) {
       for (const Insn& i : bb.stmts) h = (h ^ (uint64_t(i.code) << 40) ^ i.k) * 0x100000001b3ull;
       Sig sg{bb.is_ret, bb.ret_k, static_cast<int>(h ^ (h >> 32)), bb.jcode, bb.k,
              bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]};
-      auto [pos, inserted] = canon.emplace(sg, *it);
+      int rep = canon.find_or_insert(sg, *it);
       // equal signatures with different statements (a hash collision) are simply not merged
-      if (!inserted && f.blocks[static_cast<size_t>(pos->second)].stmts == bb.stmts) {
-        repl[static_cast<size_t>(*it)] = pos->second;
+      if (rep != *it && f.blocks[static_cast<size_t>(rep)].stmts == bb.stmts) {
+        repl[static_cast<size_t>(*it)] = rep;
         changed = true;
       }
     }
@@ -650,16 +904,52 @@ bool merge_after_rle(IrFunc& f) {
   return any;
 }
 
+// Scratch slots some path reads before writing (`geneve or ip`) get f.mem_init at program
+// start: `ld #v; st M[i]` prepended to the entry block, one `ld` per distinct value. A forward
+// must-be-written analysis over the final blocks (layout order is topological) finds them, so
+// programs that never read an unwritten slot are unchanged.
+void init_unwritten_scratch(IrFunc& f, const std::vector<int>& order) {
+  std::vector<uint16_t> must_in(f.blocks.size(), 0xffff);
+  must_in[static_cast<size_t>(f.entry)] = 0;
+  uint16_t needed = 0;
+  for (int b : order) {
+    const IrBlock& bb = f.blocks[static_cast<size_t>(b)];
+    uint16_t w = must_in[static_cast<size_t>(b)];
+    for (const Insn& s : bb.stmts) {
+      uint16_t cls = c::cls(s.code);
+      bool mem = c::mode(s.code) == c::kMem;
+      if ((cls == c::kLd || cls == c::kLdx) && mem && !(w >> (s.k & 15) & 1)) needed |= uint16_t(1u << (s.k & 15));
+      if (cls == c::kSt || cls == c::kStx) w |= uint16_t(1u << (s.k & 15));
+    }
+    if (bb.is_ret) continue;
+    for (int t : bb.succ) must_in[static_cast<size_t>(t)] &= w;
+  }
+  if (!needed) return;
+  std::vector<Insn> init;
+  std::vector<uint32_t> values;
+  for (uint32_t i = 0; i < 16; ++i)
+    if (needed >> i & 1 && std::find(values.begin(), values.end(), f.mem_init[i]) == values.end())
+      values.push_back(f.mem_init[i]);
+  for (uint32_t v : values) {
+    init.push_back(Insn{static_cast<uint16_t>(c::kLd | c::kImm), 0, 0, v});
+    for (uint32_t i = 0; i < 16; ++i)
+      if (needed >> i & 1 && f.mem_init[i] == v) init.push_back(Insn{static_cast<uint16_t>(c::kSt), 0, 0, i});
+  }
+  auto& es = f.blocks[static_cast<size_t>(f.entry)].stmts;
+  es.insert(es.begin(), init.begin(), init.end());
+}
+
 }  // namespace
 
 bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
                   Diagnostics* diags) {
   if (opt_level > 0) Optimiser(f).run();
   std::vector<int> order = layout(f);
-  if (opt_level > 0) {
+  if (opt_level > 1) {
     eliminate_redundant_loads(f, order);
     if (merge_after_rle(f)) order = layout(f);
   }
+  init_unwritten_scratch(f, order);
 
   // Items: instructions with symbolic targets (block ids, or trampoline item indices).
   struct Item {

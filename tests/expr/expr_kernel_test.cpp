@@ -1,7 +1,8 @@
 // The Linux kernel accepts our expression programs: each is attached with SO_ATTACH_FILTER to a
 // UDP socket (no privilege needed). Covers protochain, which libpcap compiles to a backward
 // jump that the kernel rejects; ours is an unrolled, loop-free walk; and geneve, whose variable
-// offsets live in M[] (written on every path that reads them).
+// offsets live in M[] (written on every path that reads them, `geneve or ip` included: the slots
+// are initialised at program start when a path where `geneve` failed reads them).
 #include <gtest/gtest.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
@@ -33,10 +34,11 @@ TEST(ExprKernel, AcceptsProgramsIncludingProtochain) {
                          "ip[2:2] > 40 and tcp[tcpflags] & tcp-syn != 0", "inbound", "ifindex 2",
                          "geneve and ip host 10.0.0.1", "geneve 5 and tcp port 80",
                          "geneve and vlan and ether src 00:11:22:33:44:55",
-                         "geneve and udp[udp[0] & 7] != 1"};
+                         "geneve and udp[udp[0] & 7] != 1", "geneve or ip", "not geneve and tcp port 22",
+                         "geneve or vlan 10", "geneve and (geneve or ip6)", "not (geneve or udp)"};
   for (int lt : {1, 12, 113, 276}) {
     for (const char* e : exprs) {
-      for (int level : {0, 2}) {
+      for (int level : {0, 1, 2}) {
         bpf::compiler::ExprOptions o;
         o.linktype = lt;
         o.opt_level = level;
