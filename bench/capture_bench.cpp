@@ -3,7 +3,8 @@
 //    through the hold/store ring (blocking producer: nothing dropped, so the rate is the ring's),
 //    and BM_RingHandoffLive/<size> with a dropping producer (delivered and dropped reported);
 //  - BM_BpfdumpVsTcpdump/<filter>: `bpfdump -r BIG -w OUT EXPR` against `tcpdump -r BIG -w OUT
-//    EXPR` on the same generated ~250 MB IMIX pcap, in the same run, alternating, best of 5 each;
+//    EXPR` on the same generated ~250 MB IMIX pcap, in the same run, alternating, best of 5 each,
+//    each run started without an output file and after sync(2);
 //    counters tcpdump_s, bpfdump_s, speedup (wall time ratio) and *_cpu_s, cpu_speedup (user +
 //    system time of the command; the fair measure on a loaded machine, since bpfdump's reader and
 //    writer threads overlap and wall time then depends on the scheduler). bpfdump is looked
@@ -188,7 +189,15 @@ void BM_BpfdumpVsTcpdump(benchmark::State& state, const char* expr) {
   Cost best_t{1e9, 1e9}, best_b{1e9, 1e9};
   for (auto _ : state) {
     for (int rep = 0; rep < 5; ++rep) {
-      const Cost t = time_cmd(tcpdump), b = time_cmd(ours);
+      // Each command starts from the same state, outside the timing: no previous output file
+      // to truncate and no dirty pages of earlier runs being written back (ext4 throttles a
+      // writer when they pile up, which hit whichever command ran next).
+      unlink(out_t.c_str());
+      sync();
+      const Cost t = time_cmd(tcpdump);
+      unlink(out_b.c_str());
+      sync();
+      const Cost b = time_cmd(ours);
       if (t.wall < 0 || b.wall < 0) {
         state.SkipWithError("a command failed");
         return;
