@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -674,6 +675,29 @@ int random_count(int dflt) {
   return n_env ? std::atoi(n_env) : dflt;
 }
 
+// Compares `count` random expressions (depth `depth`; a leaf where rng() % 10 < `leaf`) over
+// `atoms` on link types `lts` with libpcap; `seed` unless EXPR_RANDOM_SEED (+ `seed_shift`).
+RandomStats run_random(std::span<const char* const> atoms, std::span<const int> lts,
+                       uint32_t seed, uint32_t seed_shift, int count, int depth, int leaf) {
+  const char* seed_env = std::getenv("EXPR_RANDOM_SEED");
+  std::mt19937 rng(seed_env ? static_cast<uint32_t>(std::atoll(seed_env)) + seed_shift : seed);
+  std::map<int, std::vector<TestPacket>> packets;
+  for (int lt : lts) packets[lt] = bpf::test::make_packets(lt, rng);
+  std::function<std::string(int)> gen = [&](int d) -> std::string {
+    int r = static_cast<int>(rng() % 10);
+    if (d <= 0 || r < leaf) return atoms[rng() % atoms.size()];
+    if (r < leaf + 1) return "not " + gen(d - 1);
+    if (r < leaf + 2) return "(" + gen(d - 1) + ")";
+    return gen(d - 1) + (r < 8 ? " and " : " or ") + gen(d - 1);
+  };
+  RandomStats st;
+  for (int i = 0; i < count; ++i) {
+    std::string e = gen(depth);
+    for (int lt : lts) compare_random(e, lt, packets[lt], st);
+  }
+  return st;
+}
+
 // Random combinations of primitives (fixed seed; EXPR_RANDOM_COUNT=N for more; EXPR_RANDOM_SEED
 // for another seed): and/or/not/parentheses over hosts, nets, ports, protocols, relations and
 // stacks, on four link types.
@@ -687,23 +711,7 @@ TEST(ExprDiff, RandomCombinationsMatchLibpcap) {
       "vlan", "vlan 10", "mpls", "mpls 3", "stp", "ipx", "llc", "pppoes", "icmp[0] = 8",
       "udp[8] = 0x5a", "ip[6:2] & 0x1fff = 0", "greater 200", "ip6[6] = 58", "iso", "atalk"};
   const int lts[] = {1, 12, 113, 0};
-  const char* seed_env = std::getenv("EXPR_RANDOM_SEED");
-  std::mt19937 rng(seed_env ? static_cast<uint32_t>(std::atoll(seed_env)) : 4242u);
-  std::map<int, std::vector<TestPacket>> packets;
-  for (int lt : lts) packets[lt] = bpf::test::make_packets(lt, rng);
-  std::function<std::string(int)> gen = [&](int depth) -> std::string {
-    int r = static_cast<int>(rng() % 10);
-    if (depth <= 0 || r < 4) return atoms[rng() % (sizeof atoms / sizeof atoms[0])];
-    if (r < 5) return "not " + gen(depth - 1);
-    if (r < 6) return "(" + gen(depth - 1) + ")";
-    return gen(depth - 1) + (r < 8 ? " and " : " or ") + gen(depth - 1);
-  };
-  RandomStats st;
-  int count = random_count(600);
-  for (int i = 0; i < count; ++i) {
-    std::string e = gen(4);
-    for (int lt : lts) compare_random(e, lt, packets[lt], st);
-  }
+  const RandomStats st = run_random(atoms, lts, 4242u, 0, random_count(600), 4, 4);
   print_random("random combinations", st);
   EXPECT_EQ(st.mismatch, 0u);
   EXPECT_EQ(st.diffs, 0u);
@@ -721,23 +729,7 @@ TEST(ExprDiff, RandomRejectAllMatchesLibpcap) {
       "ip proto 47", "ip6 proto 17", "tcp port 22", "udp port 53", "port 80",
       "portrange 1000-2000", "host 10.0.0.1", "net 10.0.0.0/8", "host ::1", "1 = 1", "1 = 2",
       "ip[0] = 0x45", "arp[6:2] = 1", "ether proto 0x800", "ip6[6] = 58", "tcp[13] & 2 != 0"};
-  const char* seed_env = std::getenv("EXPR_RANDOM_SEED");
-  std::mt19937 rng(seed_env ? static_cast<uint32_t>(std::atoll(seed_env)) + 1 : 777001u);
-  std::map<int, std::vector<TestPacket>> packets;
-  for (int lt : kLinkTypes) packets[lt] = bpf::test::make_packets(lt, rng);
-  std::function<std::string(int)> gen = [&](int depth) -> std::string {
-    int r = static_cast<int>(rng() % 10);
-    if (depth <= 0 || r < 3) return atoms[rng() % (sizeof atoms / sizeof atoms[0])];
-    if (r < 4) return "not " + gen(depth - 1);
-    if (r < 5) return "(" + gen(depth - 1) + ")";
-    return gen(depth - 1) + (r < 8 ? " and " : " or ") + gen(depth - 1);
-  };
-  RandomStats st;
-  int count = random_count(500);
-  for (int i = 0; i < count; ++i) {
-    std::string e = gen(5);
-    for (int lt : kLinkTypes) compare_random(e, lt, packets[lt], st);
-  }
+  const RandomStats st = run_random(atoms, kLinkTypes, 777001u, 1, random_count(500), 5, 3);
   print_random("random exclusive combinations", st);
   EXPECT_EQ(st.mismatch, 0u);
   EXPECT_EQ(st.diffs, 0u);
