@@ -126,6 +126,7 @@ Diagnostics Capture::start() {
     lo.promiscuous = opts_.promiscuous;
     lo.kernel_filter = kernel_filter_;
     lo.lock_filter = opts_.lock_filter;
+    lo.nano = opts_.nano;
     lo.block_timeout_ms = std::max<uint32_t>(1, uint32_t(opts_.timeout_ns / 2'000'000u));
     if (opts_.fanout > 1) lo.fanout_group = uint16_t((getpid() ^ reinterpret_cast<uintptr_t>(this)) & 0xffff) | 1;
     for (unsigned i = 0; i < opts_.fanout; ++i) {
@@ -136,7 +137,7 @@ Diagnostics Capture::start() {
       threads_.push_back(std::move(t));
     }
     linktype_ = threads_.front()->source->linktype();
-    nano_ = true;
+    nano_ = opts_.nano;
   }
   for (auto& t : threads_) {
     auto ring = Ring::create(ro);

@@ -52,7 +52,7 @@ struct CaptureOptions {
   uint64_t timeout_ns = 50'000'000;    // hand over a partly filled buffer after this long
   bool immediate = false;              // hand over every packet at once
   bool lock_filter = false;            // kernel filter: SO_LOCK_FILTER
-  bool nano = false;                   // files: nanosecond timestamps (live ones always are)
+  bool nano = false;                   // nanosecond timestamps (else microseconds, as tcpdump)
   bool packed = false;                 // ring records unpadded (Ring::Options::packed): for -w
 };
 

@@ -44,6 +44,7 @@ class LiveSource final : public Source {
 
   bool open(const std::string& iface, const LiveOptions& o, Diagnostics& d) {
     snaplen_ = std::max<uint32_t>(o.snaplen, 1);
+    nano_ = o.nano;
     ifindex_ = if_nametoindex(iface.c_str());
     if (ifindex_ == 0) {
       d.error(iface + ": no such network interface");
@@ -160,7 +161,7 @@ class LiveSource final : public Source {
       f.data = p + h->tp_mac;
       f.caplen = std::min(h->tp_snaplen, snaplen_);
       f.wirelen = h->tp_len;
-      f.ts = Timestamp{h->tp_sec, h->tp_nsec};
+      f.ts = Timestamp{h->tp_sec, nano_ ? h->tp_nsec : h->tp_nsec / 1000u};
       f.protocol = ntohs(sll->sll_protocol);
       f.pkttype = sll->sll_pkttype;
       f.ifindex = static_cast<uint32_t>(sll->sll_ifindex);
@@ -188,7 +189,7 @@ class LiveSource final : public Source {
     }
   }
   uint32_t snaplen() const override { return snaplen_; }
-  bool nano() const override { return true; }
+  bool nano() const override { return nano_; }
 
   SourceCounters counters() override {
     tpacket_stats_v3 st{};
@@ -212,6 +213,7 @@ class LiveSource final : public Source {
   uint32_t block_bytes_ = 0, blocks_ = 0, cur_ = 0;
   bool held_ = false;
   uint32_t snaplen_ = 262144;
+  bool nano_ = false;
   unsigned ifindex_ = 0;
   uint16_t hatype_ = 1;
   SourceCounters counters_;

@@ -90,6 +90,9 @@ struct LiveOptions {
   // The kernel filter: attached before bind() when non-empty.
   std::vector<vm::Insn> kernel_filter;
   bool lock_filter = false;  // SO_LOCK_FILTER after attaching
+  // Timestamps in nanoseconds (else microseconds, truncated: tcpdump's default for live
+  // captures and the files it writes).
+  bool nano = false;
 };
 
 Result<std::unique_ptr<Source>> open_live(const std::string& iface, const LiveOptions& opts);

@@ -81,7 +81,7 @@ constexpr const char* kUsage =
     "  --fanout N       live: N capture threads in one PACKET_FANOUT group\n"
     "  -p               live: do not put the interface in promiscuous mode\n"
     "  --immediate      hand every packet over at once (no buffering)\n"
-    "  --time-stamp-precision micro|nano  files: timestamp resolution read and written (micro)\n"
+    "  --time-stamp-precision micro|nano  timestamp resolution captured, read and written (micro)\n"
     "  --lock-filter    kernel filter: SO_LOCK_FILTER\n"
     "  -B KIB           size of each hold/store buffer in KiB (default 4096)\n";
 

@@ -319,6 +319,12 @@ TEST(LiveBpfdump, CapturesTheMatchingFramesToAFile) {
       std::string e;
       const auto got = read_with_libpcap(out, &e);
       EXPECT_EQ(e, "");
+      {  // microsecond pcap by default, as tcpdump writes live captures
+        std::ifstream f(out, std::ios::binary);
+        uint32_t magic = 0;
+        f.read(reinterpret_cast<char*>(&magic), 4);
+        EXPECT_EQ(magic, 0xa1b2c3d4u);
+      }
       std::vector<uint32_t> tags;
       for (const auto& t : got) {
         Frame f;
