@@ -136,6 +136,17 @@ bool available(Engine e) {
   return false;
 }
 
+std::string unavailable_reason(Engine e) {
+  if (available(e)) return {};
+  if (e == Engine::kLlvm) {
+    std::string why;
+    if (const detail::LlvmPlugin* p = detail::llvm_plugin(&why); p != nullptr)
+      return "LLVM cannot generate code for this host";
+    return why;
+  }
+  return "engine " + std::string(engine_name(e)) + " is not built into this binary";
+}
+
 Engine choose_auto(uint64_t expected_packets) {
   const bool asmjit = available(Engine::kAsmjit);
   // The length test first: asking whether LLVM is available loads it.
@@ -151,7 +162,7 @@ Result<Filter> Filter::compile(const vm::VerifiedProgram& prog, Engine engine,
   Engine chosen = engine == Engine::kAuto ? choose_auto(expected_packets) : engine;
   if (!available(chosen)) {
     Diagnostics d;
-    d.error("engine '" + std::string(engine_name(chosen)) + "' is not built into this binary");
+    d.error(unavailable_reason(chosen));
     return d;
   }
   Result<detail::Backend> b = [&]() -> Result<detail::Backend> {

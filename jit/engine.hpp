@@ -33,6 +33,9 @@ inline constexpr Engine kAllEngines[] = {Engine::kAuto, Engine::kInterp, Engine:
 std::optional<Engine> parse_engine(std::string_view name);  // "auto" "interp" "asmjit" "llvm"
 std::string_view engine_name(Engine e);
 bool available(Engine e);
+// Why available(e) is false, in a sentence (empty when it is true): not built into this binary,
+// or the LLVM engine's module missing or broken (the loader's message).
+std::string unavailable_reason(Engine e);
 
 // What kAuto compiles with, for a run of about `expected_packets` packets (0 = unknown/short).
 // Measured (bench/: AsmjitCompile, LlvmCompile, AsmjitSummary; 2-core shared x86-64, thread CPU

@@ -469,7 +469,7 @@ int run(const Args& a) {
     auto e = jit::parse_engine(a.engine);
     if (!e) return usage_error("unknown engine " + a.engine + " (interp, asmjit, llvm, kernel, auto)");
     if (!jit::available(*e)) {
-      std::fprintf(stderr, "bpfdump: engine %s is not built in this binary\n", a.engine.c_str());
+      std::fprintf(stderr, "bpfdump: %s\n", jit::unavailable_reason(*e).c_str());
       return 1;
     }
     // --engine auto: tell the choice how long the run will be (jit::choose_auto): a live
