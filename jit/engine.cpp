@@ -1,4 +1,8 @@
-// Engine choice and the Filter wrapper (see engine.hpp), plus the interpreter backend.
+// Engine choice and the Filter wrapper (see engine.hpp), the interpreter backend, and the loader
+// of the LLVM engine's module (jit/backend.hpp, LlvmPlugin): dlopen()ed once, on first use, from
+// BPFC_LLVM_PLUGIN, <executable>/../lib, <executable>/ or the build tree; its table must carry
+// this build's kLlvmPluginAbi. Tested by tests/jit/llvm_engine_test.cpp (tools' dependencies,
+// --emit-llvm, a broken module) and every Engine::kLlvm test.
 #include "jit/engine.hpp"
 
 #include <dlfcn.h>
@@ -11,6 +15,11 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#if defined(BPFC_JIT_LLVM_LINKED)
+// BPFC_LLVM_MODULE=OFF: the engine's entry table is linked in (jit/llvm/plugin.cpp).
+extern "C" const bpf::jit::detail::LlvmPlugin* bpfc_llvm_plugin_v1();
+#endif
 
 namespace bpf::jit {
 
@@ -35,11 +44,6 @@ Result<Backend> compile_interp(const vm::VerifiedProgram& prog) {
 }
 
 #if defined(BPFC_JIT_LLVM_LINKED)
-}  // namespace detail
-}  // namespace bpf::jit
-extern "C" const bpf::jit::detail::LlvmPlugin* bpfc_llvm_plugin_v1();  // jit/llvm/plugin.cpp
-namespace bpf::jit {
-namespace detail {
 const LlvmPlugin* llvm_plugin(std::string*) { return bpfc_llvm_plugin_v1(); }
 #elif defined(BPFC_JIT_HAS_LLVM)
 const LlvmPlugin* llvm_plugin(std::string* why) {
