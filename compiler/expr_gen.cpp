@@ -292,32 +292,28 @@ class Gen {
   // which tests it removes (only those whose two exits end up at one block) and which entry
   // statements opt_root keeps decide the loads a snapped packet reaches. Other constant cases
   // drop nothing that runs.
-  Cond and_(Cond a, Cond b) {
+  Cond and_(Cond a, Cond b) { return join(a, b, true); }
+  Cond or_(Cond a, Cond b) { return join(a, b, false); }
+  // `a and b` (is_and) or `a or b`: b runs where a's true (and) / false (or) exits led.
+  Cond join(Cond a, Cond b, bool is_and) {
+    const int absorbing = is_and ? 0 : 1;  // `x and false` is false, `x or true` is true
     if (a.cval >= 0 && b.cval < 0 && a.lit) a = materialise(a);
     if (b.cval >= 0 && a.cval < 0 && b.lit) b = materialise(b);
-    if (a.cval == 0) return a;
-    if (a.cval == 1) return b;
-    if (b.cval == 1) return a;
-    if (b.cval == 0) b = materialise(b);
-    patch(a.t, b.entry);
+    if (a.cval == absorbing) return a;
+    if (a.cval == 1 - absorbing) return b;
+    if (b.cval == 1 - absorbing) return a;
+    if (b.cval == absorbing) b = materialise(b);
     Cond r;
     r.entry = a.entry;
-    r.t = b.t;
-    r.f = concat(a.f, b.f);
-    return r;
-  }
-  Cond or_(Cond a, Cond b) {
-    if (a.cval >= 0 && b.cval < 0 && a.lit) a = materialise(a);
-    if (b.cval >= 0 && a.cval < 0 && b.lit) b = materialise(b);
-    if (a.cval == 1) return a;
-    if (a.cval == 0) return b;
-    if (b.cval == 0) return a;
-    if (b.cval == 1) b = materialise(b);
-    patch(a.f, b.entry);
-    Cond r;
-    r.entry = a.entry;
-    r.f = b.f;
-    r.t = concat(a.t, b.t);
+    if (is_and) {
+      patch(a.t, b.entry);
+      r.t = b.t;
+      r.f = concat(a.f, b.f);
+    } else {
+      patch(a.f, b.entry);
+      r.f = b.f;
+      r.t = concat(a.t, b.t);
+    }
     return r;
   }
   static Cond not_(Cond a) {
