@@ -12,11 +12,12 @@
 //   AsmjitSummary                 ratios measured back to back in one loop (geometric means;
 //                                 > 1: the JIT is faster; JIT times = median over 9 copies of
 //                                 the code at different addresses):
-//     asmjit_call_vs_hand_call      the JIT's batch entry (its own loop, one direct call of the
+//     asmjit_call_vs_hand_call      the call loop in the filter's code (one direct call of the
 //                                   filter per packet) against the hand-written filter called
 //                                   out of line from a loop of its own: the same work per packet
-//     asmjit_batch_vs_hand_batch    the same JIT loop against the hand-written filter inlined
-//                                   into its loop by the compiler (the best C++ can do)
+//     asmjit_batch_vs_hand_batch    the loop with the filter inlined (compile_asmjit_batch, what
+//                                   Filter::run_batch runs) against the hand-written filter
+//                                   inlined into its loop by the compiler (the best C++ can do)
 //     asmjit_indirect_vs_hand_indirect  one indirect call per packet (Filter::run) from a call
 //                                   site shared by every filter, for both. Measured on Zen 4: an
 //                                   indirect call site that has seen more than one target costs
@@ -28,7 +29,9 @@
 //                                   everyday Filter::run case
 //     asmjit_vs_pcap, batch_gain_hot / batch_gain_cold (per-packet indirect / batch entry, on the
 //                                   corpus in cache and on a 96 MiB ring), interp_vs_pcap
-//   AsmjitCompile/<n>             compile latency of an n-instruction filter (verify excluded)
+//   AsmjitCompile/<n>             compile latency of an n-instruction filter (verify excluded);
+//                                 /50_inlined_batch_loop: compile_asmjit_batch, which
+//                                 Filter::run_batch adds on its first call
 //   Asmjit/llvm*/<filter>, llvm_* counters: the LLVM engine (jit/llvm) in the same run, per
 //                                 packet (what Filter::run calls) and batched (what
 //                                 Filter::run_batch calls: the filter inlined into the loop;
@@ -194,6 +197,9 @@ struct Compiled {
   // (one target or several, near or far code; ~3 cycles per call on Zen 4), not on the code,
   // so the summary reports the median over copies rather than one arbitrary address.
   std::vector<bpf::jit::NativeCode> placements;
+  // compile_asmjit_batch (the loop with the filter inlined: what Filter::run_batch runs), the
+  // same number of copies.
+  std::vector<bpf::jit::NativeCode> batch_placements;
 #ifdef BPFC_ASMJIT_BENCH_INTERP
   std::vector<bpf::vm::Interpreter> interp;  // 0 or 1
 #endif
@@ -332,6 +338,8 @@ const Setup& setup() {
       if (!code) die(std::string("asmjit failed on ") + f.expr);
       c.code = code.take();
       for (size_t i = 0; i < kPlacements; ++i) c.placements.push_back(bpf::jit::compile_asmjit(c.verified[0]).take());
+      for (size_t i = 0; i < kPlacements; ++i)
+        c.batch_placements.push_back(bpf::jit::compile_asmjit_batch(c.verified[0]).take());
 #ifdef BPFC_ASMJIT_BENCH_INTERP
       c.interp.emplace_back(c.verified[0]);
 #endif
@@ -352,9 +360,15 @@ const Setup& setup() {
         }
       }
 #endif
+      std::vector<uint32_t> inlined(st->pkts.size()), called(st->pkts.size());
+      c.batch_placements[0].batch_fn()(nullptr, as_vm(st->pkts), st->pkts.size(), inlined.data(), ctx);
+      c.code.batch_fn()(nullptr, as_vm(st->pkts), st->pkts.size(), called.data(), ctx);
       size_t accepted = 0;
-      for (const PacketRef& p : st->pkts) {
+      for (size_t i = 0; i < st->pkts.size(); ++i) {
+        const PacketRef& p = st->pkts[i];
         const uint32_t ref = bpf::test::pcap_filter(c.insns, p.data, p.caplen, p.wirelen);
+        if (inlined[i] != ref || called[i] != ref)
+          die(std::string("asmjit batch loops differ on '") + f.expr + "'");
         const uint32_t jit = c.code.fn()(p.data, p.caplen, p.wirelen, &ctx);
         const uint32_t hand = f.hand(p.data, p.caplen);
         if (jit != ref || hand != ref)
@@ -380,7 +394,8 @@ const Setup& setup() {
 // ---- the engines, one pass over all packets each -------------------------------------------
 
 enum class Engine {
-  kPcap, kInterp, kAsmjit, kAsmjitBatch, kHand, kHandCall, kHandBatch, kLlvm, kLlvmBatch,
+  kPcap, kInterp, kAsmjit, kAsmjitBatch, kAsmjitCallLoop, kHand, kHandCall, kHandBatch, kLlvm,
+  kLlvmBatch,
   kHandMono, kAsmjitMono, kLlvmMono  // per-packet calls from a call site of their own
 };
 
@@ -406,11 +421,17 @@ uint64_t pass(Engine e, size_t f, const std::vector<PacketRef>& pkts, int placem
     case Engine::kAsmjit:
       for (const PacketRef& p : pkts) sum += fn(p.data, p.caplen, p.wirelen, &ctx);
       break;
-    case Engine::kAsmjitBatch: {
-      // The generated batch loop (jit/asmjit: a direct call per packet, prefetch ahead).
+    case Engine::kAsmjitBatch:
+    case Engine::kAsmjitCallLoop: {
+      // kAsmjitBatch: the loop with the filter inlined (compile_asmjit_batch, what
+      // Filter::run_batch runs); kAsmjitCallLoop: the loop in the filter's own code that calls
+      // it once per packet (emit_batch_entry). Both prefetch ahead.
       static std::vector<uint32_t> out;
       out.resize(pkts.size());
-      const bpf::jit::NativeCode& code = placement < 0 ? c.code : c.placements[size_t(placement)];
+      const size_t copy = placement < 0 ? 0 : size_t(placement);
+      const bpf::jit::NativeCode& code =
+          e == Engine::kAsmjitBatch ? c.batch_placements[copy]
+                                    : (placement < 0 ? c.code : c.placements[copy]);
       code.batch_fn()(nullptr, as_vm(pkts), pkts.size(), out.data(), ctx);
       for (uint32_t v : out) sum += v;
       break;
@@ -526,12 +547,14 @@ void BM_Summary(benchmark::State& state) {
       double jit_lo = 0, jit_hi = 0;
       const double jit = jit_ns_median(Engine::kAsmjit, f, 9, s.pkts, &jit_lo, &jit_hi);
       const double batch = jit_ns_median(Engine::kAsmjitBatch, f, 9, s.pkts);
+      const double call_loop = jit_ns_median(Engine::kAsmjitCallLoop, f, 9, s.pkts);
       const double cold = jit_ns_median(Engine::kAsmjit, f, 2, s.cold);
       const double cold_batch = jit_ns_median(Engine::kAsmjitBatch, f, 2, s.cold);
       log_vs_pcap += std::log(pcap / jit);
       log_ind += std::log(hand / jit);
       log_ind_best += std::log(hand / jit_lo);
-      log_call += std::log(hand_call / batch);
+      log_call += std::log(hand_call / call_loop);
+      state.counters[name + "_jit_call_loop_ns"] = call_loop;
       log_batch_hand += std::log(hand_batch / batch);
       log_batch += std::log(jit / batch);
       const double hand_mono = jit_ns_median(Engine::kHandMono, f, 9, s.pkts);
@@ -624,7 +647,7 @@ double thread_cpu_ns() {
   return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
 }
 
-void BM_Compile(benchmark::State& state, const char* expr, bool dual) {
+void BM_Compile(benchmark::State& state, const char* expr, bool dual, bool batch = false) {
   constexpr int kBatch = 32;
   const auto insns = compile_or_die(expr);
   const auto verified = verify_or_die(insns, expr);
@@ -634,7 +657,9 @@ void BM_Compile(benchmark::State& state, const char* expr, bool dual) {
   keep.reserve(kBatch);
   for (auto _ : state) {
     const double t0 = thread_cpu_ns();
-    for (int i = 0; i < kBatch; ++i) keep.push_back(bpf::jit::compile_asmjit(verified, opts).take());
+    for (int i = 0; i < kBatch; ++i)
+      keep.push_back((batch ? bpf::jit::compile_asmjit_batch(verified, opts)
+                            : bpf::jit::compile_asmjit(verified, opts)).take());
     const double t1 = thread_cpu_ns();
     state.SetIterationTime((t1 - t0) / 1e9 / kBatch);
     keep.clear();
@@ -647,6 +672,7 @@ int register_all() {
                                                     {Engine::kInterp, "interp"},
                                                     {Engine::kAsmjit, "asmjit"},
                                                     {Engine::kAsmjitBatch, "asmjit_batch"},
+                                                    {Engine::kAsmjitCallLoop, "asmjit_call_loop"},
                                                     {Engine::kHand, "hand"},
                                                     {Engine::kHandCall, "hand_call"},
                                                     {Engine::kHandBatch, "hand_batch"},
@@ -667,6 +693,11 @@ int register_all() {
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("AsmjitCompile/50",
                                [=](benchmark::State& st) { BM_Compile(st, k50, true); })
+      ->UseManualTime()
+      ->Iterations(3000)
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("AsmjitCompile/50_inlined_batch_loop",
+                               [=](benchmark::State& st) { BM_Compile(st, k50, true, true); })
       ->UseManualTime()
       ->Iterations(3000)
       ->Unit(benchmark::kMicrosecond);

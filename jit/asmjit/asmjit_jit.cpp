@@ -73,9 +73,10 @@ struct IndStub {
 
 class Codegen {
  public:
-  Codegen(const vm::VerifiedProgram& prog, const AsmjitOptions& opts, x86::Assembler& a)
+  Codegen(const vm::VerifiedProgram& prog, const AsmjitOptions& opts, x86::Assembler& a,
+          bool inline_batch = false)
       : prog_(prog), d_(prog.decoded()), blocks_(prog.blocks()), a_(a),
-        linux_(prog.target() == vm::Target::kLinux) {
+        linux_(prog.target() == vm::Target::kLinux), inline_batch_(inline_batch) {
     const auto& cpu = asmjit::CpuInfo::host().features().x86();
     movbe_ = opts.use_cpu_extensions && cpu.hasMOVBE();
     bmi2_ = opts.use_cpu_extensions && cpu.hasBMI2();
@@ -98,6 +99,10 @@ class Codegen {
     // Block labels are created on first use (jump targets only); a block whose label exists
     // when it is emitted binds it. Jumps only go forward, so every use precedes the bind.
     for (auto& v : labels_) v.assign(blocks_.size(), Label());
+    if (inline_batch_) {
+      emit_inline_batch();
+      return;
+    }
     // Entry 1 (offset 0), the jit/backend.hpp RunFn signature
     //   (const void* state, const uint8_t* pkt, uint32_t caplen, uint32_t wirelen, const Context&)
     // so Filter::run makes exactly one indirect call: shift the arguments and fall through.
@@ -184,6 +189,82 @@ class Codegen {
     a_.pop(x86::r12);
     a_.pop(x86::rbx);
     a_.ret();
+  }
+
+  // compile_asmjit_batch: the whole code is one function with the BatchFn signature, a loop
+  // over the packets with the filter's code inside it (no call per packet): every `ret` of the
+  // filter becomes a jump to `next_`, which stores eax and moves on. The loop state lives in
+  // rbx, r12-r15 as in emit_batch_entry; five pushes and 8 more bytes leave rsp where the
+  // per-packet function has it (8 mod 16), so the filter's helper calls and red-zone scratch
+  // slots work unchanged.
+  void emit_inline_batch() {
+    next_ = a_.newLabel();
+    native_entry_ = a_.newLabel();
+    batch_entry_ = native_entry_;
+    Label loop = a_.newLabel(), no_prefetch = a_.newLabel(), done = a_.newLabel();
+    a_.bind(native_entry_);
+    a_.push(x86::rbx);
+    a_.push(x86::r12);
+    a_.push(x86::r13);
+    a_.push(x86::r14);
+    a_.push(x86::r15);
+    a_.sub(x86::rsp, 8);
+    a_.mov(x86::rbx, x86::rsi);
+    a_.shl(x86::rdx, 4);
+    a_.lea(x86::r12, x86::ptr(x86::rsi, x86::rdx));
+    a_.lea(x86::r15, x86::ptr(x86::r12, -16 * kPrefetchAhead));
+    a_.mov(x86::r13, x86::rcx);
+    a_.mov(x86::r14, x86::r8);
+    a_.cmp(x86::rbx, x86::r12);
+    a_.jae(done);
+    a_.align(asmjit::AlignMode::kCode, 16);
+    a_.bind(loop);
+    a_.cmp(x86::rbx, x86::r15);
+    a_.jae(no_prefetch);
+    a_.mov(x86::rax, x86::qword_ptr(x86::rbx, 16 * kPrefetchAhead));
+    a_.prefetcht0(x86::ptr(x86::rax));
+    a_.prefetcht0(x86::ptr(x86::rax, 64));
+    a_.bind(no_prefetch);
+    a_.mov(x86::rdi, x86::qword_ptr(x86::rbx));
+    a_.mov(x86::esi, x86::dword_ptr(x86::rbx, 8));
+    a_.mov(x86::edx, x86::dword_ptr(x86::rbx, 12));
+    a_.mov(x86::rcx, x86::r14);
+    emit_prologue();
+    if (dual_) {
+      cmp_len(x86::rsi, max_need_);
+      a_.jb(block_label(kSafe, 0));
+      emit_version(kFast);
+    }
+    emit_version(kSafe);
+    a_.bind(fail_);
+    a_.xor_(x86::eax, x86::eax);
+    a_.bind(ret_a_);
+    a_.bind(next_);
+    a_.mov(x86::dword_ptr(x86::r13), x86::eax);
+    a_.add(x86::r13, 4);
+    a_.add(x86::rbx, 16);
+    a_.cmp(x86::rbx, x86::r12);
+    a_.jb(loop);
+    a_.bind(done);
+    a_.add(x86::rsp, 8);
+    a_.pop(x86::r15);
+    a_.pop(x86::r14);
+    a_.pop(x86::r13);
+    a_.pop(x86::r12);
+    a_.pop(x86::rbx);
+    a_.ret();
+    a_.bind(ret_edx_);
+    a_.mov(x86::eax, x86::edx);
+    a_.jmp(next_);
+    for (const IndStub& s : stubs_) emit_ind_stub(s);
+  }
+
+  // The end of the filter: return eax, or in the inlined batch loop go on to the next packet.
+  void ret() {
+    if (inline_batch_)
+      a_.jmp(next_);
+    else
+      a_.ret();
   }
 
   // --- analysis --------------------------------------------------------------------------
@@ -609,7 +690,7 @@ class Codegen {
     const RetKind t = ret_kind(d.jt), f = ret_kind(d.jf);
     if (t == RetKind::kNone || f == RetKind::kNone) return false;
     if (t == RetKind::kA && f == RetKind::kA) {
-      a_.ret();
+      ret();
       return true;
     }
     if (t == RetKind::kK && f == RetKind::kK) {
@@ -623,7 +704,7 @@ class Codegen {
       a_.mov(x86::edx, Imm(int32_t(d_[d.jf].k)));
       a_.cmov(x86::negateCond(cc), x86::eax, x86::edx);
     }
-    a_.ret();
+    ret();
     return true;
   }
 
@@ -715,12 +796,12 @@ class Codegen {
         return;
       case Op::kRetK:
         if (d.k == 0) a_.xor_(x86::eax, x86::eax); else a_.mov(x86::eax, Imm(k));
-        a_.ret();
+        ret();
         return;
-      case Op::kRetA: a_.ret(); return;
+      case Op::kRetA: ret(); return;
       case Op::kRetX:
         a_.mov(x86::eax, x86::r8d);
-        a_.ret();
+        ret();
         return;
       case Op::kTax: a_.mov(x86::r8d, x86::eax); return;
       case Op::kTxa: a_.mov(x86::eax, x86::r8d); return;
@@ -742,6 +823,8 @@ class Codegen {
   bool zero_x_ = false;
   bool uses_len_ = false;
   bool uses_ind_ = false;
+  bool inline_batch_ = false;
+  Label next_;  // inline batch: store eax, next packet
   Label native_entry_;
   Label batch_entry_;
   Label fail_;     // return 0
@@ -761,7 +844,10 @@ bool asmjit_available() {
 #endif
 }
 
-Result<NativeCode> compile_asmjit(const vm::VerifiedProgram& prog, const AsmjitOptions& opts) {
+namespace {
+
+Result<NativeCode> compile(const vm::VerifiedProgram& prog, const AsmjitOptions& opts,
+                           bool inline_batch) {
   Diagnostics diags;
   if (prog.size() == 0 || prog.blocks().empty()) {
     diags.error("asmjit: empty program");
@@ -778,7 +864,7 @@ Result<NativeCode> compile_asmjit(const vm::VerifiedProgram& prog, const AsmjitO
   }
   code.setErrorHandler(&errors);
   x86::Assembler a(&code);
-  Codegen gen(prog, opts, a);
+  Codegen gen(prog, opts, a, inline_batch);
   gen.emit();
   if (errors.first_ == asmjit::kErrorOk) code.flatten();
   if (errors.first_ == asmjit::kErrorOk) code.resolveUnresolvedLinks();
@@ -809,6 +895,17 @@ Result<NativeCode> compile_asmjit(const vm::VerifiedProgram& prog, const AsmjitO
     return diags;
   }
   return Result<NativeCode>(std::move(native), std::move(diags));
+}
+
+}  // namespace
+
+Result<NativeCode> compile_asmjit(const vm::VerifiedProgram& prog, const AsmjitOptions& opts) {
+  return compile(prog, opts, false);
+}
+
+Result<NativeCode> compile_asmjit_batch(const vm::VerifiedProgram& prog,
+                                        const AsmjitOptions& opts) {
+  return compile(prog, opts, true);
 }
 
 }  // namespace bpf::jit

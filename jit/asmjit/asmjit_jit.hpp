@@ -104,6 +104,12 @@ struct AsmjitOptions {
 // Compiles `prog` to native code. Errors (asmjit failures, out of memory) are Diagnostics.
 Result<NativeCode> compile_asmjit(const vm::VerifiedProgram& prog, const AsmjitOptions& opts = {});
 
+// The batch loop with the filter's code inlined (no call per packet): code whose batch_fn()
+// runs `prog` over pkts[0..n), with prefetch, as the one in compile_asmjit's code does through a
+// call. A second compile of the same size; the asmjit backend makes it on the first run_batch.
+Result<NativeCode> compile_asmjit_batch(const vm::VerifiedProgram& prog,
+                                        const AsmjitOptions& opts = {});
+
 // Whether this build and host can run the engine (x86-64 host).
 bool asmjit_available();
 
