@@ -113,6 +113,19 @@ class Codegen {
     // Entry 2: NativeFilterFn (pkt, caplen, wirelen, ctx).
     native_entry_ = a_.newLabel();
     a_.bind(native_entry_);
+    emit_filter();
+    a_.ret();
+    a_.bind(ret_edx_);
+    a_.mov(x86::eax, x86::edx);
+    a_.ret();
+    for (const IndStub& s : stubs_) emit_ind_stub(s);
+    emit_batch_entry();
+  }
+
+  // The filter for one packet (pkt in rdi, caplen esi, wirelen edx, ctx rcx): prologue, the
+  // check-free copy when there is one, the checked copy; it ends with the verdict in eax at its
+  // end (failures and `ret a` arrive there too) or leaves through ret() and ret_edx_.
+  void emit_filter() {
     emit_prologue();
     if (dual_) {
       cmp_len(x86::rsi, max_need_);
@@ -123,12 +136,6 @@ class Codegen {
     a_.bind(fail_);
     a_.xor_(x86::eax, x86::eax);
     a_.bind(ret_a_);
-    a_.ret();
-    a_.bind(ret_edx_);
-    a_.mov(x86::eax, x86::edx);
-    a_.ret();
-    for (const IndStub& s : stubs_) emit_ind_stub(s);
-    emit_batch_entry();
   }
 
   Label batch_entry() const { return batch_entry_; }
@@ -136,26 +143,24 @@ class Codegen {
  private:
   enum Version { kSafe = 0, kFast = 1 };
 
-  // Entry 3, the jit/backend.hpp BatchFn signature
+  // The loop of both batch forms, with the jit/backend.hpp BatchFn signature
   //   (const void* state, const vm::PacketRef* pkts, size_t n, uint32_t* out, const Context&):
-  // a loop in the generated code that calls entry 2 with a direct call per packet. Every filter
-  // so has its own call site with one target, which the branch predictor handles best (measured
-  // on Zen 4: an indirect call site that has seen more than one target costs ~3 cycles more per
-  // call, whatever the callee; bench/asmjit_bench.cpp), and the loop prefetches the first two
-  // cache lines of the packet kPrefetchAhead positions on. The filter body uses only
-  // caller-saved registers and the red zone, so rbx and r12-r15 carry the loop state; five
-  // pushes keep the stack 16-byte aligned at the call, as the body's helper calls expect.
+  // for each packet it prefetches the first two cache lines of the packet kPrefetchAhead
+  // positions on, loads pkt/caplen/wirelen/ctx into the registers the per-packet function takes
+  // them in (rdi, esi, edx, rcx), runs `body` (which leaves the verdict in eax and falls through
+  // or jumps to `next`) and stores the verdict. The filter's code uses only caller-saved
+  // registers and the red zone, so rbx and r12-r15 carry the loop state. Five pushes leave rsp
+  // 16-byte aligned for a call into the per-packet function; `inline_frame` (the body is the
+  // filter's code itself) subtracts 8 more, so that rsp is where that function has it (8 mod 16)
+  // and its helper calls and red-zone scratch slots work unchanged.
   static constexpr int32_t kPrefetchAhead = 4;
-  void emit_batch_entry() {
-    batch_entry_ = a_.newLabel();
+  template <class Body>
+  void emit_batch_loop(Label entry, bool inline_frame, Label next, Body body) {
     Label loop = a_.newLabel(), no_prefetch = a_.newLabel(), done = a_.newLabel();
     a_.align(asmjit::AlignMode::kCode, 16);
-    a_.bind(batch_entry_);
-    a_.push(x86::rbx);
-    a_.push(x86::r12);
-    a_.push(x86::r13);
-    a_.push(x86::r14);
-    a_.push(x86::r15);
+    a_.bind(entry);
+    for (const x86::Gp& r : {x86::rbx, x86::r12, x86::r13, x86::r14, x86::r15}) a_.push(r);
+    if (inline_frame) a_.sub(x86::rsp, 8);
     a_.mov(x86::rbx, x86::rsi);                                          // current PacketRef
     a_.shl(x86::rdx, 4);
     a_.lea(x86::r12, x86::ptr(x86::rsi, x86::rdx));                      // end
@@ -176,83 +181,37 @@ class Codegen {
     a_.mov(x86::esi, x86::dword_ptr(x86::rbx, 8));
     a_.mov(x86::edx, x86::dword_ptr(x86::rbx, 12));
     a_.mov(x86::rcx, x86::r14);
-    a_.call(native_entry_);
+    body();
+    a_.bind(next);
     a_.mov(x86::dword_ptr(x86::r13), x86::eax);
     a_.add(x86::r13, 4);
     a_.add(x86::rbx, 16);
     a_.cmp(x86::rbx, x86::r12);
     a_.jb(loop);
     a_.bind(done);
-    a_.pop(x86::r15);
-    a_.pop(x86::r14);
-    a_.pop(x86::r13);
-    a_.pop(x86::r12);
-    a_.pop(x86::rbx);
+    if (inline_frame) a_.add(x86::rsp, 8);
+    for (const x86::Gp& r : {x86::r15, x86::r14, x86::r13, x86::r12, x86::rbx}) a_.pop(r);
     a_.ret();
   }
 
-  // compile_asmjit_batch: the whole code is one function with the BatchFn signature, a loop
-  // over the packets with the filter's code inside it (no call per packet): every `ret` of the
-  // filter becomes a jump to `next_`, which stores eax and moves on. The loop state lives in
-  // rbx, r12-r15 as in emit_batch_entry; five pushes and 8 more bytes leave rsp where the
-  // per-packet function has it (8 mod 16), so the filter's helper calls and red-zone scratch
-  // slots work unchanged.
+  // Entry 3 of compile_asmjit's code: the loop calls entry 2 with a direct call per packet, so
+  // every filter has its own call site with one target, which the branch predictor handles best
+  // (measured on Zen 4: an indirect call site that has seen more than one target costs ~3
+  // cycles more per call, whatever the callee; bench/asmjit_bench.cpp). The asmjit backend uses
+  // it until (or unless) compile_asmjit_batch's code exists.
+  void emit_batch_entry() {
+    batch_entry_ = a_.newLabel();
+    emit_batch_loop(batch_entry_, false, a_.newLabel(), [&] { a_.call(native_entry_); });
+  }
+
+  // compile_asmjit_batch: the whole code is the loop, with the filter's code inside it (no call
+  // per packet): every `ret` of the filter becomes a jump to `next_` (ret()), which stores eax
+  // and moves on; failures and `ret a` reach it the same way.
   void emit_inline_batch() {
     next_ = a_.newLabel();
     native_entry_ = a_.newLabel();
     batch_entry_ = native_entry_;
-    Label loop = a_.newLabel(), no_prefetch = a_.newLabel(), done = a_.newLabel();
-    a_.bind(native_entry_);
-    a_.push(x86::rbx);
-    a_.push(x86::r12);
-    a_.push(x86::r13);
-    a_.push(x86::r14);
-    a_.push(x86::r15);
-    a_.sub(x86::rsp, 8);
-    a_.mov(x86::rbx, x86::rsi);
-    a_.shl(x86::rdx, 4);
-    a_.lea(x86::r12, x86::ptr(x86::rsi, x86::rdx));
-    a_.lea(x86::r15, x86::ptr(x86::r12, -16 * kPrefetchAhead));
-    a_.mov(x86::r13, x86::rcx);
-    a_.mov(x86::r14, x86::r8);
-    a_.cmp(x86::rbx, x86::r12);
-    a_.jae(done);
-    a_.align(asmjit::AlignMode::kCode, 16);
-    a_.bind(loop);
-    a_.cmp(x86::rbx, x86::r15);
-    a_.jae(no_prefetch);
-    a_.mov(x86::rax, x86::qword_ptr(x86::rbx, 16 * kPrefetchAhead));
-    a_.prefetcht0(x86::ptr(x86::rax));
-    a_.prefetcht0(x86::ptr(x86::rax, 64));
-    a_.bind(no_prefetch);
-    a_.mov(x86::rdi, x86::qword_ptr(x86::rbx));
-    a_.mov(x86::esi, x86::dword_ptr(x86::rbx, 8));
-    a_.mov(x86::edx, x86::dword_ptr(x86::rbx, 12));
-    a_.mov(x86::rcx, x86::r14);
-    emit_prologue();
-    if (dual_) {
-      cmp_len(x86::rsi, max_need_);
-      a_.jb(block_label(kSafe, 0));
-      emit_version(kFast);
-    }
-    emit_version(kSafe);
-    a_.bind(fail_);
-    a_.xor_(x86::eax, x86::eax);
-    a_.bind(ret_a_);
-    a_.bind(next_);
-    a_.mov(x86::dword_ptr(x86::r13), x86::eax);
-    a_.add(x86::r13, 4);
-    a_.add(x86::rbx, 16);
-    a_.cmp(x86::rbx, x86::r12);
-    a_.jb(loop);
-    a_.bind(done);
-    a_.add(x86::rsp, 8);
-    a_.pop(x86::r15);
-    a_.pop(x86::r14);
-    a_.pop(x86::r13);
-    a_.pop(x86::r12);
-    a_.pop(x86::rbx);
-    a_.ret();
+    emit_batch_loop(native_entry_, true, next_, [&] { emit_filter(); });  // falls into next_
     a_.bind(ret_edx_);
     a_.mov(x86::eax, x86::edx);
     a_.jmp(next_);
