@@ -213,8 +213,9 @@ bool read_input(const std::string& path, std::string& out) {
 // The single verification point: every program that bpfc prints or checks passes here.
 // Appends the verifier's errors (and, with -V, its warnings); `report` gets the verifier's
 // description of a valid program (for -V). Returns whether the program is valid.
-bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics& diags,
-                    std::string& report) {
+std::optional<bpf::vm::VerifiedProgram> verify_program(const bpf::vm::Program& prog,
+                                                       const Options& o, Diagnostics& diags,
+                                                       std::string& report) {
   bpf::verifier::Options vo;
   vo.target = o.target;
   vo.snaplen = o.snaplen;
@@ -225,11 +226,11 @@ bool verify_program(const bpf::vm::Program& prog, const Options& o, Diagnostics&
   if (!r.ok()) {
     report = "invalid program (" + std::to_string(r.diagnostics().error_count()) + " error" +
              (r.diagnostics().error_count() == 1 ? "" : "s") + ")\n";
-    return false;
+    return std::nullopt;
   }
   report = "valid program; " + bpf::verifier::describe(*r);
   if (!report.empty() && report.back() != '\n') report += '\n';
-  return true;
+  return r.take();
 }
 
 std::string listing_for_stderr(const bpf::vm::Program& p) {
@@ -277,25 +278,23 @@ int main(int argc, char** argv) {
     return kExitInvalid;
   }
 
-  if (o.check) {
+  // Verification with its output: diagnostics (warnings only with -V), listing and report.
+  auto verify_and_report = [&]() -> std::optional<bpf::vm::VerifiedProgram> {
     std::string report;
-    bool ok = verify_program(*prog, o, diags, report);
+    auto verified = verify_program(*prog, o, diags, report);
     diags.attach_source(source);
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);
     if (o.verbose) std::fputs(report.c_str(), stderr);
-    return ok ? kExitOk : kExitInvalid;
-  }
+    return verified;
+  };
+  if (o.check) return verify_and_report() ? kExitOk : kExitInvalid;
 
   Format out = o.out_format.value_or(o.disasm ? Format::kAsm : Format::kC);
+  std::optional<bpf::vm::VerifiedProgram> verified;
   if (!o.disasm && o.verify) {
-    std::string report;
-    bool ok = verify_program(*prog, o, diags, report);
-    diags.attach_source(source);
-    if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
-    std::fputs(diags.render(display).c_str(), stderr);
-    if (o.verbose) std::fputs(report.c_str(), stderr);
-    if (!ok) return kExitInvalid;
+    verified = verify_and_report();
+    if (!verified) return kExitInvalid;
   } else {
     if (o.verbose) std::fputs(listing_for_stderr(*prog).c_str(), stderr);
     std::fputs(diags.render(display).c_str(), stderr);  // warnings
@@ -303,12 +302,8 @@ int main(int argc, char** argv) {
   }
 
   std::string text;
-  if (o.emit_llvm) {
-    bpf::verifier::Options vo;
-    vo.target = o.target;
-    vo.snaplen = o.snaplen;
-    auto verified = bpf::verifier::verify(*prog, vo);  // passed above; now keep the proof
-    if (!verified.ok()) return kExitInvalid;
+  if (o.emit_llvm) {  // excludes --no-verify and --disasm: verified above
+    if (!verified) return kExitInvalid;
     auto ir = bpf::jit::emit_llvm_ir(*verified);
     if (!ir.ok()) return usage_error("--emit-llvm: " + ir.diagnostics().items().front().message);
     text = ir.take();
