@@ -1004,69 +1004,73 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
       push(it);
     }
   }
-  // Iterate: compute positions, insert `ja` trampolines after jumps whose branch is too long.
-  for (int iter = 0; iter < 10000; ++iter) {
-    std::vector<int> pos(items.size());
+  // Trampolines: a conditional branch longer than 255 goes to a `ja` placed right after the
+  // jump (a jump's later trampoline goes before its earlier one). Inserting trampolines only
+  // lengthens branches, so each round gives one to every branch that is too long now and the
+  // rounds reach the least fixed point, the same set that one insertion at a time reaches; each
+  // round is linear in the program, and there are few rounds (a round adds trampolines only to
+  // jumps that span trampolines the round before added).
+  std::vector<int> pos;
+  for (;;) {
+    pos.assign(items.size(), 0);
     for (size_t i = 0; i < item_order.size(); ++i) pos[static_cast<size_t>(item_order[i])] = static_cast<int>(i);
+    std::vector<int> next;
     bool inserted = false;
-    for (size_t i = 0; i < item_order.size() && !inserted; ++i) {
-      Item& it = items[static_cast<size_t>(item_order[i])];
-      if (it.tgt[0] < 0 || c::op(it.insn.code) == c::kJa) continue;
-      for (int w = 0; w < 2; ++w) {
-        if (it.tramp_item[w] >= 0) continue;
-        int target = pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[w])])];
-        int off = target - static_cast<int>(i) - 1;
-        if (off > 255) {
-          Item ja{Insn{static_cast<uint16_t>(c::kJmp | c::kJa), 0, 0, 0}, it.loc};
-          ja.tgt[0] = it.tgt[w];
-          items.push_back(ja);
-          int ji = static_cast<int>(items.size() - 1);
-          items[static_cast<size_t>(item_order[i])].tramp_item[w] = ji;
-          // right after the jump (a second trampoline goes before the first one)
-          size_t at = i + 1;
-          item_order.insert(item_order.begin() + static_cast<long>(at), ji);
-          inserted = true;
-          break;
-        }
-      }
-    }
-    if (inserted) continue;
-    // final emission
-    out->clear();
-    locs->clear();
     for (size_t i = 0; i < item_order.size(); ++i) {
-      const Item& it = items[static_cast<size_t>(item_order[i])];
-      Insn insn = it.insn;
-      if (it.tgt[0] >= 0) {
-        if (c::op(insn.code) == c::kJa && c::cls(insn.code) == c::kJmp && it.tgt[1] < 0) {
-          int target = pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[0])])];
-          insn.k = static_cast<uint32_t>(target - static_cast<int>(i) - 1);
-        } else {
-          for (int w = 0; w < 2; ++w) {
-            int target = it.tramp_item[w] >= 0
-                             ? pos[static_cast<size_t>(it.tramp_item[w])]
-                             : pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[w])])];
-            int off = target - static_cast<int>(i) - 1;
-            if (off < 0 || off > 255) {
-              diags->error("internal error: branch out of range in expression code generation");
-              return false;
-            }
-            (w == 0 ? insn.jt : insn.jf) = static_cast<uint8_t>(off);
-          }
+      const int idx = item_order[i];
+      if (inserted) next.push_back(idx);
+      if (items[static_cast<size_t>(idx)].tgt[0] < 0 || c::op(items[static_cast<size_t>(idx)].insn.code) == c::kJa) continue;
+      int fresh[2] = {-1, -1};
+      for (int w = 0; w < 2; ++w) {
+        Item& it = items[static_cast<size_t>(idx)];
+        if (it.tramp_item[w] >= 0) continue;
+        const int target = pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[w])])];
+        if (target - static_cast<int>(i) - 1 <= 255) continue;
+        Item ja{Insn{static_cast<uint16_t>(c::kJmp | c::kJa), 0, 0, 0}, it.loc};
+        ja.tgt[0] = it.tgt[w];
+        it.tramp_item[w] = fresh[w] = static_cast<int>(items.size());
+        items.push_back(ja);
+        if (!inserted) {
+          next.reserve(item_order.size() + 64);
+          next.assign(item_order.begin(), item_order.begin() + static_cast<long>(i) + 1);
+          inserted = true;
         }
       }
-      out->push_back(insn);
-      locs->push_back(it.loc);
+      // right after the jump, the newest first: this round's jf trampoline, then its jt one
+      for (int w = 1; w >= 0; --w)
+        if (fresh[w] >= 0) next.push_back(fresh[w]);
     }
-    if (out->size() > 4096) {
-      diags->error("expression too complex: program of " + std::to_string(out->size()) +
-                   " instructions exceeds the 4096 limit");
-      return false;
-    }
-    return true;
+    if (!inserted) break;
+    item_order.swap(next);
   }
-  diags->error("internal error: trampoline insertion did not converge");
-  return false;
+  // final emission
+  out->clear();
+  locs->clear();
+  for (size_t i = 0; i < item_order.size(); ++i) {
+    const Item& it = items[static_cast<size_t>(item_order[i])];
+    Insn insn = it.insn;
+    if (it.tgt[0] >= 0) {
+      if (c::op(insn.code) == c::kJa && c::cls(insn.code) == c::kJmp && it.tgt[1] < 0) {
+        int target = pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[0])])];
+        insn.k = static_cast<uint32_t>(target - static_cast<int>(i) - 1);
+      } else {
+        for (int w = 0; w < 2; ++w) {
+          int target = it.tramp_item[w] >= 0
+                           ? pos[static_cast<size_t>(it.tramp_item[w])]
+                           : pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[w])])];
+          int off = target - static_cast<int>(i) - 1;
+          if (off < 0 || off > 255) {
+            diags->error("internal error: branch out of range in expression code generation");
+            return false;
+          }
+          (w == 0 ? insn.jt : insn.jf) = static_cast<uint8_t>(off);
+        }
+      }
+    }
+    out->push_back(insn);
+    locs->push_back(it.loc);
+  }
+  return true;
 }
 
 bool rejects_everything(const std::vector<Insn>& prog) {
