@@ -90,7 +90,9 @@ struct Node {
   int32_t a = -1, b = -1;
   uint32_t num = 0, num2 = 0;
   std::string str, str2;
-  uint32_t column = 0;   // 1-based column of the node's first character
+  // 1-based byte offset of the node's first character in the text: its column when the text is
+  // one line (diagnostics get real lines and columns through Diagnostics::resolve_offsets).
+  uint32_t column = 0;
   uint32_t length = 1;   // characters spanned by the node's head token
 };
 

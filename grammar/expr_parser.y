@@ -357,6 +357,7 @@ ExprAst parse_expression(std::string_view text) {
     if (!ast.diags.has_errors()) ast.diags.error("can't parse filter expression: syntax error");
     ast.root = -1;
   }
+  ast.diags.resolve_offsets(text);  // positions are byte offsets until here (Node::column)
   ast.diags.attach_source(text);
   return ast;
 }

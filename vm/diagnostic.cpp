@@ -2,6 +2,7 @@
 // Tested by tests/vm/diagnostic_test.cpp and every golden error test.
 #include "vm/diagnostic.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 namespace bpf {
@@ -48,6 +49,31 @@ void Diagnostics::attach_source(std::string_view source) {
     if (!d.loc.known() || !d.source_line.empty() || d.loc.line > starts.size()) continue;
     d.source_line = std::string(line_of(source.substr(starts[d.loc.line - 1]), 1));
   }
+}
+
+LineMap::LineMap(std::string_view text) {
+  starts_.push_back(0);
+  for (size_t i = text.find('\n'); i != std::string_view::npos; i = text.find('\n', i + 1))
+    starts_.push_back(static_cast<uint32_t>(i + 1));
+}
+
+SourceLoc LineMap::at(uint32_t offset, uint32_t length) const {
+  if (offset == 0) return SourceLoc{};
+  const uint32_t at = offset - 1;
+  // the last line starting at or before `at`
+  auto it = std::upper_bound(starts_.begin(), starts_.end(), at);
+  const size_t line = static_cast<size_t>(it - starts_.begin());  // 1-based
+  return SourceLoc{static_cast<uint32_t>(line), at - starts_[line - 1] + 1, length};
+}
+
+void Diagnostics::resolve_offsets(std::string_view source) {
+  if (source.find('\n') == std::string_view::npos) return;  // one line: offsets are columns
+  LineMap map(source);
+  for (auto& d : items_)
+    if (d.loc.known()) {
+      d.loc = map.at(d.loc.column, d.loc.length);
+      d.source_line.clear();
+    }
 }
 
 std::string Diagnostics::render(std::string_view file, bool include_warnings) const {

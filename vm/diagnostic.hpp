@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,16 @@ struct SourceLoc {
   uint32_t length = 1;  // characters to underline
 
   bool known() const { return line != 0; }
+};
+
+// Maps 1-based byte offsets in a text to lines and columns (see Diagnostics::resolve_offsets).
+class LineMap {
+ public:
+  explicit LineMap(std::string_view text);
+  SourceLoc at(uint32_t offset, uint32_t length) const;  // offset 1-based; 0 = unknown
+
+ private:
+  std::vector<uint32_t> starts_;  // 0-based offset of each line's first character
 };
 
 enum class Severity : uint8_t { kError, kWarning, kNote };
@@ -67,6 +78,11 @@ class Diagnostics {
 
   // Fills Diagnostic::source_line from `source` for every item with a known line.
   void attach_source(std::string_view source);
+
+  // For front ends that record positions as byte offsets into one text (the expression
+  // grammar: line 1, column = 1-based offset): gives every known location its real line and
+  // column in `source`, so that a multi-line text (`-F FILE`, `-e $'a\nb'`) is located right.
+  void resolve_offsets(std::string_view source);
 
   // Renders every diagnostic; `file` is the name shown (e.g. "prog.bpf", "<stdin>", "<expr>").
   // Warnings and notes are included only when `include_warnings`.
