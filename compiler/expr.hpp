@@ -1,6 +1,6 @@
 // pcap-filter(7) expression compiler: text -> classic BPF program with libpcap 1.10's verdicts.
 //
-// compile_expression() parses (grammar/expr_parser.y), gives meaning (compiler/expr_gen.cpp,
+// compile_expression() parses (grammar/expr_parser.y), gives meaning (compiler/expr_gen*.cpp,
 // after libpcap's gencode.c: link-layer offsets, qualifier rules, name resolution through the
 // system databases), then optimises and emits code (compiler/expr_opt.cpp): at opt_level 1
 // libpcap's optimiser structure (constant folding, jump threading over edge-dominator facts,

@@ -1,5 +1,5 @@
-// Control-flow-graph IR shared by the expression lowering (expr_gen.cpp) and the optimiser and
-// code generator (expr_opt.cpp). Private to compiler/.
+// Control-flow-graph IR shared by the expression lowering (expr_gen*.cpp, state in expr_gen.hpp)
+// and the optimiser and code generator (expr_opt.cpp). Private to compiler/.
 //
 // A function is a DAG of blocks. Every block is self-contained as built by the lowering: its
 // statements compute, from the packet alone, the value its final conditional jump tests (it never

@@ -1,0 +1,233 @@
+// The state of the pcap-filter(7) lowering (AST -> IR, compiler/expr_ir.hpp), shared by the
+// expr_gen*.cpp files, each of which implements one family of Gen's methods. Private to
+// compiler/; the public entry point is compile_expression (compiler/expr.hpp).
+//
+// Gen mirrors libpcap 1.10.3's gencode.c `compiler_state_t`: one generator per expression, whose
+// link-layer offsets (off_linktype, off_linkpl, off_nl, their variable parts in M[]) change as
+// `vlan`, `mpls`, `pppoes` and `geneve` are met in source order. Where each family lives:
+//  - expr_gen.cpp:           entry (compile_expression), the node dispatch, boolean joins and
+//                            patch lists (backpatch, gen_and/gen_or/gen_not), loads and
+//                            comparisons (gen_load_a, gen_cmp, gen_mcmp, gen_bcmp) and the
+//                            primitives of no one layer (gen_less, gen_byteop, gen_broadcast...);
+//  - expr_gen_link.cpp:      link layers and their stacks (init_linktype, gen_linktype, vlan,
+//                            mpls, pppoes, geneve, llc, ether addresses);
+//  - expr_gen_net.cpp:       network layer (gen_proto_abbrev, gen_hostop(6), gen_host(6),
+//                            gen_proto, gen_protochain; OSI over 802.2 for now);
+//  - expr_gen_transport.cpp: ports and port ranges (gen_port(6), gen_portrange(6));
+//  - expr_gen_arith.cpp:     arithmetic, `proto[expr:size]`, relations (gen_load, gen_arth,
+//                            gen_relation);
+//  - expr_gen_names.cpp:     identifiers, address parsing and name resolution (gen_scode,
+//                            gen_ncode, __pcap_atoin, pcap_nametoport...), link-type names.
+// Invariants: tests are built in libpcap's order (so that a load that fails on a snapped packet
+// fails on the same path); every block is self-contained unless marked opaque (expr_ir.hpp).
+// Errors unwind as GenError, caught by compile_expression only.
+// Tested by tests/expr/expr_diff_test.cpp against pcap_compile + bpf_filter.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/expr.hpp"
+#include "compiler/expr_ir.hpp"
+#include "grammar/expr_ast.hpp"
+#include "vm/insn.hpp"
+
+namespace bpf::compiler::detail {
+
+using grammar::ExprAst;
+using grammar::IdKind;
+using grammar::Node;
+using grammar::NodeKind;
+using grammar::OtherKind;
+using grammar::QAddr;
+using grammar::QDir;
+using grammar::QProto;
+using grammar::Qual;
+using vm::Insn;
+namespace c = vm::code;
+
+inline constexpr int kDltNull = 0, kDltEn10mb = 1, kDltRaw = 12, kDltLoop = 108,
+                     kDltLinuxSll = 113, kDltIpv4 = 228, kDltIpv6 = 229, kDltLinuxSll2 = 276;
+inline constexpr int kDltRawAlt = 14;  // DLT_RAW on some BSDs; libpcap maps LINKTYPE_RAW (101) too
+inline constexpr int kDltPpp = 9;      // only as the link type inside PPPoE sessions
+
+inline constexpr uint32_t kEtherMtu = 1500;
+inline constexpr uint32_t kEtIp = 0x0800, kEtArp = 0x0806, kEtRevArp = 0x8035, kEtIpv6 = 0x86dd,
+                          kEtMpls = 0x8847, kEtPppoed = 0x8863, kEtPppoes = 0x8864,
+                          kEt8021q = 0x8100, kEt8021ad = 0x88a8, kEtQinq = 0x9100;
+inline constexpr uint32_t kIpProtoTcp = 6, kIpProtoUdp = 17, kIpProtoSctp = 132, kIpProtoIcmp = 1,
+                          kIpProtoIgmp = 2, kIpProtoIgrp = 9, kIpProtoPim = 103,
+                          kIpProtoVrrp = 112, kIpProtoCarp = 112, kIpProtoIcmpv6 = 58,
+                          kIpProtoAh = 51, kIpProtoEsp = 50, kIpProtoFragment = 44;
+// 802.2 SAPs and the link-layer protocols libpcap's gen_linktype treats specially.
+inline constexpr uint32_t kLlcSapIsons = 0xfe, kLlcSapIp = 0x06, kLlcSapNetbeui = 0xf0,
+                          kLlcSapIpx = 0xe0, kEtIpx = 0x8137, kEtAtalk = 0x809b,
+                          kEtAarp = 0x80f3;
+
+// A boolean sub-graph: entry block and its dangling exits; or a constant.
+struct Cond {
+  int entry = -1;
+  int cval = -1;  // -1: not constant, 0: false, 1: true
+  int t = -1, f = -1;  // patch lists of the true and false exits
+  // A constant that is a block in libpcap's code (gen_true/gen_false, a relation of constants,
+  // a masked-out comparison): combined with a test it becomes a block too (see and_).
+  bool lit = false;
+  bool rel = false;  // a relation of constants (`1 = 1`): libpcap folds it a pass later
+};
+
+inline Cond const_cond(bool v) {
+  Cond c;
+  c.cval = v ? 1 : 0;
+  return c;
+}
+inline Cond uncond(bool v) {
+  Cond c = const_cond(v);
+  c.lit = true;
+  return c;
+}
+
+// An arithmetic value (libpcap's `struct arth`): statements leaving it in A, plus the protocol
+// checks that must hold before they run.
+struct Arth {
+  std::vector<Insn> s;
+  bool is_const = false;
+  uint32_t k = 0;
+  bool has_check = false;
+  Cond check;
+};
+
+// Compile error used to unwind out of deep recursion inside the lowering only (never crosses
+// the library boundary: compile_expression catches it).
+struct GenError {
+  std::string msg;
+  uint32_t column;
+};
+
+inline Insn ins(uint16_t code, uint32_t k = 0) { return Insn{code, 0, 0, k}; }
+inline uint16_t size_code(uint32_t bytes) {
+  return bytes == 4 ? c::kW : bytes == 2 ? c::kH : c::kB;
+}
+
+enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, kLlc, kLinkPlNosnap };
+
+class Gen {
+ public:
+  Gen(const ExprAst& ast, const ExprOptions& opts);
+
+  IrFunc& func() { return f_; }
+
+  void build(int32_t root);
+
+ private:
+  const ExprAst& ast_;
+  ExprOptions opts_;
+  IrFunc f_;
+  uint32_t scratch_ = 0;  // next free M[] slot in the relation being built
+  uint32_t col_ = 0;  // column of the node being compiled, for errors and block locations
+
+  // Link-layer state (libpcap's off_linktype, off_linkpl, off_nl, stack depths).
+  bool ethertype_link_ = false;
+  uint32_t off_linktype_ = 0;
+  uint32_t off_linkpl_ = 0;
+  uint32_t off_nl_ = 0;
+  uint32_t off_nl_nosnap_ = 0;  // network layer after an 802.2 LLC header without SNAP
+  uint32_t off_linkhdr_ = 0;    // start of the link-layer header (moves after `pppoes`)
+  int dlt_ = 1;                 // current link type: opts_.linktype, or PPP after `pppoes`
+  int vlan_depth_ = 0;
+  int mpls_depth_ = 0;
+  // Variable parts (libpcap's bpf_abs_offset.is_variable/reg): the M[] slot holding the run-time
+  // part of the offset, or -1 when the offset is constant. Only `geneve` makes them variable.
+  int reg_linkhdr_ = -1;
+  int reg_linkpl_ = -1;
+  int reg_linktype_ = -1;
+  bool is_geneve_ = false;  // libpcap's is_geneve (reset by PUSH_LINKHDR, i.e. `pppoes`)
+  uint32_t next_reg_ = 0;   // M[] slots taken by variable offsets (alloc_reg)
+  bool variable_offsets() const { return reg_linkhdr_ >= 0 || reg_linkpl_ >= 0 || reg_linktype_ >= 0; }
+
+  [[noreturn]] void fail(std::string msg) { throw GenError{std::move(msg), col_}; }
+
+  // ---- expr_gen.cpp: dispatch, IR construction, loads and comparisons ------------------------
+  Cond gen(int32_t idx);
+  Cond gen_other(const Node& n);
+  int add_ret(uint32_t k);
+  int& slot(int id);
+  static int next_of(int v);
+  void patch(int list, int target);
+  int concat(int a, int b);
+  void add_exit(int& list, int block, int which);
+  Cond test(std::vector<Insn> stmts, uint16_t jop, uint32_t k);
+  Cond materialise(Cond c);
+  Cond and_(Cond a, Cond b);
+  Cond or_(Cond a, Cond b);
+  Cond join(Cond a, Cond b, bool is_and);
+  static Cond not_(Cond a);
+  std::vector<Insn> var_load(int reg, uint32_t sz, uint32_t k);
+  std::vector<Insn> load(Rel rel, uint32_t off, uint32_t size);
+  Cond cmp(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint16_t jop = c::kJeq);
+  Cond mcmp(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask);
+  Cond bcmp(Rel rel, uint32_t off, const uint8_t* v, uint32_t size);
+
+  // ---- expr_gen_link.cpp: link layers and their stacks ---------------------------------------
+  uint32_t alloc_reg();
+  void init_link();
+  const char* link_name() const;
+  Cond linktype(uint32_t proto);
+  Cond snap(uint32_t orgcode, uint32_t ptype);
+  Cond ether_linktype(uint32_t proto);
+  Cond sll_linktype(uint32_t proto);
+  Cond prevlinkhdr_check(Cond b);
+  Cond ehostop(const uint8_t* ea, QDir dir);
+  Cond gen_vlan(const Node& n);
+  Cond gen_mpls(const Node& n);
+  Cond gen_pppoes(const Node& n);
+  Cond gen_llc(const Node& n);
+  Cond geneve(bool has_vni, uint32_t vni);
+
+  // ---- expr_gen_net.cpp: network layer -------------------------------------------------------
+  Cond iso_proto(uint32_t v);
+  Cond isis_proto(uint32_t v);
+  Cond isis_any(std::initializer_list<uint32_t> order_built);
+  Cond ipfrag();
+  Cond ip_proto(uint32_t v);
+  Cond ip6_proto(uint32_t v);
+  Cond any_proto(uint32_t v);
+  Cond proto_abbrev(QProto p);
+  static const char* proto_name(QProto p);
+  Cond hostop(uint32_t addr, uint32_t mask, QDir dir, uint32_t proto, uint32_t src_off,
+              uint32_t dst_off);
+  Cond hostop6(const uint8_t* addr, const uint8_t* mask, QDir dir, uint32_t src_off,
+               uint32_t dst_off);
+  Cond host(uint32_t addr, uint32_t mask, QProto proto, QDir dir, QAddr type);
+  Cond host6(const uint8_t* addr, const uint8_t* mask, QProto proto, QDir dir, QAddr type);
+  Cond proto_q(uint32_t v, QProto proto, QDir dir);
+  Cond protochain(uint32_t v, QProto proto);
+
+  // ---- expr_gen_transport.cpp: ports ---------------------------------------------------------
+  Cond portatom(bool v6, uint32_t off, uint32_t v);
+  Cond portrangeatom(bool v6, uint32_t off, uint32_t lo, uint32_t hi);
+  Cond port_dir(bool v6, QDir dir, bool range, uint32_t lo, uint32_t hi);
+  Cond portop(bool v6, uint32_t proto, QDir dir, bool range, uint32_t lo, uint32_t hi);
+  Cond port_family(bool v6, int ip_proto, QDir dir, bool range, uint32_t lo, uint32_t hi);
+  Cond port(int ip_proto, QDir dir, bool range, uint32_t lo, uint32_t hi);
+  int port_proto(QProto p);
+  int portrange_proto(QProto p);
+
+  // ---- expr_gen_arith.cpp: arithmetic and relations ------------------------------------------
+  Cond gen_relation(const Node& n);
+  Arth gen_arth(int32_t idx);
+  Arth gen_load(const Node& n);
+
+  // ---- expr_gen_names.cpp: identifiers and names ---------------------------------------------
+  static uint32_t lookup_proto_name(const std::string& name, bool* ok);
+  static bool lookup_eproto(const std::string& name, uint32_t* v);
+  static void lookup_port(const std::string& name, int* tcp, int* udp);
+  bool port_or_name(const std::string& s, QProto proto, uint32_t* out, int* ip_proto);
+  Cond gen_id(const Node& n);
+  Cond gen_scode(const Node& n);
+  Cond gen_ncode(const Node& n, uint32_t v, bool from_string, uint32_t vlen);
+};
+
+}  // namespace bpf::compiler::detail
