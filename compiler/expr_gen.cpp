@@ -13,6 +13,7 @@
 // Tested by tests/expr/expr_diff_test.cpp against pcap_compile + bpf_filter.
 #include "compiler/expr_gen.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,8 +43,12 @@ Gen::Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
   init_link();
   // libpcap sets no_optimize for `geneve` (gen_geneve_offsets): its verdicts are those of the
   // unoptimised code from the first primitive on, snapped packets included.
+  // The same for `protochain` (gen_protochain): known before the first primitive is lowered,
+  // since the lowering keeps the loads that libpcap's optimiser would delete (folds_dead_loads).
   for (const auto& n : ast.nodes)
-    if (n.kind == NodeKind::kOther && n.other == OtherKind::kGeneve) f_.unoptimised_reference = true;
+    if ((n.kind == NodeKind::kOther && n.other == OtherKind::kGeneve) ||
+        (n.kind == NodeKind::kId && n.qual.addr == QAddr::kProtochain))
+      f_.unoptimised_reference = true;
   f_.blocks.reserve(64 + 16 * ast.nodes.size());
 }
 
@@ -78,17 +83,26 @@ void Gen::patch(int list, int target) {
     list = nxt;
   }
 }
+// Joins two patch lists (their order does not matter: every slot gets the same target). Both
+// are walked in step and the longer one is hung at the end of the shorter, so a join costs the
+// shorter list's length: a 20,000-term `or` chain is linear, any tree n log n.
 int Gen::concat(int a, int b) {
   if (a < 0) return b;
   if (b < 0) return a;
-  int p = a;
-  for (;;) {
-    int nxt = next_of(slot(p));
-    if (nxt < 0) break;
-    p = nxt;
+  for (int pa = a, pb = b;;) {
+    const int na = next_of(slot(pa));
+    if (na < 0) {
+      slot(pa) = kChainLink - b;
+      return a;
+    }
+    const int nb = next_of(slot(pb));
+    if (nb < 0) {
+      slot(pb) = kChainLink - a;
+      return b;
+    }
+    pa = na;
+    pb = nb;
   }
-  slot(p) = kChainLink - b;
-  return a;
 }
 // Prepends the slot (block, which) to a list.
 void Gen::add_exit(int& list, int block, int which) {
@@ -197,7 +211,7 @@ Cond Gen::cmp(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint16_t jop) {
   return test(load(rel, off, size), jop, v);
 }
 Cond Gen::mcmp(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask) {
-  if (mask == 0 && !f_.unoptimised_reference) {
+  if (mask == 0 && folds_dead_loads()) {
     // libpcap emits `and #0; jeq #v`; its optimiser turns `and #0` into `ld #0` and deletes the
     // now dead load, so the comparison is constant and reads nothing.
     return uncond(v == 0);
@@ -239,31 +253,54 @@ Cond Gen::bcmp(Rel rel, uint32_t off, const uint8_t* v, uint32_t size) {
   return r;
 }
 
-Cond Gen::gen(int32_t idx) {
-  const Node& n = ast_.at(idx);
-  uint32_t saved = col_;
-  col_ = n.column;
-  Cond r;
-  switch (n.kind) {
-    case NodeKind::kAnd: {
-      Cond a = gen(n.a);
-      r = and_(std::move(a), gen(n.b));
-      break;
+// The boolean structure (and, or, not) is walked with an explicit stack: a flat list of
+// 20,000 `or` terms is a tree that deep, and no pass may recurse as deep as the expression is
+// long. Operands are built left to right, as libpcap does (it decides where a snapped packet's
+// failing load is).
+Cond Gen::gen(int32_t root) {
+  const uint32_t saved = col_;
+  struct Item {
+    int32_t idx;
+    bool children_done;
+  };
+  std::vector<Item> todo{{root, false}};
+  std::vector<Cond> vals;
+  while (!todo.empty()) {
+    const Item it = todo.back();
+    todo.pop_back();
+    const Node& n = ast_.at(it.idx);
+    col_ = n.column;
+    const bool boolean = n.kind == NodeKind::kAnd || n.kind == NodeKind::kOr || n.kind == NodeKind::kNot;
+    if (!boolean) {
+      vals.push_back(gen_leaf(n));
+      continue;
     }
-    case NodeKind::kOr: {
-      Cond a = gen(n.a);
-      r = or_(std::move(a), gen(n.b));
-      break;
+    if (!it.children_done) {
+      todo.push_back({it.idx, true});
+      if (n.kind != NodeKind::kNot) todo.push_back({n.b, false});
+      todo.push_back({n.a, false});
+      continue;
     }
-    case NodeKind::kNot: r = not_(gen(n.a)); break;
-    case NodeKind::kId: r = gen_id(n); break;
-    case NodeKind::kProtoAbbrev: r = proto_abbrev(n.qual.proto); break;
-    case NodeKind::kRelation: r = gen_relation(n); break;
-    case NodeKind::kOther: r = gen_other(n); break;
-    default: fail("syntax error in filter expression");
+    if (n.kind == NodeKind::kNot) {
+      vals.back() = not_(vals.back());
+      continue;
+    }
+    Cond b = vals.back();
+    vals.pop_back();
+    vals.back() = join(vals.back(), b, n.kind == NodeKind::kAnd);
   }
   col_ = saved;
-  return r;
+  return vals.back();
+}
+
+Cond Gen::gen_leaf(const Node& n) {
+  switch (n.kind) {
+    case NodeKind::kId: return gen_id(n);
+    case NodeKind::kProtoAbbrev: return proto_abbrev(n.qual.proto);
+    case NodeKind::kRelation: return gen_relation(n);
+    case NodeKind::kOther: return gen_other(n);
+    default: fail("syntax error in filter expression");
+  }
 }
 
 // ---- other primitives ------------------------------------------------------------------------------
@@ -367,27 +404,37 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     return diags;
   }
   grammar::ExprAst ast = grammar::parse_expression(expr);
-  if (ast.diags.has_errors()) return ast.diags;
+  if (ast.diags.has_errors()) return ast.diags;  // located by the parser already
+  // Positions are byte offsets into `expr` until here (grammar::Node::column): a multi-line
+  // expression (-F FILE) gets real lines and columns.
+  auto located = [&](Diagnostics& d) -> Diagnostics& {
+    d.resolve_offsets(expr);
+    d.attach_source(expr);
+    return d;
+  };
   detail::Gen gen(ast, opts);
   try {
     gen.build(ast.root);
   } catch (const detail::GenError& e) {
     diags.error(e.msg, SourceLoc{1, e.column ? e.column : 1, 1});
-    diags.attach_source(expr);
-    return diags;
+    return located(diags);
   }
   vm::Program prog;
-  if (!detail::emit_program(gen.func(), opts.opt_level, &prog.insns, &prog.locs, &diags)) {
-    diags.attach_source(expr);
-    return diags;
-  }
+  if (!detail::emit_program(gen.func(), opts.opt_level, &prog.insns, &prog.locs, &diags))
+    return located(diags);
   if (opts.opt_level > 0 && !gen.func().unoptimised_reference &&
       detail::rejects_everything(prog.insns)) {
-    diags.error("expression rejects all packets", SourceLoc{1, 1, static_cast<uint32_t>(expr.size() ? expr.size() : 1)});
-    diags.attach_source(expr);
-    return diags;
+    const size_t first_line = std::min(expr.find('\n'), expr.size());
+    diags.error("expression rejects all packets",
+                SourceLoc{1, 1, static_cast<uint32_t>(first_line ? first_line : 1)});
+    return located(diags);
   }
-  return Result<vm::Program>(std::move(prog), std::move(diags));
+  if (expr.find('\n') != std::string_view::npos) {
+    const LineMap map(expr);
+    for (SourceLoc& l : prog.locs)
+      if (l.known()) l = map.at(l.column, l.length);
+  }
+  return Result<vm::Program>(std::move(prog), std::move(located(diags)));
 }
 
 }  // namespace bpf::compiler

@@ -151,6 +151,7 @@ class Gen {
 
   // ---- expr_gen.cpp: dispatch, IR construction, loads and comparisons ------------------------
   Cond gen(int32_t idx);
+  Cond gen_leaf(const Node& n);
   Cond gen_other(const Node& n);
   int add_ret(uint32_t k);
   int& slot(int id);
@@ -218,7 +219,13 @@ class Gen {
   // ---- expr_gen_arith.cpp: arithmetic and relations ------------------------------------------
   Cond gen_relation(const Node& n);
   Arth gen_arth(int32_t idx);
+  Arth arth_leaf(const Node& n);
+  Arth arth_neg(Arth a);
+  Arth arth_binop(const Node& n, Arth a, Arth b);
   Arth gen_load(const Node& n);
+  // Whether the lowering may drop loads that libpcap's optimiser deletes as dead (x*0, x&0,
+  // a comparison under mask 0): only when optimising, and not where libpcap does not.
+  bool folds_dead_loads() const;
 
   // ---- expr_gen_names.cpp: identifiers and names ---------------------------------------------
   static uint32_t lookup_proto_name(const std::string& name, bool* ok);

@@ -137,110 +137,143 @@ Arth Gen::gen_load(const Node& n) {
   return r;
 }
 
-// Builds the value of an arithmetic node. Constant sub-expressions are folded (as libpcap's
-// optimiser does, including x*0 = 0 and x&0 = 0, which drops the loads of x).
-Arth Gen::gen_arth(int32_t idx) {
-  const Node& n = ast_.at(idx);
-  uint32_t saved = col_;
-  col_ = n.column;
+// Builds the value of an arithmetic node, without recursion on the expression's length (an
+// explicit stack: `len + 1 + 1 ...` with 12,000 terms is a 12,000-deep tree). Constant
+// sub-expressions are folded; x*0 and x&0 become 0 only where libpcap's optimiser makes them so
+// (folds_dead_loads: dropping the loads of x changes the verdict of a packet on which they fail,
+// so at -O0 and where libpcap does not optimise they stay).
+Arth Gen::gen_arth(int32_t root) {
+  const uint32_t saved = col_;
+  struct Item {
+    int32_t idx;
+    bool children_done;
+  };
+  std::vector<Item> todo{{root, false}};
+  std::vector<Arth> vals;
+  while (!todo.empty()) {
+    const Item it = todo.back();
+    todo.pop_back();
+    const Node& n = ast_.at(it.idx);
+    col_ = n.column;
+    if (n.kind == NodeKind::kBinop || n.kind == NodeKind::kNeg) {
+      if (!it.children_done) {
+        todo.push_back({it.idx, true});
+        if (n.kind == NodeKind::kBinop) todo.push_back({n.b, false});
+        todo.push_back({n.a, false});  // a is built before b, as libpcap does
+        continue;
+      }
+      if (n.kind == NodeKind::kNeg) {
+        vals.back() = arth_neg(std::move(vals.back()));
+        continue;
+      }
+      Arth b = std::move(vals.back());
+      vals.pop_back();
+      vals.back() = arth_binop(n, std::move(vals.back()), std::move(b));
+      continue;
+    }
+    vals.push_back(arth_leaf(n));
+  }
+  col_ = saved;
+  return std::move(vals.back());
+}
+
+bool Gen::folds_dead_loads() const { return opts_.opt_level > 0 && !f_.unoptimised_reference; }
+
+Arth Gen::arth_leaf(const Node& n) {
   Arth r;
   switch (n.kind) {
     case NodeKind::kNum:
       r.is_const = true;
       r.k = n.num;
       r.s.push_back(ins(c::kLd | c::kImm, n.num));
-      break;
+      return r;
     case NodeKind::kLen:
       r.s.push_back(ins(c::kLd | c::kW | c::kLen));
-      break;
+      return r;
     case NodeKind::kLoad:
-      r = gen_load(n);
-      break;
-    case NodeKind::kNeg: {
-      Arth a = gen_arth(n.a);
-      if (a.is_const) {
-        r.is_const = true;
-        r.k = *vm::alu(vm::Op::kNeg, a.k, 0, vm::Target::kBsd);
-        r.s = {ins(c::kLd | c::kImm, r.k)};
-        r.has_check = a.has_check;
-        r.check = a.check;
-        break;
-      }
-      r = std::move(a);
-      r.s.push_back(ins(c::kAlu | c::kNeg));
-      break;
-    }
-    case NodeKind::kBinop: {
-      Arth a = gen_arth(n.a);
-      Arth b = gen_arth(n.b);
-      uint16_t op = 0;
-      switch (n.op) {
-        case '+': op = c::kAdd; break;
-        case '-': op = c::kSub; break;
-        case '*': op = c::kMul; break;
-        case '/': op = c::kDiv; break;
-        case '%': op = c::kMod; break;
-        case '&': op = c::kAnd; break;
-        case '|': op = c::kOr; break;
-        case '^': op = c::kXor; break;
-        case 'L': op = c::kLsh; break;
-        case 'R': op = c::kRsh; break;
-      }
-      col_ = n.column;
-      if (b.is_const && (op == c::kDiv || op == c::kMod) && b.k == 0)
-        fail(op == c::kDiv ? "division by zero" : "modulus by zero");
-      if ((op == c::kLsh || op == c::kRsh) && b.is_const && b.k > 31)
-        fail(op == c::kLsh ? "shift by more than 31 bits" : "shift by more than 31 bits");
-      // protocol checks: a's then b's
-      if (a.has_check && b.has_check) {
-        r.check = and_(a.check, b.check);
-        r.has_check = true;
-      } else if (a.has_check) {
-        r.check = a.check;
-        r.has_check = true;
-      } else if (b.has_check) {
-        r.check = b.check;
-        r.has_check = true;
-      }
-      if (a.is_const && b.is_const) {
-        // Folded with the runtime's own semantics (vm/semantics.hpp), BSD rules as libpcap's
-        // bpf_filter; division/modulo by 0 and shifts above 31 were rejected just above.
-        const std::optional<vm::Op> alu = vm::decode(c::kAlu | op | c::kK);
-        const std::optional<uint32_t> folded =
-            alu ? vm::alu(*alu, a.k, b.k, vm::Target::kBsd) : std::nullopt;
-        const uint32_t z = folded.value_or(0);
-        r.is_const = true;
-        r.k = z;
-        r.s = {ins(c::kLd | c::kImm, z)};
-        break;
-      }
-      if (b.is_const) {
-        if (b.k == 0 && (op == c::kMul || op == c::kAnd)) {
-          r.is_const = true;
-          r.k = 0;
-          r.s = {ins(c::kLd | c::kImm, 0)};
-          break;
-        }
-        r.s = std::move(a.s);
-        if (!(b.k == 0 && (op == c::kAdd || op == c::kSub || op == c::kOr || op == c::kXor ||
-                           op == c::kLsh || op == c::kRsh)))
-          r.s.push_back(ins(c::kAlu | op | c::kK, b.k));
-        break;
-      }
-      // general case: b into M[m], a into A, X = M[m], A op X
-      uint32_t m = scratch_++;
-      if (m >= 16) fail("too many registers needed to evaluate expression");
-      r.s = std::move(b.s);
-      r.s.push_back(ins(c::kSt, m));
-      r.s.insert(r.s.end(), a.s.begin(), a.s.end());
-      r.s.push_back(ins(c::kLdx | c::kMem, m));
-      r.s.push_back(ins(c::kAlu | op | c::kX));
-      break;
-    }
+      return gen_load(n);
     default:
       fail("syntax error in filter expression");
   }
-  col_ = saved;
+}
+
+Arth Gen::arth_neg(Arth a) {
+  if (a.is_const) {
+    Arth r;
+    r.is_const = true;
+    r.k = *vm::alu(vm::Op::kNeg, a.k, 0, vm::Target::kBsd);
+    r.s = {ins(c::kLd | c::kImm, r.k)};
+    r.has_check = a.has_check;
+    r.check = a.check;
+    return r;
+  }
+  a.s.push_back(ins(c::kAlu | c::kNeg));
+  return a;
+}
+
+Arth Gen::arth_binop(const Node& n, Arth a, Arth b) {
+  Arth r;
+  uint16_t op = 0;
+  switch (n.op) {
+    case '+': op = c::kAdd; break;
+    case '-': op = c::kSub; break;
+    case '*': op = c::kMul; break;
+    case '/': op = c::kDiv; break;
+    case '%': op = c::kMod; break;
+    case '&': op = c::kAnd; break;
+    case '|': op = c::kOr; break;
+    case '^': op = c::kXor; break;
+    case 'L': op = c::kLsh; break;
+    case 'R': op = c::kRsh; break;
+  }
+  if (b.is_const && (op == c::kDiv || op == c::kMod) && b.k == 0)
+    fail(op == c::kDiv ? "division by zero" : "modulus by zero");
+  if ((op == c::kLsh || op == c::kRsh) && b.is_const && b.k > 31)
+    fail("shift by more than 31 bits");
+  // protocol checks: a's then b's
+  if (a.has_check && b.has_check) {
+    r.check = and_(a.check, b.check);
+    r.has_check = true;
+  } else if (a.has_check) {
+    r.check = a.check;
+    r.has_check = true;
+  } else if (b.has_check) {
+    r.check = b.check;
+    r.has_check = true;
+  }
+  if (a.is_const && b.is_const) {
+    // Folded with the runtime's own semantics (vm/semantics.hpp), BSD rules as libpcap's
+    // bpf_filter; division/modulo by 0 and shifts above 31 were rejected just above.
+    const std::optional<vm::Op> alu = vm::decode(c::kAlu | op | c::kK);
+    const std::optional<uint32_t> folded =
+        alu ? vm::alu(*alu, a.k, b.k, vm::Target::kBsd) : std::nullopt;
+    const uint32_t z = folded.value_or(0);
+    r.is_const = true;
+    r.k = z;
+    r.s = {ins(c::kLd | c::kImm, z)};
+    return r;
+  }
+  if (b.is_const) {
+    if (b.k == 0 && (op == c::kMul || op == c::kAnd) && folds_dead_loads()) {
+      r.is_const = true;
+      r.k = 0;
+      r.s = {ins(c::kLd | c::kImm, 0)};
+      return r;
+    }
+    r.s = std::move(a.s);
+    if (!(b.k == 0 && (op == c::kAdd || op == c::kSub || op == c::kOr || op == c::kXor ||
+                       op == c::kLsh || op == c::kRsh)))
+      r.s.push_back(ins(c::kAlu | op | c::kK, b.k));
+    return r;
+  }
+  // general case: b into M[m], a into A, X = M[m], A op X
+  uint32_t m = scratch_++;
+  if (m >= 16) fail("too many registers needed to evaluate expression");
+  r.s = std::move(b.s);
+  r.s.push_back(ins(c::kSt, m));
+  r.s.insert(r.s.end(), a.s.begin(), a.s.end());
+  r.s.push_back(ins(c::kLdx | c::kMem, m));
+  r.s.push_back(ins(c::kAlu | op | c::kX));
   return r;
 }
 

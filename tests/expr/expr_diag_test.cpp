@@ -43,6 +43,55 @@ TEST(ExprDiag, ColumnsAndMessages) {
   }
 }
 
+// Multi-line expressions (`-e $'ip and\n\n  tcp port 99999'`, -F files): every diagnostic
+// names the line and column where the token is, parse and meaning errors alike.
+TEST(ExprDiag, MultiLineExpressionsAreLocatedByLine) {
+  struct MlCase {
+    const char* expr;
+    uint32_t line, column;
+    const char* source_line;
+  };
+  const MlCase cases[] = {
+      {"ip and\n\n  tcp port 99999", 3, 12, "  tcp port 99999"},
+      {"ip and\n\n  tcp port )", 3, 12, "  tcp port )"},
+      {"ip and\n  ip[1:3] = 1", 2, 8, "  ip[1:3] = 1"},
+      {"tcp or\n\tudp port nosuch", 2, 11, "\tudp port nosuch"},
+      {"ip6\nand arp", 1, 1, "ip6"},
+  };
+  for (const MlCase& c : cases) {
+    auto r = bpf::compiler::compile_expression(c.expr, {});
+    ASSERT_FALSE(r.ok()) << c.expr;
+    const auto& d = r.diagnostics().items().at(0);
+    EXPECT_EQ(d.loc.line, c.line) << c.expr << ": " << d.message;
+    EXPECT_EQ(d.loc.column, c.column) << c.expr << ": " << d.message;
+    EXPECT_EQ(d.source_line, c.source_line) << c.expr;
+  }
+  // instruction locations too (the -V listing's source lines)
+  auto ok = bpf::compiler::compile_expression("ip\n  and tcp", {});
+  ASSERT_TRUE(ok.ok());
+  bool second_line = false;
+  for (const auto& l : ok->locs) second_line |= l.line == 2;
+  EXPECT_TRUE(second_line);
+}
+
+// No stage recurses as deep as the expression is long: flat lists of 12,000-20,000 terms that
+// libpcap compiles must compile here too (they overflowed the stack in the lowering).
+TEST(ExprDiag, LongFlatExpressionsCompile) {
+  auto repeat = [](const std::string& head, const std::string& sep, const std::string& term, int n) {
+    std::string s = head;
+    for (int i = 0; i < n; ++i) s += (i || !head.empty() ? sep : "") + term;
+    return s;
+  };
+  bpf::compiler::ExprOptions o0;
+  o0.opt_level = 0;
+  for (const std::string& e : {repeat("", " or ", "ip", 20000), repeat("", " and ", "ip", 12000),
+                               repeat("len", " + ", "1", 12000) + " > 0",
+                               repeat("", " or ", "tcp port 1", 3000)}) {
+    auto r = bpf::compiler::compile_expression(e, o0);
+    EXPECT_TRUE(r.ok()) << e.substr(0, 40) << ": " << r.diagnostics().render("<expr>").substr(0, 300);
+  }
+}
+
 TEST(ExprDiag, LinkTypeNames) {
   EXPECT_EQ(bpf::compiler::linktype_from_name("EN10MB"), 1);
   EXPECT_EQ(bpf::compiler::linktype_from_name("dlt_raw"), 12);
