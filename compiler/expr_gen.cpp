@@ -133,7 +133,7 @@ Cond Gen::materialise(Cond c) {
   if (c.rel) {
     IrBlock& tb = f_.blocks[static_cast<size_t>(t.entry)];
     tb.rel_eq = true;
-    tb.fold_pass = 1;
+    tb.fold_pass = c.stmt_fold ? IrBlock::kFoldAfterBranches : 1;
   }
   return t;
 }

@@ -76,6 +76,9 @@ struct Cond {
   // a masked-out comparison): combined with a test it becomes a block too (see and_).
   bool lit = false;
   bool rel = false;  // a relation of constants (`1 = 1`): libpcap folds it a pass later
+  // ... whose constant comes from a dead-load fold (x*0, x&0): libpcap knows it only once its
+  // statements are rewritten, in its second opt_loop, where no branch moves any more.
+  bool stmt_fold = false;
 };
 
 inline Cond const_cond(bool v) {
@@ -97,6 +100,7 @@ struct Arth {
   uint32_t k = 0;
   bool has_check = false;
   Cond check;
+  bool stmt_fold = false;  // constant only through a dead-load fold (see Cond::stmt_fold)
 };
 
 // Compile error used to unwind out of deep recursion inside the lowering only (never crosses

@@ -213,6 +213,7 @@ Arth Gen::arth_neg(Arth a) {
 
 Arth Gen::arth_binop(const Node& n, Arth a, Arth b) {
   Arth r;
+  r.stmt_fold = a.stmt_fold || b.stmt_fold;
   uint16_t op = 0;
   switch (n.op) {
     case '+': op = c::kAdd; break;
@@ -255,6 +256,7 @@ Arth Gen::arth_binop(const Node& n, Arth a, Arth b) {
   }
   if (b.is_const) {
     if (b.k == 0 && (op == c::kMul || op == c::kAnd) && folds_dead_loads()) {
+      r.stmt_fold = true;
       r.is_const = true;
       r.k = 0;
       r.s = {ins(c::kLd | c::kImm, 0)};
@@ -289,6 +291,7 @@ Cond Gen::gen_relation(const Node& n) {
     const bool v = jmp && vm::jump_taken(*jmp, a.k, b.k);  // vm/semantics.hpp
     tst = uncond(v);
     tst.rel = true;
+    tst.stmt_fold = a.stmt_fold || b.stmt_fold;
   } else if (b.is_const && jop == c::kJeq && b.k == 0 && a.s.size() >= 2 &&
              a.s.back().code == (c::kAlu | c::kAnd | c::kK)) {
     // `x & m = 0` is `not (x jset m)` (libpcap's peephole does the same)

@@ -34,6 +34,9 @@ struct IrBlock {
   enum Late : uint8_t { kNotLate, kLateJsetRelation, kMaskJset };
   Late late = kNotLate;
   uint8_t fold_pass = 0;  // first optimiser pass (0-based) that may fold it as a constant test
+  // fold_pass of a test whose constant libpcap finds only in its second opt_loop, which moves
+  // no branch: folded once branch movement is over (Optimiser::run), never skipped afterwards.
+  static constexpr uint8_t kFoldAfterBranches = 255;
   uint32_t late_mask = 0;
   // Not self-contained: reads A/X/M[] left by its predecessor or leaves them for its successors
   // (protochain's unrolled walk). Its test is never related to another block's, it is never

@@ -185,6 +185,10 @@ class Optimiser {
       if (folded || skipped_) branch_only = 0;
       else if (++branch_only >= 100) break;
     }
+    // libpcap's second opt_loop folds what only statement rewriting makes constant, moving no
+    // branch afterwards (IrBlock::kFoldAfterBranches).
+    pass_ = IrBlock::kFoldAfterBranches;
+    if (fold_constant_tests()) dirty_ = true;
     set_phase(1);
     if (convert_late_relations()) key_of_.assign(fp_->blocks.size(), -2), key_rep_.assign(key_rep_.size(), {0, -1});
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
