@@ -406,14 +406,15 @@ Cond Gen::geneve(bool has_vni, uint32_t vni) {
   off.f = fin.f;
   Cond r = and_(b0, off);
   // On a path where this `geneve` failed, primitives after it (`geneve or ip`, `not geneve and
-  // ip`) read slots it never wrote: libpcap's interpreter then reads uninitialised stack memory
-  // and Linux refuses the program. Such slots are set at program start (emit_program, only when
-  // some path needs it) to the offsets the outer frame had before this `geneve` (0 where the
-  // link layer has no such field or the offset was itself variable), so those primitives look
-  // at the outer frame.
-  f_.mem_init[r_type] = ethertype_link_ && reg_linktype_ < 0 ? off_linktype_ : 0;
-  f_.mem_init[r_hdr] = reg_linkhdr_ < 0 ? off_linkhdr_ : 0;
-  f_.mem_init[r_pl] = reg_linkpl_ < 0 ? off_linkpl_ + off_nl_ : 0;
+  // ip`) read slots it never wrote. libpcap 1.10.3's bpf_filter then reads uninitialised stack
+  // memory (no defined verdict) and Linux refuses the program; libpcap 1.10.7 and Linux start
+  // scratch memory at zero. Ours is that reference: such slots are set to 0 at program start
+  // (emit_program, only when some path needs it), so the program runs as libpcap's does with
+  // zeroed scratch memory, and the kernel accepts it. (Offsets 0 then make those primitives
+  // read the start of the frame, as libpcap's program does.)
+  f_.mem_init[r_type] = 0;
+  f_.mem_init[r_hdr] = 0;
+  f_.mem_init[r_pl] = 0;
   // PUSH_LINKHDR(DLT_EN10MB, variable, 0, reg); the payload and link type become variable too.
   dlt_ = kDltEn10mb;
   ethertype_link_ = true;
