@@ -18,6 +18,7 @@
 
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
+#include "vm/semantics.hpp"
 
 namespace bpf::compiler {
 
@@ -31,6 +32,11 @@ struct ExprOptions {
   // Resolve host names with getaddrinfo (may query DNS). Off: only addresses are accepted
   // (used by the fuzzer, which must not wait on the network).
   bool resolve_hosts = true;
+  // Where the program will run: on Linux a packet offset of 2^31 or more (`ether[-1]`) is one
+  // of the kernel's special areas (SKF_AD_OFF, SKF_NET_OFF, SKF_LL_OFF), which refuses such a
+  // load, so it is a located error; for BSD (libpcap's bpf_filter) the load simply fails, as in
+  // libpcap's own program.
+  vm::Target target = vm::Target::kLinux;
 };
 
 // libpcap link-type names ("EN10MB", "RAW", "LINUX_SLL", ...; case-insensitive, "DLT_" prefix

@@ -114,6 +114,13 @@ Arth Gen::gen_load(const Node& n) {
     default:
       fail(std::string("'") + proto_name(proto) + "' does not support the [] operator");
   }
+  if (idx.is_const && opts_.target == vm::Target::kLinux && base + idx.k >= 0x80000000u) {
+    col_ = ast_.at(n.a).column;
+    fail("offset " + std::to_string(static_cast<int32_t>(base + idx.k)) +
+         " is negative: Linux reads negative offsets as its special areas (SKF_AD_OFF, "
+         "SKF_NET_OFF, SKF_LL_OFF) and refuses this load; with --target bsd it compiles as "
+         "libpcap's program, whose load fails on every packet");
+  }
   if (vreg >= 0) {
     // gen_load with a variable offset: X = M[reg] + index; ld [x + constant part].
     if (idx.is_const) {

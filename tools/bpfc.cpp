@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
     eo.linktype = *lt;
     eo.snaplen = o.snaplen;
     eo.opt_level = o.opt_level;
+    eo.target = o.target;
     display = "<expr>";
     source = *o.expr;
     prog = bpf::compiler::compile_expression(source, eo);

@@ -268,6 +268,7 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
     compiler::ExprOptions eo;
     eo.linktype = linktype;
     eo.snaplen = snaplen;
+    eo.target = a.semantics == "bsd" ? vm::Target::kBsd : vm::Target::kLinux;
     auto r = compiler::compile_expression(a.expr, eo);
     if (!r.ok()) {
       r.diagnostics().attach_source(a.expr);

@@ -92,6 +92,24 @@ TEST(ExprDiag, LongFlatExpressionsCompile) {
   }
 }
 
+// `ether[-1]`: libpcap compiles an absolute load at 0xffffffff, which fails on every packet in
+// its bpf_filter; Linux reads it as an ancillary offset and refuses the program. Linux target:
+// a located error naming the offset; BSD: libpcap's program.
+TEST(ExprDiag, NegativeOffsetIsAnErrorForLinuxOnly) {
+  auto linux_r = bpf::compiler::compile_expression("ether[-1] = 0", {});
+  ASSERT_FALSE(linux_r.ok());
+  const auto& d = linux_r.diagnostics().items().at(0);
+  EXPECT_EQ(d.loc.column, 7u) << d.message;
+  EXPECT_NE(d.message.find("offset -1 is negative"), std::string::npos) << d.message;
+  bpf::compiler::ExprOptions bsd;
+  bsd.target = bpf::vm::Target::kBsd;
+  auto bsd_r = bpf::compiler::compile_expression("ether[-1] = 0", bsd);
+  ASSERT_TRUE(bsd_r.ok()) << bsd_r.diagnostics().render("<expr>");
+  ASSERT_FALSE(bsd_r->insns.empty());
+  EXPECT_EQ(bsd_r->insns[0].k, 0xffffffffu);  // libpcap's `ldb [-1]`
+  EXPECT_TRUE(bpf::compiler::compile_expression("ip[-1] = 0", {}).ok());  // 13: a real offset
+}
+
 TEST(ExprDiag, LinkTypeNames) {
   EXPECT_EQ(bpf::compiler::linktype_from_name("EN10MB"), 1);
   EXPECT_EQ(bpf::compiler::linktype_from_name("dlt_raw"), 12);
