@@ -259,26 +259,57 @@ Cond Gen::bcmp(Rel rel, uint32_t off, const uint8_t* v, uint32_t size) {
 // failing load is).
 Cond Gen::gen(int32_t root) {
   const uint32_t saved = col_;
+  // kNode: lower a subtree; kJoin: its operands are built, join them (node's and/or/not);
+  // kSet: a run of set members (segments_[run]); kJoinOr: `or` the two values on top.
+  enum Kind : uint8_t { kNode, kJoin, kSet, kJoinOr };
   struct Item {
     int32_t idx;
-    bool children_done;
+    Kind kind;
   };
-  std::vector<Item> todo{{root, false}};
+  std::vector<Item> todo{{root, kNode}};
   std::vector<Cond> vals;
+  std::vector<std::vector<int32_t>> runs;
   while (!todo.empty()) {
     const Item it = todo.back();
     todo.pop_back();
+    if (it.kind == kSet) {
+      vals.push_back(gen_set(runs[static_cast<size_t>(it.idx)]));
+      continue;
+    }
     const Node& n = ast_.at(it.idx);
     col_ = n.column;
+    if (it.kind == kJoinOr) {
+      Cond b = vals.back();
+      vals.pop_back();
+      vals.back() = or_(vals.back(), b);
+      continue;
+    }
     const bool boolean = n.kind == NodeKind::kAnd || n.kind == NodeKind::kOr || n.kind == NodeKind::kNot;
     if (!boolean) {
       vals.push_back(gen_leaf(n));
       continue;
     }
-    if (!it.children_done) {
-      todo.push_back({it.idx, true});
-      if (n.kind != NodeKind::kNot) todo.push_back({n.b, false});
-      todo.push_back({n.a, false});
+    if (it.kind == kNode && n.kind == NodeKind::kOr) {
+      // an `or` tree holding a long run of addresses or ports: lowered segment by segment,
+      // the runs as searches (expr_gen_sets.cpp), joined left to right
+      std::vector<OrSegment> segs = or_segments(it.idx);
+      if (!segs.empty()) {
+        for (size_t i = segs.size(); i-- > 0;) {
+          if (i > 0) todo.push_back({it.idx, kJoinOr});
+          if (segs[i].members.empty()) {
+            todo.push_back({segs[i].node, kNode});
+          } else {
+            runs.push_back(std::move(segs[i].members));
+            todo.push_back({static_cast<int32_t>(runs.size() - 1), kSet});
+          }
+        }
+        continue;
+      }
+    }
+    if (it.kind == kNode) {
+      todo.push_back({it.idx, kJoin});
+      if (n.kind != NodeKind::kNot) todo.push_back({n.b, kNode});
+      todo.push_back({n.a, kNode});
       continue;
     }
     if (n.kind == NodeKind::kNot) {

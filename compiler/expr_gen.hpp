@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -115,6 +116,18 @@ inline uint16_t size_code(uint32_t bytes) {
   return bytes == 4 ? c::kW : bytes == 2 ? c::kH : c::kB;
 }
 
+// A member of a set-able run of `or`ed primitives (compiler/expr_gen_sets.cpp): the interval of
+// values it matches and the shape it shares with the run.
+struct SetMember {
+  enum Cls : uint8_t { kIpv4, kPort } cls = kIpv4;
+  Qual qual{};
+  uint32_t lo = 0, hi = 0;
+};
+
+// __pcap_atoin: "a.b.c" -> value with 8 bits per part; the number of bits, -1 if bad
+// (expr_gen_names.cpp).
+int atoin(const std::string& s, uint32_t* out);
+
 enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, kLlc, kLinkPlNosnap };
 
 class Gen {
@@ -130,6 +143,9 @@ class Gen {
   ExprOptions opts_;
   IrFunc f_;
   uint32_t scratch_ = 0;  // next free M[] slot in the relation being built
+  // While a set-able run is lowered (gen_set): the members' merged intervals, which
+  // member_test searches instead of comparing with one value.
+  const std::vector<std::pair<uint32_t, uint32_t>>* set_ = nullptr;
   uint32_t col_ = 0;  // column of the node being compiled, for errors and block locations
 
   // Link-layer state (libpcap's off_linktype, off_linkpl, off_nl, stack depths).
@@ -174,6 +190,19 @@ class Gen {
   Cond cmp(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint16_t jop = c::kJeq);
   Cond mcmp(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask);
   Cond bcmp(Rel rel, uint32_t off, const uint8_t* v, uint32_t size);
+
+  // ---- expr_gen_sets.cpp: big disjunctions as searches ----------------------------------------
+  struct OrSegment {
+    int32_t node;                  // a subtree lowered the ordinary way (members empty)...
+    std::vector<int32_t> members;  // ...or a run of set members
+  };
+  std::optional<SetMember> set_member(const Node& n) const;
+  static bool same_set(const SetMember& a, const SetMember& b);
+  std::vector<OrSegment> or_segments(int32_t root);
+  Cond gen_set(const std::vector<int32_t>& members);
+  Cond member_test(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask);
+  Cond search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l, size_t r,
+              uint32_t lo_known, uint32_t hi_known);
 
   // ---- expr_gen_link.cpp: link layers and their stacks ---------------------------------------
   uint32_t alloc_reg();

@@ -90,7 +90,6 @@ bool Gen::port_or_name(const std::string& s, QProto proto, uint32_t* out, int* i
 
 // ---- identifiers (gen_scode / gen_ncode / gen_mcode / gen_ecode) ------------------------------
 
-namespace {
 
 // __pcap_atoin: "a.b.c" -> value with 8 bits per part; returns the number of bits, -1 if bad.
 int atoin(const std::string& s, uint32_t* out) {
@@ -117,7 +116,6 @@ int atoin(const std::string& s, uint32_t* out) {
   return len;
 }
 
-}  // namespace
 
 Cond Gen::gen_id(const Node& n) {
   Qual q = n.qual;

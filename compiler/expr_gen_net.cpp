@@ -96,8 +96,8 @@ const char* Gen::proto_name(QProto p) {
 Cond Gen::hostop(uint32_t addr, uint32_t mask, QDir dir, uint32_t proto, uint32_t src_off,
                  uint32_t dst_off) {
   switch (dir) {
-    case QDir::kSrc: return and_(linktype(proto), mcmp(Rel::kLinkPl, src_off, 4, addr, mask));
-    case QDir::kDst: return and_(linktype(proto), mcmp(Rel::kLinkPl, dst_off, 4, addr, mask));
+    case QDir::kSrc: return and_(linktype(proto), member_test(Rel::kLinkPl, src_off, 4, addr, mask));
+    case QDir::kDst: return and_(linktype(proto), member_test(Rel::kLinkPl, dst_off, 4, addr, mask));
     case QDir::kAnd: {
       Cond b0 = hostop(addr, mask, QDir::kSrc, proto, src_off, dst_off);
       return and_(b0, hostop(addr, mask, QDir::kDst, proto, src_off, dst_off));

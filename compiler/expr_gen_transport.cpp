@@ -13,9 +13,10 @@ namespace bpf::compiler::detail {
 
 // ---- ports ----------------------------------------------------------------------------------------
 Cond Gen::portatom(bool v6, uint32_t off, uint32_t v) {
-  return cmp(v6 ? Rel::kTranIpv6 : Rel::kTranIpv4, off, 2, v);
+  return member_test(v6 ? Rel::kTranIpv6 : Rel::kTranIpv4, off, 2, v, 0xffffffffu);
 }
 Cond Gen::portrangeatom(bool v6, uint32_t off, uint32_t lo, uint32_t hi) {
+  if (set_) return portatom(v6, off, lo);  // a set search (expr_gen_sets.cpp)
   if (lo > hi) std::swap(lo, hi);
   Rel r = v6 ? Rel::kTranIpv6 : Rel::kTranIpv4;
   Cond b1 = cmp(r, off, 2, lo, c::kJge);

@@ -977,103 +977,75 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
   }
   init_unwritten_scratch(f, order);
 
-  // Items: instructions with symbolic targets (block ids, or trampoline item indices).
-  struct Item {
-    Insn insn;
-    SourceLoc loc;
-    int tgt[2] = {-1, -1};  // block ids for jt/jf (conditional) or the ja target
-    bool tramp[2] = {false, false};
-    int tramp_item[2] = {-1, -1};
+  // One backward pass over the blocks in layout order (every edge goes forward) builds the
+  // program from its end: when an instruction is placed, everything after it is final, so its
+  // branch lengths are exact. A conditional branch longer than 255 goes through a trampoline
+  // placed right after the jump: a copy of the target when it is a `ret` (one instruction, no
+  // extra jump at run time), else a `ja`. Trampolines are shared: a jump uses the nearest one
+  // already placed for its target when it is in reach, so a search whose leaves all jump to
+  // one far `ret` costs a trampoline per 255 instructions, not one per leaf. Linear in the
+  // program.
+  std::vector<Insn> rev;           // the program, last instruction first
+  std::vector<SourceLoc> rev_locs;
+  rev.reserve(f.blocks.size() * 3 + 16);
+  std::vector<int> block_pos(f.blocks.size(), -1);   // rev index of each block's first insn
+  std::vector<int> tramp_pos(f.blocks.size(), -1);   // rev index of the nearest trampoline to it
+  auto place = [&](const Insn& insn, const SourceLoc& loc) {
+    rev.push_back(insn);
+    rev_locs.push_back(loc);
+    return static_cast<int>(rev.size() - 1);
   };
-  std::vector<Item> items;
-  items.reserve(f.blocks.size() * 3 + 16);
-  std::vector<int> block_item(f.blocks.size(), -1);
-  std::vector<int> item_order;  // indices of items in emission order
-  for (int b : order) {
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const int b = *it;
     const IrBlock& bb = f.blocks[static_cast<size_t>(b)];
-    bool first = true;
-    auto push = [&](Item it) {
-      items.push_back(it);
-      if (first) block_item[static_cast<size_t>(b)] = static_cast<int>(items.size() - 1);
-      first = false;
-      item_order.push_back(static_cast<int>(items.size() - 1));
-    };
-    for (const Insn& s : bb.stmts) push(Item{s, bb.loc});
+    int at = -1;
     if (bb.is_ret) {
-      push(Item{Insn{static_cast<uint16_t>(c::kRet | c::kK), 0, 0, bb.ret_k}, bb.loc});
+      at = place(Insn{static_cast<uint16_t>(c::kRet | c::kK), 0, 0, bb.ret_k}, bb.loc);
     } else {
-      Item it{Insn{bb.jcode, 0, 0, bb.k}, bb.loc};
-      it.tgt[0] = bb.succ[0];
-      it.tgt[1] = bb.succ[1];
-      push(it);
-    }
-  }
-  // Trampolines: a conditional branch longer than 255 goes to a `ja` placed right after the
-  // jump (a jump's later trampoline goes before its earlier one). Inserting trampolines only
-  // lengthens branches, so each round gives one to every branch that is too long now and the
-  // rounds reach the least fixed point, the same set that one insertion at a time reaches; each
-  // round is linear in the program, and there are few rounds (a round adds trampolines only to
-  // jumps that span trampolines the round before added).
-  std::vector<int> pos;
-  for (;;) {
-    pos.assign(items.size(), 0);
-    for (size_t i = 0; i < item_order.size(); ++i) pos[static_cast<size_t>(item_order[i])] = static_cast<int>(i);
-    std::vector<int> next;
-    bool inserted = false;
-    for (size_t i = 0; i < item_order.size(); ++i) {
-      const int idx = item_order[i];
-      if (inserted) next.push_back(idx);
-      if (items[static_cast<size_t>(idx)].tgt[0] < 0 || c::op(items[static_cast<size_t>(idx)].insn.code) == c::kJa) continue;
-      int fresh[2] = {-1, -1};
+      // the jump: its trampolines go between it and what follows, so they are placed first
+      int dest[2];
       for (int w = 0; w < 2; ++w) {
-        Item& it = items[static_cast<size_t>(idx)];
-        if (it.tramp_item[w] >= 0) continue;
-        const int target = pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[w])])];
-        if (target - static_cast<int>(i) - 1 <= 255) continue;
-        Item ja{Insn{static_cast<uint16_t>(c::kJmp | c::kJa), 0, 0, 0}, it.loc};
-        ja.tgt[0] = it.tgt[w];
-        it.tramp_item[w] = fresh[w] = static_cast<int>(items.size());
-        items.push_back(ja);
-        if (!inserted) {
-          next.reserve(item_order.size() + 64);
-          next.assign(item_order.begin(), item_order.begin() + static_cast<long>(i) + 1);
-          inserted = true;
+        const int t = bb.succ[w];
+        const int tp = block_pos[static_cast<size_t>(t)];
+        if (tp < 0) {
+          diags->error("internal error: backward branch in expression code generation");
+          return false;
+        }
+        // the jump lands at most two trampolines later than rev.size()
+        const int jump_at = static_cast<int>(rev.size()) + 2;
+        if (jump_at - tp - 1 <= 255 && static_cast<int>(rev.size()) - tp - 1 <= 255) {
+          dest[w] = tp;
+        } else if (tramp_pos[static_cast<size_t>(t)] >= 0 &&
+                   jump_at - tramp_pos[static_cast<size_t>(t)] - 1 <= 255) {
+          dest[w] = tramp_pos[static_cast<size_t>(t)];
+        } else if (w == 1 && bb.succ[0] == t && dest[0] != tp) {
+          dest[w] = dest[0];  // both exits to one far block: one trampoline
+        } else {
+          const IrBlock& tb = f.blocks[static_cast<size_t>(t)];
+          const int q = static_cast<int>(rev.size());
+          dest[w] = tramp_pos[static_cast<size_t>(t)] =
+              tb.is_ret ? place(Insn{static_cast<uint16_t>(c::kRet | c::kK), 0, 0, tb.ret_k}, bb.loc)
+                        : place(Insn{static_cast<uint16_t>(c::kJmp | c::kJa), 0, 0,
+                                     static_cast<uint32_t>(q - tp - 1)}, bb.loc);
         }
       }
-      // right after the jump, the newest first: this round's jf trampoline, then its jt one
-      for (int w = 1; w >= 0; --w)
-        if (fresh[w] >= 0) next.push_back(fresh[w]);
-    }
-    if (!inserted) break;
-    item_order.swap(next);
-  }
-  // final emission
-  out->clear();
-  locs->clear();
-  for (size_t i = 0; i < item_order.size(); ++i) {
-    const Item& it = items[static_cast<size_t>(item_order[i])];
-    Insn insn = it.insn;
-    if (it.tgt[0] >= 0) {
-      if (c::op(insn.code) == c::kJa && c::cls(insn.code) == c::kJmp && it.tgt[1] < 0) {
-        int target = pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[0])])];
-        insn.k = static_cast<uint32_t>(target - static_cast<int>(i) - 1);
-      } else {
-        for (int w = 0; w < 2; ++w) {
-          int target = it.tramp_item[w] >= 0
-                           ? pos[static_cast<size_t>(it.tramp_item[w])]
-                           : pos[static_cast<size_t>(block_item[static_cast<size_t>(it.tgt[w])])];
-          int off = target - static_cast<int>(i) - 1;
-          if (off < 0 || off > 255) {
-            diags->error("internal error: branch out of range in expression code generation");
-            return false;
-          }
-          (w == 0 ? insn.jt : insn.jf) = static_cast<uint8_t>(off);
+      const int j = static_cast<int>(rev.size());
+      Insn jump{bb.jcode, 0, 0, bb.k};
+      for (int w = 0; w < 2; ++w) {
+        const int off = j - dest[w] - 1;
+        if (off < 0 || off > 255) {
+          diags->error("internal error: branch out of range in expression code generation");
+          return false;
         }
+        (w == 0 ? jump.jt : jump.jf) = static_cast<uint8_t>(off);
       }
+      at = place(jump, bb.loc);
     }
-    out->push_back(insn);
-    locs->push_back(it.loc);
+    for (auto s = bb.stmts.rbegin(); s != bb.stmts.rend(); ++s) at = place(*s, bb.loc);
+    block_pos[static_cast<size_t>(b)] = at;
   }
+  out->assign(rev.rbegin(), rev.rend());
+  locs->assign(rev_locs.rbegin(), rev_locs.rend());
   return true;
 }
 
