@@ -146,6 +146,7 @@ class Gen {
   // While a set-able run is lowered (gen_set): the members' merged intervals, which
   // member_test searches instead of comparing with one value.
   const std::vector<std::pair<uint32_t, uint32_t>>* set_ = nullptr;
+  std::vector<uint8_t> no_sets_;  // `or` nodes whose tree or_segments has looked at
   uint32_t col_ = 0;  // column of the node being compiled, for errors and block locations
 
   // Link-layer state (libpcap's off_linktype, off_linkpl, off_nl, stack depths).

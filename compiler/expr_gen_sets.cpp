@@ -116,12 +116,15 @@ bool Gen::same_set(const SetMember& a, const SetMember& b) {
 std::vector<Gen::OrSegment> Gen::or_segments(int32_t root) {
   std::vector<OrSegment> out;
   if (opts_.opt_level == 0 || f_.unoptimised_reference) return out;
+  if (no_sets_.empty()) no_sets_.assign(ast_.nodes.size(), 0);
+  if (no_sets_[static_cast<size_t>(root)]) return out;  // inside a tree already looked at
   std::vector<int32_t> leaves, stack{root};
   while (!stack.empty()) {
     const int32_t i = stack.back();
     stack.pop_back();
     const Node& n = ast_.at(i);
     if (n.kind == NodeKind::kOr) {
+      no_sets_[static_cast<size_t>(i)] = 1;  // each `or` tree is looked at once (linear)
       stack.push_back(n.b);
       stack.push_back(n.a);
     } else {

@@ -149,6 +149,7 @@ class Optimiser {
     snap_order_.clear();
     max_level_ = 0;
     words_ = 0;
+    work_ = 0;
   }
 
   // libpcap's opt_loop(do_stmts = 0) followed by intern_blocks and opt_root: passes until one
@@ -157,6 +158,10 @@ class Optimiser {
   // (or_pullup/and_pullup) exactly in libpcap's order and with its stale snapshot: which tests
   // and loads survive decides the verdict of packets snapped short of a load.
   void run() {
+    if (topo().size() > kLoopBlocks) {
+      run_linear();
+      return;
+    }
     // values that change identity after the first pass (libpcap's peephole rewrites clear its
     // done flag, so it runs a second pass)
     bool rewrites = false;
@@ -167,7 +172,8 @@ class Optimiser {
       set_phase(1);
     }
     int branch_only = 0;  // passes in a row that only moved branches (libpcap's loop_count)
-    for (int iter = 0; iter < 1000; ++iter) {
+    work_ = 0;
+    for (int iter = 0; iter < 1000 && work_ < kWorkBudget; ++iter) {
       bool changed = false;
       skipped_ = false;
       if (!fp_->unoptimised_reference) set_phase(std::min(iter, 1));
@@ -202,6 +208,48 @@ class Optimiser {
   std::vector<int> key_of_;
 
   IrBlock& blk(int i) { return fp_->blocks[static_cast<size_t>(i)]; }
+
+  // Bounds that keep big inputs fast (they make the output less optimised, never wrong: every
+  // step keeps the verdict of every full-length packet). libpcap's passes keep, per edge, the
+  // facts of all its dominating tests: for a chain of n tests that is O(n^2) facts a pass
+  // (libpcap #1255: 1,000 hosts, 1 GB). Graphs over kLoopBlocks reachable blocks get the linear
+  // steps only (run_linear); smaller ones stop their passes once they have handled kWorkBudget
+  // facts (a few hundred milliseconds), as libpcap stops after 100 passes of branch movement.
+  static constexpr size_t kLoopBlocks = 3000;
+  static constexpr uint64_t kWorkBudget = 40'000'000;
+  uint64_t work_ = 0;
+
+  // The linear steps: constant tests folded, each edge threaded past successors that test the
+  // same value the same way (their outcome is the edge's own; bottom-up, so a chain of equal
+  // tests is crossed in one step), identical blocks merged, the entry bypassed. Loads are never
+  // skipped (only tests of a value already loaded on the path), so snapped packets keep the
+  // verdict of the unoptimised program.
+  void run_linear() {
+    convert_late_relations();
+    set_phase(1);
+    pass_ = 1000;
+    if (fold_constant_tests()) dirty_ = true;
+    const std::vector<int> order = topo();
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      IrBlock& bb = blk(*it);
+      if (bb.is_ret || bb.opaque) continue;
+      const int kb = key(*it);
+      for (int w = 0; w < 2; ++w) {
+        const Fact own{2 * *it + w, kb, bb.jcode, bb.k, w == 0};
+        int t = bb.succ[w];
+        for (int guard = 0; guard < 64; ++guard) {
+          const IrBlock& tb = blk(t);
+          if (tb.is_ret || tb.opaque) break;
+          const int d = decide({&own, 1}, key(t), tb.jcode, tb.k);
+          if (d < 0) break;
+          t = tb.succ[d ? 0 : 1];
+        }
+        if (t != bb.succ[w]) bb.succ[w] = t, dirty_ = true;
+      }
+    }
+    for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
+    root_bypass();
+  }
 
   // Value identity of a block's test: blocks with equal statements (and the same relation tag)
   // share a key; opaque blocks get their own. Hash-consed without building strings.
@@ -354,6 +402,7 @@ class Optimiser {
       const IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
       const Facts& fin = in[static_cast<size_t>(b)];
+      work_ += 2 * fin.size() + 2;
       // propagate facts to successors (intersection over the incoming edges)
       for (int w = 0; w < 2; ++w) {
         int s = bb.succ[w];

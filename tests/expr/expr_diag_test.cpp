@@ -82,13 +82,18 @@ TEST(ExprDiag, LongFlatExpressionsCompile) {
     for (int i = 0; i < n; ++i) s += (i || !head.empty() ? sep : "") + term;
     return s;
   };
-  bpf::compiler::ExprOptions o0;
-  o0.opt_level = 0;
-  for (const std::string& e : {repeat("", " or ", "ip", 20000), repeat("", " and ", "ip", 12000),
-                               repeat("len", " + ", "1", 12000) + " > 0",
-                               repeat("", " or ", "tcp port 1", 3000)}) {
-    auto r = bpf::compiler::compile_expression(e, o0);
-    EXPECT_TRUE(r.ok()) << e.substr(0, 40) << ": " << r.diagnostics().render("<expr>").substr(0, 300);
+  for (int level : {0, 1, 2}) {
+    bpf::compiler::ExprOptions o;
+    o.opt_level = level;
+    for (const std::string& e : {repeat("", " or ", "ip", 20000), repeat("", " and ", "ip", 12000),
+                                 repeat("len", " + ", "1", 12000) + " > 0",
+                                 repeat("", " or ", "tcp port 1", 3000)}) {
+      auto r = bpf::compiler::compile_expression(e, o);
+      EXPECT_TRUE(r.ok()) << e.substr(0, 40) << " -O" << level << ": "
+                          << r.diagnostics().render("<expr>").substr(0, 300);
+      // the optimiser still finds what libpcap's finds on such lists (bounded, not skipped)
+      if (level > 0 && e.rfind("ip or", 0) == 0) EXPECT_EQ(r->insns.size(), 4u);
+    }
   }
 }
 
