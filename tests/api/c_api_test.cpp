@@ -297,11 +297,19 @@ TEST(CApiVerify, AcceptsAndRejectsWithEveryReason) {
   bpfc_program_free(&prog);
 }
 
-TEST(CApiFilter, EveryEngineGivesTheSameVerdicts) {
+// "arp or tcp port 80" and three packets: ARP (accepted), HTTP (accepted), SSH (rejected).
+class CApiArpOrHttp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(bpfc_compile(&prog, "arp or tcp port 80", kEn10mb, 0, 2, err.get()), 0);
+  }
+  void TearDown() override { bpfc_program_free(&prog); }
   Errbuf err;
-  bpfc_program prog;
-  ASSERT_EQ(bpfc_compile(&prog, "arp or tcp port 80", kEn10mb, 0, 2, err.get()), 0);
-  const auto arp = ether(0x0806, 42), http = tcp(80), ssh = tcp(22);
+  bpfc_program prog{0, nullptr};
+  const std::vector<unsigned char> arp = ether(0x0806, 42), http = tcp(80), ssh = tcp(22);
+};
+
+TEST_F(CApiArpOrHttp, EveryEngineGivesTheSameVerdicts) {
   for (const std::string& e : engines()) {
     bpfc_filter* f = bpfc_filter_new(&prog, e.c_str(), BPFC_TARGET_LINUX, err.get());
     ASSERT_NE(f, nullptr) << e << ": " << err.str();
@@ -320,7 +328,6 @@ TEST(CApiFilter, EveryEngineGivesTheSameVerdicts) {
   bpfc_filter_free(nullptr);
   EXPECT_EQ(bpfc_filter_run(nullptr, arp.data(), 42, 42), 0u);
   EXPECT_STREQ(bpfc_filter_engine(nullptr), "");
-  bpfc_program_free(&prog);
 }
 
 TEST(CApiFilter, BsdTargetRunsWithBsdSemantics) {
@@ -416,11 +423,7 @@ TEST(CApiBatch, MatchesRunInChunksAndAtZero) {
   bpfc_program_free(&prog);
 }
 
-TEST(CApiThreads, OneFilterFromManyThreads) {
-  Errbuf err;
-  bpfc_program prog;
-  ASSERT_EQ(bpfc_compile(&prog, "arp or tcp port 80", kEn10mb, 0, 2, err.get()), 0);
-  const auto arp = ether(0x0806, 42), http = tcp(80), ssh = tcp(22);
+TEST_F(CApiArpOrHttp, OneFilterFromManyThreadsAtOnce) {
   for (const std::string& e : engines()) {
     bpfc_filter* f = bpfc_filter_new(&prog, e.c_str(), BPFC_TARGET_LINUX, err.get());
     ASSERT_NE(f, nullptr) << err.str();
@@ -444,7 +447,6 @@ TEST(CApiThreads, OneFilterFromManyThreads) {
     for (int t = 0; t < 8; ++t) EXPECT_EQ(wrong[t], 0) << e << " thread " << t;
     bpfc_filter_free(f);
   }
-  bpfc_program_free(&prog);
 }
 
 TEST(CApiThreads, CompileAndBuildInParallel) {
