@@ -25,6 +25,8 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/package/bpfcConfigVersion.c
 install(FILES ${CMAKE_BINARY_DIR}/package/bpfcConfig.cmake
               ${CMAKE_BINARY_DIR}/package/bpfcConfigVersion.cmake
         DESTINATION ${_cmakedir})
+file(RELATIVE_PATH BPFC_PC_TO_PREFIX /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+string(REGEX REPLACE "/$" "" BPFC_PC_TO_PREFIX "${BPFC_PC_TO_PREFIX}")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/bpfc.pc.in ${CMAKE_BINARY_DIR}/package/bpfc.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/package/bpfc.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
