@@ -1,11 +1,14 @@
 # Two entry points that work on a fresh Debian 12 machine as root (see README.md):
 #   make demo   install what is missing, build, run the demo on files in examples/
 #   make test   install what is missing, build, run the whole test suite
+#   make install PREFIX=P   build, then install tools, libbpfc, headers, CMake/pkg-config
+#               files, manual pages and completions under P (cmake --install; ../shared/API.md)
 BUILD ?= build
 JOBS ?= 2
+PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test bench asan clean
+.PHONY: all deps configure build demo test bench asan clean install
 
 all: build
 
@@ -23,6 +26,9 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	$(BUILD)/bin/bpfc_bench

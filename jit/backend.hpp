@@ -45,6 +45,7 @@ Result<Backend> compile_llvm(const vm::VerifiedProgram& prog);    // jit/llvm/
 // so that only processes that use it load libLLVM: its ~420,000 relocations cost ~15 ms at every
 // start of a binary linked with it, more than bpfdump needs to filter a 50 MB file. The module
 // is built with the binaries; llvm_plugin() (jit/engine.cpp) finds it (BPFC_LLVM_PLUGIN, then
+// the directory of libbpfc.so when this code is in it, then
 // <executable>/../lib, then the build tree) and checks `abi`.
 struct LlvmPlugin {
   uint64_t abi;

@@ -1,6 +1,7 @@
 // Engine choice and the Filter wrapper (see engine.hpp), the interpreter backend, and the loader
 // of the LLVM engine's module (jit/backend.hpp, LlvmPlugin): dlopen()ed once, on first use, from
-// BPFC_LLVM_PLUGIN, <executable>/../lib, <executable>/ or the build tree; its table must carry
+// BPFC_LLVM_PLUGIN, the directory of the library holding this code (libbpfc.so's lib/),
+// <executable>/../lib, <executable>/ or the build tree; its table must carry
 // this build's kLlvmPluginAbi. Tested by tests/jit/llvm_engine_test.cpp (tools' dependencies,
 // --emit-llvm, a broken module) and every Engine::kLlvm test.
 #include "jit/engine.hpp"
@@ -54,6 +55,15 @@ const LlvmPlugin* llvm_plugin(std::string* why) {
     std::vector<std::string> paths;
     if (const char* env = std::getenv("BPFC_LLVM_PLUGIN"); env != nullptr && *env != 0)
       paths.push_back(env);
+    // Beside the library holding this code (libbpfc.so, installed with the module in the
+    // same lib/), so that an application linked with it finds the module of its own install.
+    Dl_info self{};
+    if (dladdr(reinterpret_cast<const void*>(&llvm_plugin), &self) != 0 &&
+        self.dli_fname != nullptr && self.dli_fname[0] == '/') {
+      std::string dir(self.dli_fname);
+      dir.erase(dir.find_last_of('/') + 1);
+      paths.push_back(dir + "libbpfc_llvm.so");
+    }
     char exe[PATH_MAX];
     const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {

@@ -8,6 +8,7 @@ pkgs=(
   libasmjit-dev llvm-16-dev libpcap-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 tcpdump
+  groff-base  # tests/man: man pages render without warnings
   netsniff-ng  # its bpfc: reference assembler for tests/asm/bpf_asm_diff_test.cpp
 )
 
