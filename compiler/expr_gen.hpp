@@ -147,6 +147,8 @@ class Gen {
   // member_test searches instead of comparing with one value.
   const std::vector<std::pair<uint32_t, uint32_t>>* set_ = nullptr;
   std::vector<uint8_t> no_sets_;  // `or` nodes whose tree or_segments has looked at
+  // ... and, for port sets with ranges, the first member's interval (Gen::guarded_port_pair).
+  const std::vector<std::pair<uint32_t, uint32_t>>* set_first_ = nullptr;
   uint32_t col_ = 0;  // column of the node being compiled, for errors and block locations
 
   // Link-layer state (libpcap's off_linktype, off_linkpl, off_nl, stack depths).
@@ -202,6 +204,7 @@ class Gen {
   std::vector<OrSegment> or_segments(int32_t root);
   Cond gen_set(const std::vector<int32_t>& members);
   Cond member_test(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask);
+  Cond guarded_port_pair(bool v6);
   Cond search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l, size_t r,
               uint32_t lo_known, uint32_t hi_known);
 

@@ -59,12 +59,23 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
   SetMember m;
   m.qual = q;
   switch (n.id_kind) {
-    case IdKind::kHost4: {  // a whole address, `host A` / `A`
-      if (q.addr != QAddr::kDefault && q.addr != QAddr::kHost) return std::nullopt;
-      if (std::count(n.str.begin(), n.str.end(), '.') != 3) return std::nullopt;
+    case IdKind::kHost4: {  // a whole address, `host A` / `A`; `net A.B` (gen_ncode's net)
       uint32_t v;
-      if (atoin(n.str, &v) != 32) return std::nullopt;
+      const int vlen = atoin(n.str, &v);
+      if (vlen < 0) return std::nullopt;
       m.cls = SetMember::kIpv4;
+      if (q.addr == QAddr::kNet) {
+        uint32_t mask = 0xffffffffu;
+        while (v && (v & 0xff000000u) == 0) {
+          v <<= 8;
+          mask <<= 8;
+        }
+        m.lo = v & mask;
+        m.hi = v | ~mask;
+        return m;
+      }
+      if (q.addr != QAddr::kDefault && q.addr != QAddr::kHost) return std::nullopt;
+      if (vlen != 32) return std::nullopt;
       m.lo = m.hi = v;
       return m;
     }
@@ -155,17 +166,9 @@ std::vector<Gen::OrSegment> Gen::or_segments(int32_t root) {
   return out;
 }
 
-// Lowers a run as its first member's primitive, with the member comparison replaced by the
-// search over every member's interval (member_test).
-Cond Gen::gen_set(const std::vector<int32_t>& members) {
-  std::vector<std::pair<uint32_t, uint32_t>> iv;
-  iv.reserve(members.size());
-  SetMember first;
-  for (int32_t i : members) {
-    const SetMember m = *set_member(ast_.at(i));
-    if (iv.empty()) first = m;
-    iv.emplace_back(m.lo, m.hi);
-  }
+namespace {
+
+std::vector<std::pair<uint32_t, uint32_t>> merge_intervals(std::vector<std::pair<uint32_t, uint32_t>> iv) {
   std::sort(iv.begin(), iv.end());
   std::vector<std::pair<uint32_t, uint32_t>> merged;
   for (const auto& [lo, hi] : iv) {
@@ -175,18 +178,85 @@ Cond Gen::gen_set(const std::vector<int32_t>& members) {
       merged.emplace_back(lo, hi);
     }
   }
-  set_ = &merged;
+  return merged;
+}
+
+}  // namespace
+
+// Lowers a run as its first member's primitive, with the member comparison replaced by the
+// search over the members' intervals (member_test). The groups follow libpcap's optimised
+// program, so that snapped packets fail their loads where they do there:
+//  - addresses: one search per netmask, in the order the masks first appear (libpcap's pullups
+//    gather the tests of one value, `ld [26]; and #m`; the src tests of a mask, then its dst
+//    tests, then the next mask's);
+//  - ports: one search when all are single ports (gathered the same way); with port ranges
+//    (two tests each, which stop libpcap's pullups) libpcap gathers only the leading single
+//    ports (or the leading range) before it loads the dst field. Then `port_dir` searches the
+//    src field for those, loads the dst field (where libpcap's second load fails), and only
+//    then searches both fields for all members (set_first_, guarded_port_pair).
+Cond Gen::gen_set(const std::vector<int32_t>& members) {
+  std::vector<SetMember> ms;
+  ms.reserve(members.size());
+  for (int32_t i : members) ms.push_back(*set_member(ast_.at(i)));
   const Node& n = ast_.at(members.front());
   col_ = n.column;
-  Cond r;
-  if (first.cls == SetMember::kIpv4) {
-    r = host(first.lo, 0xffffffffu, n.qual.proto, n.qual.dir, n.qual.addr);
-  } else {
-    const int p = port_proto(n.qual.proto);
-    r = port(p, n.qual.dir, true, first.lo, first.hi);
+  const Qual q = n.qual;
+  if (ms.front().cls == SetMember::kIpv4) {
+    std::vector<uint32_t> masks;  // ~(hi - lo), in order of first appearance
+    for (const SetMember& m : ms)
+      if (std::find(masks.begin(), masks.end(), ~(m.hi - m.lo)) == masks.end()) masks.push_back(~(m.hi - m.lo));
+    Cond r;
+    for (size_t g = 0; g < masks.size(); ++g) {
+      std::vector<std::pair<uint32_t, uint32_t>> iv;
+      for (const SetMember& m : ms)
+        if (~(m.hi - m.lo) == masks[g]) iv.emplace_back(m.lo, m.hi);
+      const auto merged = merge_intervals(std::move(iv));
+      set_ = &merged;
+      Cond c = host(merged.front().first, masks[g], q.proto, q.dir, q.addr);
+      set_ = nullptr;
+      r = g == 0 ? c : or_(r, c);
+    }
+    return r;
   }
+  std::vector<std::pair<uint32_t, uint32_t>> iv;
+  bool ranges = false;
+  for (const SetMember& m : ms) {
+    iv.emplace_back(m.lo, m.hi);
+    ranges |= m.lo != m.hi;
+  }
+  const auto merged = merge_intervals(std::move(iv));
+  // the members libpcap gathers before its first load of the dst field: the single ports up
+  // to the first range (a two-test range stops its pullups), or that range when it leads
+  std::vector<std::pair<uint32_t, uint32_t>> lead;
+  for (const SetMember& m : ms) {
+    if (m.lo != m.hi) {
+      if (lead.empty()) lead.emplace_back(m.lo, m.hi);
+      break;
+    }
+    lead.emplace_back(m.lo, m.hi);
+  }
+  const auto first = merge_intervals(std::move(lead));
+  set_ = &merged;
+  set_first_ = ranges ? &first : nullptr;
+  Cond r = port(port_proto(q.proto), q.dir, true, ms.front().lo, ms.front().hi);
   set_ = nullptr;
+  set_first_ = nullptr;
   return r;
+}
+
+// libpcap's order for `src or dst` port sets with ranges (see gen_set): the leading members'
+// src search, the dst field loaded (always true: only its failure matters), then the searches
+// of both fields for every member.
+Cond Gen::guarded_port_pair(bool v6) {
+  const Rel rel = v6 ? Rel::kTranIpv6 : Rel::kTranIpv4;
+  const auto* all = set_;
+  set_ = set_first_;
+  Cond first = member_test(rel, 0, 2, 0, 0xffffffffu);
+  set_ = all;
+  Cond guard = test(load(rel, 2, 2), c::kJge, 0);
+  Cond src = member_test(rel, 0, 2, 0, 0xffffffffu);
+  Cond rest = or_(src, member_test(rel, 2, 2, 0, 0xffffffffu));
+  return or_(first, and_(guard, rest));
 }
 
 // The comparison of a member field with the member value: one test, or (within gen_set) the

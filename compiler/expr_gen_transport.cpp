@@ -36,6 +36,7 @@ Cond Gen::port_dir(bool v6, QDir dir, bool range, uint32_t lo, uint32_t hi) {
     }
     case QDir::kDefault:
     case QDir::kOr: {
+      if (set_first_) return guarded_port_pair(v6);  // a port set with ranges
       Cond b0 = atom(0);
       return or_(b0, atom(2));
     }
