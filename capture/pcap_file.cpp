@@ -159,7 +159,8 @@ class PcapReader final : public Source {
  public:
   static constexpr size_t kBatch = 256;
   static constexpr size_t kChunk = size_t(256) << 10;          // one pread
-  static constexpr size_t kCapacity = kChunk + 16 + 262144;    // + one whole record left over
+  // kChunk + one whole record left over, in whole pages (aligned_alloc wants a multiple).
+  static constexpr size_t kCapacity = (kChunk + 16 + 262144 + 4095) & ~size_t(4095);
 
   ~PcapReader() override {
     if (fd_ >= 0) ::close(fd_);
