@@ -242,13 +242,23 @@ TEST_F(Reader, EveryModeReadsPipesFifosAndDevStdin) {
 
 // ---- 5. a signal while stdin is idle ----
 
-// Runs `(cat IN; sleep 20) | bpfdump -r - ARGS`, sends SIGINT to bpfdump after 300 ms and returns
-// how long it took to end after that, its exit status and its stdout.
+// Runs `(cat IN; sleep 20) | bpfdump -r - ARGS`, sends SIGINT to bpfdump once it has read IN, and
+// returns how long it took to end after that, its exit status and its stdout.
 struct Interrupted {
   double secs = 99;
   int status = -1;
   std::string out;
 };
+// Bytes a process has read so far (rchar in /proc/PID/io), 0 if unknown.
+uint64_t read_bytes(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  uint64_t v = 0;
+  while (f >> key >> v)
+    if (key == "rchar:") return v;
+  return 0;
+}
+
 Interrupted interrupt_idle(const std::string& in, const std::string& args, const std::string& outf) {
   Interrupted r;
   int fds[2];
@@ -269,7 +279,13 @@ Interrupted interrupt_idle(const std::string& in, const std::string& args, const
   }
   close(fds[0]);
   close(fds[1]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Idle: bpfdump has read the whole file (its rchar, /proc/PID/io, counts it; at most 5 s on a
+  // loaded machine), then a little more time to process it.
+  struct stat in_st{};
+  stat(in.c_str(), &in_st);
+  for (int i = 0; i < 500 && read_bytes(pid) < uint64_t(in_st.st_size); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   kill(pid, SIGINT);
   const auto t0 = std::chrono::steady_clock::now();
   int st = 0;
