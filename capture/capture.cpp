@@ -33,6 +33,7 @@ Result<std::unique_ptr<Capture>> Capture::open_file(const std::string& path, con
   c->opts_ = opts;
   c->opts_.fanout = 1;
   c->linktype_ = (*src)->linktype();
+  c->linktype_ext_ = (*src)->linktype_ext();
   c->source_snaplen_ = (*src)->snaplen();
   c->nano_ = (*src)->nano();
   auto t = std::make_unique<Thread>();

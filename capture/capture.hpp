@@ -90,6 +90,8 @@ class Capture {
   void stop();
 
   int linktype() const { return linktype_; }
+  // Files: the FCS bits of the header's link type (Source::linktype_ext), for PcapWriter::open.
+  uint32_t linktype_ext() const { return linktype_ext_; }
   // Packet timestamps are in nanoseconds (else microseconds).
   bool nano() const { return nano_; }
   uint32_t snaplen() const { return opts_.snaplen; }
@@ -114,6 +116,7 @@ class Capture {
   bool uses_context_ = false;
   std::vector<vm::Insn> kernel_filter_;
   int linktype_ = 1;
+  uint32_t linktype_ext_ = 0;
   uint32_t source_snaplen_ = 262144;
   bool nano_ = false;
   bool live_ = false;

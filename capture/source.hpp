@@ -1,14 +1,18 @@
 // Packet sources and the pcap sink.
 //
 // A Source hands out packets in groups (`Frames`), as views that stay valid until the next
-// read(): a pcap/pcapng file through libpcap (one packet per group: libpcap reuses its buffer), or
+// read(): a classic pcap file through our reader (up to 256 records per group, views into its
+// buffer), any other pcap/pcapng input through libpcap (one packet per group: libpcap reuses its
+// buffer), or
 // a live interface through an AF_PACKET socket with a TPACKET_V3 mmap ring (one ring block per
 // group; the block is handed back to the kernel at the next read(), i.e. as soon as the capture
 // thread has filtered and stored its packets).
 //
 // Errors are values: a missing or corrupt file, a truncated record, a nonexistent interface or a
 // refused socket option come back as a message (read() returns kError and error() says why; the
-// packets read before stay counted). Nothing throws.
+// packets read before stay counted). Nothing throws. An input is opened once (pipes, FIFOs and
+// /dev/stdin work as files do), and a file that shrinks while it is read ends like a truncated
+// file (never a fault: it is read with pread, not mapped).
 //
 // The live source can carry a kernel filter (SO_ATTACH_FILTER, optionally SO_LOCK_FILTER): the
 // program is attached before the socket is bound, so no unfiltered packet ever enters the ring.
@@ -61,6 +65,9 @@ class Source {
   // valid until the next call.
   virtual Status read(std::vector<Frame>& out, int timeout_ms) = 0;
   virtual int linktype() const = 0;
+  // Files: the upper bits of the header's link type (the FCS length, LT_LINKTYPE_EXT), as
+  // libpcap's pcap_datalink_ext; what a copy of the file should declare with linktype().
+  virtual uint32_t linktype_ext() const { return 0; }
   virtual uint32_t snaplen() const = 0;
   // Timestamp fractions are nanoseconds (else microseconds).
   virtual bool nano() const = 0;
@@ -73,9 +80,14 @@ class Source {
   std::string error_;
 };
 
-// A pcap or pcapng file, "-" for stdin (libpcap). Timestamps in microseconds (as tcpdump reads
-// by default; libpcap scales nanosecond files down) or, with `nano`, nanoseconds.
+// A pcap or pcapng file, "-" for stdin, opened once (FIFOs and pipes too). Timestamps in
+// microseconds (as tcpdump reads by default; nanosecond files scaled down as libpcap does) or,
+// with `nano`, nanoseconds.
 Result<std::unique_ptr<Source>> open_file(const std::string& path, bool nano = false);
+
+// Why tcpdump refuses captures of this DLT (libpcap's filter compiler does not know it: "unknown
+// data link type 999 (min 104, max 289)"), empty when the link type is known.
+std::string unknown_linktype(int dlt);
 
 struct LiveOptions {
   uint32_t snaplen = 262144;
@@ -98,13 +110,15 @@ struct LiveOptions {
 Result<std::unique_ptr<Source>> open_live(const std::string& iface, const LiveOptions& opts);
 
 // Writes classic pcap (host byte order, as tcpdump -w; microsecond magic 0xa1b2c3d4, or
-// 0xa1b23c4d with `nano`), "-" = stdout. Timestamps are written raw.
+// 0xa1b23c4d with `nano`), "-" = stdout. Timestamps are written raw. The header's link type is
+// the DLT's LINKTYPE with `linktype_ext` (Source::linktype_ext, the FCS bits) or'ed in.
 // Buffered; close() flushes and reports a write error. Records are written whole or not at all
 // when the buffer is flushed, so a file ended by Ctrl-C is complete.
 class PcapWriter {
  public:
   static Result<std::unique_ptr<PcapWriter>> open(const std::string& path, int linktype,
-                                                  uint32_t snaplen, bool nano = false);
+                                                  uint32_t snaplen, bool nano = false,
+                                                  uint32_t linktype_ext = 0);
   ~PcapWriter();
   PcapWriter(const PcapWriter&) = delete;
   PcapWriter& operator=(const PcapWriter&) = delete;
@@ -118,6 +132,8 @@ class PcapWriter {
   // Flushes and closes; false (and error()) on a write error.
   bool close();
   const std::string& error() const { return error_; }
+  // errno of the first failed write (EPIPE: the reader of a pipe went away), 0 if none.
+  int error_number() const { return errno_; }
 
  private:
   PcapWriter() = default;
@@ -126,6 +142,7 @@ class PcapWriter {
   std::vector<uint8_t> buf_;
   size_t used_ = 0;
   std::string error_;
+  int errno_ = 0;
 };
 
 }  // namespace bpf::capture

@@ -8,14 +8,21 @@
 // ring) to a pcap writer (-w), or to one tcpdump-style line each.
 //
 // --verdicts and --bench bypass the ring: they need every input packet's verdict, not only the
-// accepted ones. Ctrl-C (SIGINT/SIGTERM) stops the capture threads; whatever they stored is still
-// written, the output file is closed complete and the statistics are printed.
+// accepted ones. Every mode opens its input once, so pipes, FIFOs and /dev/stdin work. Ctrl-C
+// (SIGINT/SIGTERM) stops the capture threads, also while a pipe is idle; whatever they stored is
+// still written, the output file is closed complete and the statistics are printed. A write
+// error (full disk, /dev/full) stops the run with a message; a closed pipe (`| head`) stops it
+// at once, quietly. Both exit 1. When reading a file, -s is ignored, as tcpdump ignores it; the
+// file's link type (with its FCS bits) and timestamps go to -w as tcpdump writes them, and a link
+// type libpcap does not know is refused, as tcpdump refuses it (unless --program is given).
 //
 // Exit status: 0 success, 1 invalid program/expression or an input/output error (e.g. truncated
 // file: the packets before it are processed and counted), 2 usage error.
-// Tested in tests/capture/bpfdump_test.cpp (against tcpdump) and tests/capture/live_test.cpp.
+// Tests: tests/capture/bpfdump_test.cpp (against tcpdump), tests/capture/reader_test.cpp
+// (changing files, pipes, signals, output errors), tests/capture/live_test.cpp.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +58,27 @@ using namespace bpf;
 std::atomic<bool> g_interrupted{false};
 void on_signal(int) { g_interrupted.store(true); }
 
+// Summaries and verdicts on stdout. The first failed write is kept (its errno); after it nothing
+// more is written and the run stops. A closed pipe (EPIPE: SIGPIPE is ignored) is not worth a
+// message, anything else is one.
+struct Stdout {
+  int error = 0;
+  bool write(const std::string& s) {
+    if (error == 0 && !s.empty() && std::fwrite(s.data(), 1, s.size(), stdout) != s.size()) error = errno ? errno : EIO;
+    return error == 0;
+  }
+  bool flush() {
+    if (error == 0 && std::fflush(stdout) != 0) error = errno ? errno : EIO;
+    return error == 0;
+  }
+  // Exit status contribution: 0, or 1 after a failed write (with a message unless EPIPE).
+  int report() const {
+    if (error == 0) return 0;
+    if (error != EPIPE) std::fprintf(stderr, "bpfdump: standard output: %s\n", std::strerror(error));
+    return 1;
+  }
+};
+
 struct Args {
   std::string read_file, iface, write_file, program_file, input_format;
   std::string engine = "auto", semantics = "linux";
@@ -69,8 +97,8 @@ constexpr const char* kUsage =
     "  -r FILE          read a pcap or pcapng file (- for stdin)\n"
     "  -i IFACE         live capture through the AF_PACKET TPACKET_V3 ring\n"
     "  -w FILE          write accepted packets as pcap (- for stdout)\n"
-    "  -c N             stop after N accepted packets\n"
-    "  -s N             snap length (default 262144)\n"
+    "  -c N             stop after N accepted packets (--verdicts: after N verdict lines)\n"
+    "  -s N             snap length (default 262144; ignored when reading a file, as by tcpdump)\n"
     "  --program FILE   use a program (assembly or bytecode) instead of an expression\n"
     "  -x F             input format of --program: asm, c, ddd, xt_bpf, bin (default: detected)\n"
     "  --engine E       interp, asmjit, llvm, kernel (live only), auto (default)\n"
@@ -314,25 +342,30 @@ void print_stats(const capture::CaptureStats& s, double secs) {
                secs, secs > 0 ? double(s.received) / secs : 0.0);
 }
 
-// --verdicts and --bench: every input packet, straight from the file.
-int run_offline_direct(const Args& a, const jit::Filter* filter, bool uses_context) {
-  auto src = capture::open_file(a.read_file);
-  if (!src.ok()) {
-    std::fputs(("bpfdump: " + src.diagnostics().items().front().message + "\n").c_str(), stderr);
-    return 1;
-  }
-  capture::Source& s = **src;
+// A source error (e.g. a truncated file) ends the read: reported, unless Ctrl-C ended it.
+int report_source_error(const Args& a, const capture::Source& s) {
+  if (g_interrupted.load()) return 0;
+  std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.c_str(), s.error().c_str());
+  return 1;
+}
+
+// --verdicts and --bench: every input packet, straight from the source run() opened (once: it
+// may be a pipe). -c N with --verdicts prints N verdict lines (the first N input packets).
+int run_offline_direct(const Args& a, capture::Source& s, const jit::Filter* filter, bool uses_context) {
   const int linktype = s.linktype();
-  const uint32_t snaplen = a.snaplen.value_or(262144);
+  const uint32_t snaplen = 262144;  // reading a file: -s is ignored, as tcpdump ignores it
   std::vector<capture::Frame> frames;
   int status = 0;
   const auto t0 = std::chrono::steady_clock::now();
   if (a.verdicts) {
+    Stdout so;
     std::string out;
     uint64_t index = 0, accepted = 0, rejected = 0;
-    for (;;) {
-      const auto st = s.read(frames, -1);
+    bool done = false;
+    while (!done && !g_interrupted.load()) {
+      const auto st = s.read(frames, 100);
       for (const capture::Frame& f : frames) {
+        if (a.count && index >= *a.count) break;
         const uint32_t v = filter ? filter->run(f.data, f.caplen, f.wirelen, capture::make_context(f, linktype)) : snaplen;
         (v ? accepted : rejected) += 1;
         out += std::to_string(index++);
@@ -340,18 +373,19 @@ int run_offline_direct(const Args& a, const jit::Filter* filter, bool uses_conte
         out += std::to_string(v);
         out += '\n';
       }
-      if (out.size() > (1u << 16)) {
-        std::fwrite(out.data(), 1, out.size(), stdout);
+      // Lines go out in 64 KiB pieces, and all of them whenever the input is idle (a pipe fed
+      // slowly shows its verdicts as they come).
+      const bool idle = frames.empty() && !out.empty();
+      if (out.size() > (1u << 16) || idle) {
+        if (!so.write(out) || (idle && !so.flush())) break;
         out.clear();
       }
-      if (st == capture::Source::Status::kError) {
-        std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.c_str(), s.error().c_str());
-        status = 1;
-      }
-      if (st != capture::Source::Status::kOk || (a.count && accepted >= *a.count)) break;
+      if (st == capture::Source::Status::kError) status = report_source_error(a, s);
+      done = st != capture::Source::Status::kOk || (a.count && index >= *a.count);
     }
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    std::fflush(stdout);
+    so.write(out);
+    so.flush();
+    status = std::max(status, so.report());
     if (a.stats) {
       capture::CaptureStats cs;
       cs.received = index;
@@ -365,16 +399,13 @@ int run_offline_direct(const Args& a, const jit::Filter* filter, bool uses_conte
   std::vector<uint8_t> arena;
   struct Rec { size_t off; uint32_t caplen, wirelen; capture::Frame frame; };
   std::vector<Rec> recs;
-  for (;;) {
-    const auto st = s.read(frames, -1);
+  while (!g_interrupted.load()) {
+    const auto st = s.read(frames, 100);
     for (const capture::Frame& f : frames) {
       recs.push_back({arena.size(), f.caplen, f.wirelen, f});
       arena.insert(arena.end(), f.data, f.data + f.caplen);
     }
-    if (st == capture::Source::Status::kError) {
-      std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.c_str(), s.error().c_str());
-      status = 1;
-    }
+    if (st == capture::Source::Status::kError) status = report_source_error(a, s);
     if (st != capture::Source::Status::kOk) break;
   }
   if (recs.empty()) {
@@ -403,15 +434,45 @@ int run_offline_direct(const Args& a, const jit::Filter* filter, bool uses_conte
     accepted += size_t(std::count_if(verdicts.begin(), verdicts.end(), [](uint32_t v) { return v != 0; }));
   }
   const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - b0).count();
-  std::printf("ns/packet: %.3f\n", ns / double(views.size() * *a.bench));
+  char line[64];
+  std::snprintf(line, sizeof line, "ns/packet: %.3f\n", ns / double(views.size() * *a.bench));
+  Stdout so;
+  so.write(line);
+  so.flush();
   std::fprintf(stderr, "packets: %zu, runs: %" PRIu64 ", accepted per run: %" PRIu64 ", engine: %s\n",
                views.size(), *a.bench, accepted / *a.bench,
                filter ? std::string(jit::engine_name(filter->engine())).c_str() : "none");
-  return status;
+  return std::max(status, so.report());
+}
+
+// -w naming the file -r reads (or stdout, with -w -, being it): tcpdump truncates its own input
+// and ends with "truncated dump file" and a clobbered file; refuse instead, before anything is
+// written.
+bool writes_over_input(const Args& a) {
+  struct stat in{}, out{};
+  if (a.read_file.empty() || a.write_file.empty() || a.read_file == "-") return false;
+  if (stat(a.read_file.c_str(), &in) != 0 || !S_ISREG(in.st_mode)) return false;
+  const int rc = a.write_file == "-" ? fstat(STDOUT_FILENO, &out) : stat(a.write_file.c_str(), &out);
+  return rc == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
 }
 
 int run(const Args& a) {
-  const uint32_t snaplen = a.snaplen.value_or(262144);
+  // Reading a file, -s is ignored, as tcpdump ignores it (no packet is cut, -w declares the
+  // file's snap length, expressions return the default).
+  const uint32_t snaplen = a.read_file.empty() ? a.snaplen.value_or(262144) : 262144;
+  if (writes_over_input(a)) {
+    std::fprintf(stderr, "bpfdump: %s: -w would overwrite the file being read (-r); write to another file\n",
+                 a.write_file.c_str());
+    return 1;
+  }
+  // Ctrl-C and a closed pipe, from here on (reading a pipe may wait for input in every mode).
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   capture::CaptureOptions co;
   co.snaplen = snaplen;
   co.promiscuous = a.promiscuous;
@@ -423,8 +484,10 @@ int run(const Args& a) {
   co.packed = !a.write_file.empty();  // -w: each hold buffer goes to the file in one write
 
   // The link type is needed to compile an expression: from the file header, or the interface.
+  // The input is opened once, here, whatever the mode (it may be a pipe or a FIFO).
   int linktype = 1;
   std::unique_ptr<capture::Capture> cap;
+  std::unique_ptr<capture::Source> direct;  // --verdicts, --bench
   if (!a.read_file.empty() && !a.verdicts && !a.bench) {
     auto c = capture::Capture::open_file(a.read_file, co);
     if (!c.ok()) {
@@ -439,7 +502,8 @@ int run(const Args& a) {
       std::fprintf(stderr, "bpfdump: %s\n", s.diagnostics().items().front().message.c_str());
       return 1;
     }
-    linktype = (*s)->linktype();
+    direct = s.take();
+    linktype = direct->linktype();
   } else {
     auto c = capture::Capture::open_live(a.iface, co);
     if (!c.ok()) {
@@ -450,6 +514,14 @@ int run(const Args& a) {
     linktype = live_linktype(a.iface);
   }
 
+  // tcpdump compiles a filter (if only the empty one) for every file, and libpcap refuses link
+  // types it does not know; so do we, unless the filter is a program, which needs no link type.
+  if (!a.read_file.empty() && a.program_file.empty()) {
+    if (const std::string why = capture::unknown_linktype(linktype); !why.empty()) {
+      std::fprintf(stderr, "bpfdump: %s\n", why.c_str());
+      return 1;
+    }
+  }
   std::optional<vm::Program> prog;
   if (const int rc = load_program(a, linktype, snaplen, prog); rc >= 0) return rc;
 
@@ -502,16 +574,10 @@ int run(const Args& a) {
   }
   if (a.verdicts || a.bench) {
     const bool ctx = verified && (verified->facts().uses_ancillary || verified->facts().uses_negative_offsets);
-    return run_offline_direct(a, filter ? &*filter : nullptr, ctx);
+    return run_offline_direct(a, *direct, filter ? &*filter : nullptr, ctx);
   }
 
   std::unique_ptr<capture::PcapWriter> writer;
-  struct sigaction sa{};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   const auto t0 = std::chrono::steady_clock::now();
   if (const Diagnostics d = cap->start(); d.has_errors()) {
@@ -527,8 +593,8 @@ int run(const Args& a) {
   sigaddset(&block, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &block, nullptr);
   if (!a.write_file.empty()) {
-    const uint32_t file_snap = a.read_file.empty() || a.snaplen ? snaplen : cap->source_snaplen();
-    auto w = capture::PcapWriter::open(a.write_file, cap->linktype(), file_snap, cap->nano());
+    const uint32_t file_snap = a.read_file.empty() ? snaplen : cap->source_snaplen();
+    auto w = capture::PcapWriter::open(a.write_file, cap->linktype(), file_snap, cap->nano(), cap->linktype_ext());
     if (!w.ok()) {
       std::fprintf(stderr, "bpfdump: %s\n", w.diagnostics().items().front().message.c_str());
       cap->stop();
@@ -546,11 +612,12 @@ int run(const Args& a) {
   uint64_t written = 0;
   bool stopping = false;
   int status = 0;
+  Stdout so;
   std::string line;
   capture::Batch b;
   for (;;) {
-    if (!stopping && g_interrupted.load()) {
-      stopping = true;
+    if (!stopping && (g_interrupted.load() || so.error != 0 || (writer && !writer->error().empty()))) {
+      stopping = true;  // Ctrl-C, or the output failed: what is stored is written (or dropped)
       cap->stop();
     }
     const capture::Ring::Wait w = cap->next(b, 100);
@@ -560,19 +627,19 @@ int run(const Args& a) {
       continue;
     }
     if (writer) {
-      written += writer->write_batch(b, a.count ? *a.count - written : SIZE_MAX);
+      if (writer->error().empty()) written += writer->write_batch(b, a.count ? *a.count - written : SIZE_MAX);
     } else {
       for (const capture::Packet& p : b) {
-        if (a.count && written >= *a.count) break;
+        if ((a.count && written >= *a.count) || so.error != 0) break;
         ++written;
         line.clear();
         capture::format_summary(line, cap->linktype(), p.ts, cap->nano(), p.data, p.caplen, p.wirelen);
         line += '\n';
-        std::fwrite(line.data(), 1, line.size(), stdout);
+        so.write(line);
       }
     }
     cap->release(b);
-    if (!writer) std::fflush(stdout);
+    if (!writer) so.flush();
     progress.update(cap->progress());
     if (a.count && written >= *a.count && !stopping) {
       stopping = true;
@@ -582,9 +649,11 @@ int run(const Args& a) {
   progress.done();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (writer && !writer->close()) {
-    std::fprintf(stderr, "bpfdump: %s: %s\n", a.write_file.c_str(), writer->error().c_str());
+    if (writer->error_number() != EPIPE)
+      std::fprintf(stderr, "bpfdump: %s: %s\n", a.write_file.c_str(), writer->error().c_str());
     status = 1;
   }
+  status = std::max(status, so.report());
   if (const std::string err = cap->error(); !err.empty() && !g_interrupted.load()) {
     std::fprintf(stderr, "bpfdump: %s: %s\n", a.read_file.empty() ? a.iface.c_str() : a.read_file.c_str(), err.c_str());
     status = 1;

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "jit/engine.hpp"
+#include "shell.hpp"
 #include "test_packets.hpp"
 
 #ifndef BPFDUMP_PATH
@@ -29,29 +30,9 @@
 namespace bpf::capture {
 namespace {
 
-struct Out {
-  int status = -1;
-  std::string out, err;
-};
-
-// Runs a shell command, capturing stdout and stderr through files.
-Out sh(const std::string& cmd) {
-  const std::string o = testing::temp_path("cmd.out"), e = testing::temp_path("cmd.err");
-  Out r;
-  const int rc = std::system(("{ " + cmd + "; } >" + o + " 2>" + e).c_str());
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  std::ifstream fo(o, std::ios::binary), fe(e, std::ios::binary);
-  r.out.assign(std::istreambuf_iterator<char>(fo), {});
-  r.err.assign(std::istreambuf_iterator<char>(fe), {});
-  unlink(o.c_str());
-  unlink(e.c_str());
-  return r;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
+using testing::Out;
+using testing::sh;
+using testing::slurp;
 
 const std::string kBpfdump = BPFDUMP_PATH;
 

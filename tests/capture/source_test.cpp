@@ -216,7 +216,7 @@ std::string make_pcap(const std::vector<TestPacket>& pkts, bool swapped, bool na
   return out;
 }
 
-TEST(PcapFile, MappedReaderAgreesWithLibpcapOnEveryVariant) {
+TEST(PcapFile, OwnReaderAgreesWithLibpcapOnEveryVariant) {
   auto pkts = testing::traffic_mix(3000, 21);
   for (size_t i = 0; i < pkts.size(); ++i) pkts[i].ts_ns += (i % 1000) * 1;  // some ns digits
   const std::string path = testing::temp_path("variant.pcap");
