@@ -91,6 +91,14 @@ class LiveSource final : public Source {
     block_bytes_ = req.tp_block_size;
     blocks_ = req.tp_block_nr;
     if (!o.kernel_filter.empty()) {
+      // Programs verified for user space may be longer than the kernel takes (and than
+      // sock_fprog's 16-bit length can say): the kernel's own refusal, in its words.
+      if (o.kernel_filter.size() > BPF_MAXINSNS) {
+        d.error("the kernel filter has " + std::to_string(o.kernel_filter.size()) +
+                " instructions; Linux accepts at most " + std::to_string(BPF_MAXINSNS) +
+                " (BPF_MAXINSNS)");
+        return false;
+      }
       sock_fprog prog{};
       prog.len = static_cast<unsigned short>(o.kernel_filter.size());
       static_assert(sizeof(sock_filter) == sizeof(vm::Insn));

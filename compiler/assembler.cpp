@@ -579,12 +579,17 @@ void Assembler::resolve(const grammar::Unit& unit) {
   }
   std::vector<std::string> names;
   for (const auto& [n, _] : labels_) names.push_back(n);
+  // A suggestion scans every label: only the first kSuggestBudget undefined labels get one, so a
+  // long program full of undefined labels stays linear.
+  constexpr size_t kSuggestBudget = 64;
+  size_t suggested = 0;
 
   for (const auto& pt : targets_) {
     auto it = labels_.find(pt.label);
     if (it == labels_.end()) {
       std::string msg = "undefined label '" + pt.label + "'";
-      if (auto s = closest(pt.label, names)) msg += "; did you mean '" + *s + "'?";
+      if (suggested++ < kSuggestBudget)
+        if (auto s = closest(pt.label, names)) msg += "; did you mean '" + *s + "'?";
       diags_.error(std::move(msg), pt.loc);
       continue;
     }

@@ -2,7 +2,8 @@
 // otherwise). A known sequence of frames is sent on veth0 with a raw AF_PACKET socket and read on
 // veth1:
 //  - the TPACKET_V3 source alone: without a filter (every frame once, in order, byte for byte),
-//    with a kernel filter attached and locked before bind, with a program the kernel refuses,
+//    with a kernel filter attached and locked before bind, with a program the kernel refuses
+//    (also one longer than BPF_MAXINSNS),
 //    and with two sockets in a PACKET_FANOUT group (traffic split, nothing duplicated);
 //  - the whole Capture pipeline with every built engine and with the kernel filter: every
 //    matching frame delivered exactly once, no other one, counters reconciling exactly;
@@ -147,6 +148,20 @@ TEST(LiveSource, KernelRefusesAnInvalidProgram) {
   auto src = open_live("veth1", o);
   ASSERT_FALSE(src.ok());
   EXPECT_NE(src.diagnostics().render("t").find("SO_ATTACH_FILTER"), std::string::npos);
+}
+
+// A program verified for user space may be longer than the kernel takes (and than
+// sock_fprog.len's 16 bits): refused with the kernel's limit, not truncated.
+TEST(LiveSource, KernelFilterPastTheKernelLimit) {
+  VethNetns& ns = NetnsEnvironment::get();
+  if (!ns.ok()) GTEST_SKIP() << ns.why();
+  LiveOptions o;
+  o.kernel_filter.assign(65537, vm::Insn{0x06, 0, 0, 0});  // ret #0, 65537 times
+  auto src = open_live("veth1", o);
+  ASSERT_FALSE(src.ok());
+  EXPECT_NE(src.diagnostics().render("t").find("65537 instructions; Linux accepts at most 4096"),
+            std::string::npos)
+      << src.diagnostics().render("t");
 }
 
 TEST(LiveSource, FanoutSplitsTrafficWithoutDuplicates) {
