@@ -13,12 +13,19 @@
 // The metadata a Linux filter reads through ancillary loads comes from tpacket3_hdr and the
 // sockaddr_ll after it. Like the kernel, the VLAN tag is not in the packet bytes (it was stripped
 // into the skb) but in vlan_tci/vlan_tpid.
+//
+// On a loopback interface every packet passes the socket twice, once leaving (PACKET_OUTGOING)
+// and once arriving: like libpcap (pcap-linux.c, "If this is an outgoing loopback packet, skip
+// it"), the outgoing copy is dropped here, before any filter runs, so every engine, the kernel
+// filter and every socket of a fanout group see each packet once. (The kernel filter still runs
+// on the outgoing copy; what it accepts is dropped here, so only the count it drops is off.)
 // Tested in tests/capture/live_test.cpp (veth pair in a network namespace, root only).
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -84,6 +91,14 @@ class LiveSource final : public Source {
     block_bytes_ = req.tp_block_size;
     blocks_ = req.tp_block_nr;
     if (!o.kernel_filter.empty()) {
+      // Programs verified for user space may be longer than the kernel takes (and than
+      // sock_fprog's 16-bit length can say): the kernel's own refusal, in its words.
+      if (o.kernel_filter.size() > BPF_MAXINSNS) {
+        d.error("the kernel filter has " + std::to_string(o.kernel_filter.size()) +
+                " instructions; Linux accepts at most " + std::to_string(BPF_MAXINSNS) +
+                " (BPF_MAXINSNS)");
+        return false;
+      }
       sock_fprog prog{};
       prog.len = static_cast<unsigned short>(o.kernel_filter.size());
       static_assert(sizeof(sock_filter) == sizeof(vm::Insn));
@@ -154,9 +169,10 @@ class LiveSource final : public Source {
     const uint32_t n = bd->hdr.bh1.num_pkts;
     auto* p = reinterpret_cast<uint8_t*>(bd) + bd->hdr.bh1.offset_to_first_pkt;
     out.reserve(n);
-    for (uint32_t i = 0; i < n; ++i) {
+    for (uint32_t i = 0; i < n; ++i, p += reinterpret_cast<tpacket3_hdr*>(p)->tp_next_offset) {
       auto* h = reinterpret_cast<tpacket3_hdr*>(p);
       auto* sll = reinterpret_cast<sockaddr_ll*>(p + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+      if (sll->sll_pkttype == PACKET_OUTGOING && sll->sll_hatype == ARPHRD_LOOPBACK) continue;
       Frame f;
       f.data = p + h->tp_mac;
       f.caplen = std::min(h->tp_snaplen, snaplen_);
@@ -175,7 +191,6 @@ class LiveSource final : public Source {
         f.vlan_tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
       }
       out.push_back(f);
-      p += h->tp_next_offset;
     }
     return Status::kOk;
   }

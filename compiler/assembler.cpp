@@ -15,8 +15,11 @@
 // Passes: (1) each instruction -> one table row + operands, with every error collected;
 // (2) labels -> instruction indices (undefined, duplicate, backward, past-the-end are errors);
 // (3) layout: a conditional jump whose jt or jf would exceed 255 gets a `ja` trampoline right
-// after it; insertions move later code, so the layout is recomputed until no new trampoline is
-// needed (monotone: trampolines are only ever added, so it terminates); (4) > 4096 is an error.
+// after it (`ja` has a 32-bit offset). Jumps go forward only, so whether item i needs one depends
+// only on the sizes of items i.. onwards: one backward pass decides every item from the sizes
+// already decided after it, giving the least layout (the fewest trampolines) in linear time.
+// There is no length limit: the kernels' (Linux 4096, BSD 512) are the verifier's, for programs
+// that go to a kernel (verifier::Destination; ../shared/CLI.md "Long programs").
 // Tested in tests/asm/ (golden encodings, error cases, trampolines) and by the asm_parser fuzzer.
 #include "compiler/assembler.hpp"
 
@@ -576,12 +579,17 @@ void Assembler::resolve(const grammar::Unit& unit) {
   }
   std::vector<std::string> names;
   for (const auto& [n, _] : labels_) names.push_back(n);
+  // A suggestion scans every label: only the first kSuggestBudget undefined labels get one, so a
+  // long program full of undefined labels stays linear.
+  constexpr size_t kSuggestBudget = 64;
+  size_t suggested = 0;
 
   for (const auto& pt : targets_) {
     auto it = labels_.find(pt.label);
     if (it == labels_.end()) {
       std::string msg = "undefined label '" + pt.label + "'";
-      if (auto s = closest(pt.label, names)) msg += "; did you mean '" + *s + "'?";
+      if (suggested++ < kSuggestBudget)
+        if (auto s = closest(pt.label, names)) msg += "; did you mean '" + *s + "'?";
       diags_.error(std::move(msg), pt.loc);
       continue;
     }
@@ -619,36 +627,34 @@ std::optional<vm::Program> Assembler::layout() {
   const size_t n = items_.size();
   // Trampolines needed after item i: for jt, for jf (one shared when both go to the same place).
   std::vector<uint8_t> need_t(n, 0), need_f(n, 0);
-  std::vector<size_t> pos(n + 1);
   auto extra = [&](size_t i) -> size_t {
     if (need_t[i] && need_f[i] && items_[i].t == items_[i].f) return 1;
     return need_t[i] + need_f[i];
   };
-  for (;;) {
-    size_t p = 0;
-    for (size_t i = 0; i < n; ++i) {
-      pos[i] = p;
-      p += 1 + extra(i);
+  // from_end[i]: instructions from item i to the end, trampolines included.
+  std::vector<size_t> from_end(n + 1, 0);
+  for (size_t i = n; i-- > 0;) {
+    const Item& it = items_[i];
+    if (it.cond) {
+      // The offset of a target counts this item's own trampolines, which a new one can grow:
+      // at most two rounds.
+      for (;;) {
+        const size_t here = from_end[i + 1] + 1 + extra(i);  // from_end[i] as it stands
+        bool changed = false;
+        if (!need_t[i] && here - from_end[it.t] - 1 > 255) need_t[i] = 1, changed = true;
+        if (!need_f[i] && here - from_end[it.f] - 1 > 255) need_f[i] = 1, changed = true;
+        if (!changed) break;
+      }
     }
-    pos[n] = p;
-    if (p > vm::kMaxInsns) break;  // cannot fit any more; reported below
-    bool changed = false;
-    for (size_t i = 0; i < n; ++i) {
-      const Item& it = items_[i];
-      if (!it.cond) continue;
-      if (!need_t[i] && pos[it.t] - pos[i] - 1 > 255) need_t[i] = 1, changed = true;
-      if (!need_f[i] && pos[it.f] - pos[i] - 1 > 255) need_f[i] = 1, changed = true;
-    }
-    if (!changed) break;
+    from_end[i] = from_end[i + 1] + 1 + extra(i);
   }
-  if (pos[n] > vm::kMaxInsns) {
-    size_t added = pos[n] - n;
-    std::string msg = "program has " + std::to_string(pos[n]) + " instructions";
-    if (added) msg += " (" + std::to_string(added) + " of them jump trampolines)";
-    msg += "; the limit is " + std::to_string(vm::kMaxInsns);
-    diags_.error(std::move(msg));
+  const size_t total = from_end[0];
+  if (total > UINT32_MAX) {  // a `ja` offset would not fit its 32 bits
+    diags_.error("program has " + std::to_string(total) + " instructions; more than 2^32 - 1");
     return std::nullopt;
   }
+  std::vector<size_t> pos(n + 1);
+  for (size_t i = 0; i <= n; ++i) pos[i] = total - from_end[i];
 
   vm::Program prog;
   prog.insns.reserve(pos[n]);
@@ -684,11 +690,6 @@ std::optional<vm::Program> Assembler::run(const grammar::Unit& unit) {
   resolve(unit);
   if (items_.empty() && !diags_.has_errors()) diags_.error("no instructions in the program");
   if (diags_.has_errors()) return std::nullopt;
-  if (items_.size() > vm::kMaxInsns) {  // before layout, which is quadratic in the worst case
-    diags_.error("program has " + std::to_string(items_.size()) + " instructions; the limit is " +
-                 std::to_string(vm::kMaxInsns));
-    return std::nullopt;
-  }
   return layout();
 }
 

@@ -4,8 +4,10 @@
 // (bpf_lexer.l, bpf_parser.y) accept, and emits the same bytes; see compiler/assembler.cpp for the
 // extensions (one-label jlt/jle/jneq also with two labels, `[x - k]`, `[proto]`, jump trampolines).
 // Conditional jumps farther than 255 instructions get `ja` trampolines (neither bpf_asm nor
-// netsniff-ng does this); more than 4096 instructions is an error. Every error is reported, each
-// with its source position and line (Diagnostic::loc, source_line); on error there is no program.
+// netsniff-ng does this), in time linear in the program; programs of any length assemble (the
+// kernels' limits are the verifier's, for programs that go to a kernel). Every error is
+// reported, each with its source position and line (Diagnostic::loc, source_line); on error
+// there is no program.
 // Tested by tests/asm/ (golden encodings, error cases, trampolines, round trips) and the
 // asm_parser fuzzer.
 #pragma once

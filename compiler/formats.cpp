@@ -460,9 +460,8 @@ void check_count(uint64_t count, const vm::Program& prog, SourceLoc count_loc, D
 }
 
 Result<vm::Program> finish(vm::Program prog, Diagnostics d, std::string_view source) {
+  // No length limit here: the kernels' are the verifier's (verifier::Destination).
   if (!d.has_errors() && prog.insns.empty()) d.error("no instructions in the input");
-  if (!d.has_errors() && prog.insns.size() > vm::kMaxInsns)
-    d.error(fmt("program has %zu instructions; the limit is %u", prog.insns.size(), vm::kMaxInsns));
   d.attach_source(source);
   if (d.has_errors()) return Result<vm::Program>(std::move(d));
   return Result<vm::Program>(std::move(prog), std::move(d));
@@ -558,34 +557,86 @@ Result<vm::Program> read_xt_bpf(std::string_view s) {
   return finish(std::move(prog), std::move(d), s);
 }
 
-// `{ code, jt, jf, k },` tuples anywhere in C text (tcpdump -dd, bpf_asm -c, netsniff-ng bpfc,
-// or a whole `struct sock_filter f[] = { ... };` declaration).
+bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// The C format: what tcpdump -dd, bpf_asm -c, netsniff-ng bpfc and `bpfc -f c` print, a list of
+// `{ code, jt, jf, k },` tuples (trailing comma optional), optionally inside the declaration
+// netsniff-ng and hand-written programs use, `[static] [const] struct sock_filter NAME[N] = {
+// ... };`, with C comments anywhere. Anything else (`int main() {}`, prose) is an error at its
+// line and column: the reader does not pick tuples out of arbitrary text.
 Result<vm::Program> read_c(std::string_view s) {
   Diagnostics d;
   vm::Program prog;
   Scanner sc(s);
-  for (;;) {
-    sc.skip_space();
-    if (sc.eof()) break;
-    if (sc.peek() != '{') {
-      sc.advance();
-      continue;
+  auto fail = [&](const std::string& msg) {
+    d.error(msg, sc.loc());
+    return finish({}, std::move(d), s);
+  };
+  sc.skip_space();
+  bool wrapped = false;  // inside `... NAME[] = {`
+  if (ident_start(sc.peek())) {
+    SourceLoc last_word;
+    while (ident_start(sc.peek())) {
+      last_word = sc.loc();
+      const size_t from = sc.pos();
+      while (ident_char(sc.peek())) sc.advance();
+      last_word.length = static_cast<uint32_t>(sc.pos() - from);
+      sc.skip_space();
     }
+    if (sc.eof()) {
+      d.error("expected '{ code, jt, jf, k },' lines (tcpdump -dd) or a declaration "
+              "`struct sock_filter NAME[] = { ... };`, found only words",
+              last_word);
+      return finish({}, std::move(d), s);
+    }
+    if (sc.peek() == '[') {
+      sc.advance();
+      sc.skip_space();
+      if (std::isdigit(static_cast<unsigned char>(sc.peek()))) {
+        if (!sc.number(true)) return fail("expected the array length in '[N]'");
+        sc.skip_space();
+      }
+      if (sc.peek() != ']') return fail("expected ']', found " + describe_char(sc.peek()));
+      sc.advance();
+      sc.skip_space();
+    }
+    if (sc.peek() != '=')
+      return fail("expected '{ code, jt, jf, k },' lines (tcpdump -dd) or a declaration "
+                  "`struct sock_filter NAME[] = { ... };`, found " + describe_char(sc.peek()));
     sc.advance();
     sc.skip_space();
-    if (!std::isdigit(static_cast<unsigned char>(sc.peek()))) continue;  // an outer brace
+    if (sc.peek() != '{')
+      return fail("expected '{' after '=' (struct sock_filter NAME[] = { ... };), found " +
+                  describe_char(sc.peek()));
+    sc.advance();
+    wrapped = true;
+  }
+  for (;;) {
+    sc.skip_space();
+    if (sc.eof()) {
+      if (wrapped) return fail("expected '};' to close the declaration, found end of input");
+      break;
+    }
+    if (wrapped && sc.peek() == '}') {
+      sc.advance();
+      sc.skip_space();
+      if (sc.peek() == ';') sc.advance();
+      sc.skip_space();
+      if (!sc.eof()) return fail("unexpected " + describe_char(sc.peek()) + " after '};'");
+      break;
+    }
+    if (sc.peek() != '{')
+      return fail("expected '{ code, jt, jf, k }' (tcpdump -dd format), found " +
+                  describe_char(sc.peek()));
+    sc.advance();
     uint64_t f[4];
-    bool ok = true;
-    for (int i = 0; i < 4 && ok; ++i) {
+    for (int i = 0; i < 4; ++i) {
       sc.skip_space();
       if (i) {
-        if (sc.peek() != ',') {
-          d.error("expected ',' between the fields of { code, jt, jf, k }, found " +
-                      describe_char(sc.peek()),
-                  sc.loc());
-          ok = false;
-          break;
-        }
+        if (sc.peek() != ',')
+          return fail("expected ',' between the fields of { code, jt, jf, k }, found " +
+                      describe_char(sc.peek()));
         sc.advance();
         sc.skip_space();
       }
@@ -593,20 +644,22 @@ Result<vm::Program> read_c(std::string_view s) {
       auto v = sc.number(true);
       if (!v) {
         d.error("expected a number in { code, jt, jf, k }, found " + describe_char(sc.peek()), at);
-        ok = false;
-        break;
+        return finish({}, std::move(d), s);
       }
       f[i] = *v;
     }
-    if (!ok) return finish({}, std::move(d), s);
     sc.skip_space();
-    if (sc.peek() != '}') {
-      d.error("expected '}' after { code, jt, jf, k }, found " + describe_char(sc.peek()),
-              sc.loc());
-      return finish({}, std::move(d), s);
-    }
+    if (sc.peek() != '}')
+      return fail("expected '}' after { code, jt, jf, k }, found " + describe_char(sc.peek()));
     sc.advance();
     append_insn(f, prog, d);
+    sc.skip_space();
+    if (sc.peek() == ',') {
+      sc.advance();
+      continue;
+    }
+    if (!sc.eof() && !(wrapped && sc.peek() == '}'))
+      return fail("expected ',' after '}', found " + describe_char(sc.peek()));
   }
   return finish(std::move(prog), std::move(d), s);
 }
@@ -627,13 +680,22 @@ Result<vm::Program> read_bin(std::string_view s) {
 
 std::optional<Format> detect_format(std::string_view data) {
   if (data.empty()) return std::nullopt;
-  // Text is anything without NUL or control bytes (bytes >= 0x80 are UTF-8, e.g. in comments);
-  // struct sock_filter arrays practically always contain 0x00 (jt, jf, high bytes of k) or a
-  // class byte below 0x20.
-  for (unsigned char c : data)
-    if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\v' && c != '\f') ||
-        c == 0x7f)
-      return Format::kBin;
+  // Binary is a whole number of struct sock_filter with NUL or control bytes: every valid
+  // instruction has at least one NUL (the high byte of `code`), and jt, jf and the high bytes of
+  // k add more. Text may hold bytes >= 0x80 (UTF-8 in comments). Anything else is taken as text,
+  // whose reader reports a stray NUL or control byte at its line and column.
+  size_t nuls = 0;
+  bool control = false;
+  for (unsigned char c : data) {
+    if (c == 0)
+      ++nuls;
+    else if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\v' && c != '\f') ||
+             c == 0x7f)
+      control = true;
+  }
+  if ((nuls || control) && data.size() % sizeof(vm::Insn) == 0 &&
+      (control || nuls * sizeof(vm::Insn) >= data.size()))
+    return Format::kBin;
   Scanner sc(data);
   sc.skip_space();
   char c = sc.peek();
@@ -648,16 +710,29 @@ std::optional<Format> detect_format(std::string_view data) {
     if (sc.peek() == '\n' || sc.eof()) return Format::kDdd;
     return Format::kAsm;
   }
-  // C: a `{` directly followed by a number somewhere.
-  for (size_t i = data.find('{'); i != std::string_view::npos; i = data.find('{', i + 1)) {
-    size_t j = i + 1;
-    while (j < data.size() && std::isspace(static_cast<unsigned char>(data[j]))) ++j;
-    if (j < data.size() && std::isdigit(static_cast<unsigned char>(data[j]))) return Format::kC;
-  }
+  // C: a `{` first (tcpdump -dd), or a `struct sock_filter` declaration.
+  if (c == '{' || data.find("sock_filter") != std::string_view::npos) return Format::kC;
   return Format::kAsm;
 }
 
 Result<vm::Program> read_bytecode(std::string_view data, Format f) {
+  if (f != Format::kBin) {
+    if (const size_t nul = data.find('\0'); nul != std::string_view::npos) {
+      Scanner sc(data);
+      while (sc.pos() < nul) sc.advance();
+      Diagnostics d;
+      d.error(data.size() % sizeof(vm::Insn) == 0
+                  ? "NUL byte in text input (for binary struct sock_filter input use -x bin)"
+                  : "NUL byte in text input (nor is it binary bytecode: " +
+                        std::to_string(data.size()) + " bytes is not a multiple of 8)",
+              sc.loc());
+      std::string shown(data);
+      for (char& ch : shown)
+        if (ch == '\0') ch = ' ';
+      d.attach_source(shown);
+      return Result<vm::Program>(std::move(d));
+    }
+  }
   switch (f) {
     case Format::kAsm: return assemble(data);
     case Format::kC: return read_c(data);

@@ -1,16 +1,20 @@
 // Engine choice and the Filter wrapper (see engine.hpp), the interpreter backend, and the loader
 // of the LLVM engine's module (jit/backend.hpp, LlvmPlugin): dlopen()ed once, on first use, from
-// BPFC_LLVM_PLUGIN, the directory of the library holding this code (libbpfc.so's lib/),
-// <executable>/../lib, <executable>/ or the build tree; its table must carry
-// this build's kLlvmPluginAbi. Tested by tests/jit/llvm_engine_test.cpp (tools' dependencies,
+// BPFC_LLVM_PLUGIN when it is set (and then only from there: a module named there that cannot be
+// read is an error naming it, never a silent fall-back to another copy), else from the
+// directory of the library holding this code (libbpfc.so's lib/), <executable>/../lib,
+// <executable>/ or the build tree; its table must carry this build's kLlvmPluginAbi. Tested by
+// tests/jit/llvm_engine_test.cpp (tools' dependencies,
 // --emit-llvm, a broken module) and every Engine::kLlvm test.
 #include "jit/engine.hpp"
 
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <string>
@@ -53,26 +57,33 @@ const LlvmPlugin* llvm_plugin(std::string* why) {
   static std::string error;
   std::call_once(once, [] {
     std::vector<std::string> paths;
-    if (const char* env = std::getenv("BPFC_LLVM_PLUGIN"); env != nullptr && *env != 0)
+    if (const char* env = std::getenv("BPFC_LLVM_PLUGIN"); env != nullptr && *env != 0) {
+      if (access(env, R_OK) != 0) {
+        error = std::string("BPFC_LLVM_PLUGIN=") + env + ": " + std::strerror(errno);
+        return;
+      }
       paths.push_back(env);
-    // Beside the library holding this code (libbpfc.so, installed with the module in the
-    // same lib/), so that an application linked with it finds the module of its own install.
-    Dl_info self{};
-    if (dladdr(reinterpret_cast<const void*>(&llvm_plugin), &self) != 0 &&
-        self.dli_fname != nullptr && self.dli_fname[0] == '/') {
-      std::string dir(self.dli_fname);
-      dir.erase(dir.find_last_of('/') + 1);
-      paths.push_back(dir + "libbpfc_llvm.so");
     }
-    char exe[PATH_MAX];
-    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-      std::string dir(exe, size_t(n));
-      dir.erase(dir.find_last_of('/') + 1);
-      paths.push_back(dir + "../lib/libbpfc_llvm.so");
-      paths.push_back(dir + "libbpfc_llvm.so");
+    if (paths.empty()) {
+      // Beside the library holding this code (libbpfc.so, installed with the module in the
+      // same lib/), so that an application linked with it finds the module of its own install.
+      Dl_info self{};
+      if (dladdr(reinterpret_cast<const void*>(&llvm_plugin), &self) != 0 &&
+          self.dli_fname != nullptr && self.dli_fname[0] == '/') {
+        std::string dir(self.dli_fname);
+        dir.erase(dir.find_last_of('/') + 1);
+        paths.push_back(dir + "libbpfc_llvm.so");
+      }
+      char exe[PATH_MAX];
+      const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+      if (n > 0) {
+        std::string dir(exe, size_t(n));
+        dir.erase(dir.find_last_of('/') + 1);
+        paths.push_back(dir + "../lib/libbpfc_llvm.so");
+        paths.push_back(dir + "libbpfc_llvm.so");
+      }
+      paths.push_back(BPFC_LLVM_PLUGIN_BUILD_PATH);
     }
-    paths.push_back(BPFC_LLVM_PLUGIN_BUILD_PATH);
     for (const std::string& path : paths) {
       if (access(path.c_str(), R_OK) != 0) continue;
       void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -161,11 +172,11 @@ std::string unavailable_reason(Engine e) {
   return "engine " + std::string(engine_name(e)) + " is not built into this binary";
 }
 
-Engine choose_auto(uint64_t expected_packets) {
+Engine choose_auto(uint64_t expected_packets, size_t program_insns) {
   const bool asmjit = available(Engine::kAsmjit);
-  // The length test first: asking whether LLVM is available loads it.
+  // The length tests first: asking whether LLVM is available loads it.
   if (expected_packets >= (asmjit ? kLlvmAutoPackets : kLlvmAutoPacketsNoAsmjit) &&
-      available(Engine::kLlvm))
+      program_insns <= kLlvmAutoMaxInsns && available(Engine::kLlvm))
     return Engine::kLlvm;
   return asmjit ? Engine::kAsmjit : Engine::kInterp;
 }
@@ -173,7 +184,7 @@ Engine choose_auto(uint64_t expected_packets) {
 Result<Filter> Filter::compile(const vm::VerifiedProgram& prog, Engine engine,
                                uint64_t expected_packets) {
   // kAuto: see choose_auto (engine.hpp) for the compile-time vs run-time trade.
-  Engine chosen = engine == Engine::kAuto ? choose_auto(expected_packets) : engine;
+  Engine chosen = engine == Engine::kAuto ? choose_auto(expected_packets, prog.size()) : engine;
   if (!available(chosen)) {
     Diagnostics d;
     d.error(unavailable_reason(chosen));

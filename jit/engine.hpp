@@ -46,7 +46,15 @@ std::string unavailable_reason(Engine e);
 // kLlvmAutoPackets on (from kLlvmAutoPacketsNoAsmjit when asmjit is not built).
 inline constexpr uint64_t kLlvmAutoPackets = uint64_t{1} << 24;          // ~16.8M packets
 inline constexpr uint64_t kLlvmAutoPacketsNoAsmjit = uint64_t{1} << 21;  // ~2.1M packets
-Engine choose_auto(uint64_t expected_packets = 0);  // built into this binary
+// LLVM's compile time grows faster than the program (its O2 pipeline and code generation are
+// superlinear on long compare chains: `bpfdump --engine llvm --verdicts` on `ldh [12];
+// jeq #k, accept` chains, trampolines included, takes 0.25 s at 3,750 instructions, 0.43 s at
+// 7,750, 0.96 s at 15,750, 2.8 s at 31,750, 8.9 s at 59,750 and 25-39 s at 199,748, where asmjit
+// and the interpreter take 0.5 s, linear). kAuto never picks LLVM for programs longer than this;
+// an explicit Engine::kLlvm still compiles them.
+inline constexpr size_t kLlvmAutoMaxInsns = 4096;
+// program_insns: the program's length (0 = unknown, taken as short).
+Engine choose_auto(uint64_t expected_packets = 0, size_t program_insns = 0);  // built in
 
 // The optimised LLVM IR of what Engine::kLlvm runs for `prog` (`bpfc --emit-llvm`); an error
 // when the LLVM engine is not available.

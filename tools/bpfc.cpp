@@ -2,16 +2,18 @@
 //
 // The command-line contract is ../shared/CLI.md: FILE or stdin, -f/--format, -d/-dd/-ddd,
 // -x/--input-format (autodetected when absent), --disasm, --check, -V/--verbose, --target,
-// -O/-l/-s for expressions; exit status 0 success, 1 invalid input, 2 usage error. Output is
-// built completely in memory and written only on success, so stdout stays empty on any error;
-// diagnostics go to stderr in the `FILE:LINE:COL: error: ...` form with source line and caret.
-// Everything that prints a program goes through verify_program() (the single verification
-// point) unless --no-verify. Tested by tests/asm/cli_test.cpp.
+// -e EXPR or -F FILE (as tcpdump -F) and -O/-l/-s for expressions; exit status 0 success,
+// 1 invalid input, 2 usage error. Output is built completely in memory and written only on
+// success, so stdout stays empty on any error; diagnostics go to stderr in the
+// `FILE:LINE:COL: error: ...` form with source line and caret. Everything that prints a program
+// (--disasm too) goes through verify_program() (the single verification point) unless
+// --no-verify. Printing verifies for user space (any length); a program the kernel would refuse
+// (longer than BPF_MAXINSNS, ...) is printed with a warning, and --check verifies for the kernel
+// (verifier::Destination). No exception leaves main. Tested by tests/asm/cli_test.cpp.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
-#include <iterator>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +27,7 @@
 #include "vm/program.hpp"
 
 #include "jit/engine.hpp"
+#include "tools/input.hpp"
 
 namespace {
 
@@ -36,6 +39,7 @@ constexpr int kExitOk = 0, kExitInvalid = 1, kExitUsage = 2;
 const char* const kUsage =
     "usage: bpfc [options] [FILE|-]          assemble bpf_asm / netsniff-ng syntax\n"
     "       bpfc [options] -e 'EXPR'         compile a pcap-filter(7) expression\n"
+    "       bpfc [options] -F FILE           compile the pcap-filter(7) expression in FILE\n"
     "       bpfc --disasm [options] FILE|-   read bytecode, print it in another format\n"
     "       bpfc --check [options] FILE|-    verify only (exit 0 valid, 1 invalid)\n"
     "\n"
@@ -46,12 +50,14 @@ const char* const kUsage =
     "  -x, --input-format F   input: asm, c, ddd, xt_bpf, bin (autodetected when absent)\n"
     "  --disasm               read bytecode and print it (default output: asm)\n"
     "  --check                verify only; diagnostics on stderr\n"
-    "  --no-verify            print the program even if the verifier rejects it\n"
+    "  --no-verify            print the program (also with --disasm) even if the verifier\n"
+    "                         rejects it\n"
     "  --emit-llvm            print the optimised LLVM IR of the verified program (the\n"
     "                         code --engine llvm runs) instead of the program\n"
     "  --target linux|bsd     verification rules (default linux)\n"
     "  -V, --verbose          print the listing and the verifier's report on stderr\n"
     "  -e EXPR                compile a pcap-filter expression\n"
+    "  -F FILE                compile the pcap-filter expression in FILE ('#' comments)\n"
     "  -O0, -O1, -O2          expression optimisation level (default -O2)\n"
     "  -l, --linktype NAME    expression link-layer type (default EN10MB)\n"
     "  -s, --snaplen N        value an accepting expression returns (default 262144)\n"
@@ -60,6 +66,7 @@ const char* const kUsage =
 struct Options {
   std::optional<std::string> file;
   std::optional<std::string> expr;
+  std::optional<std::string> expr_file;  // -F
   std::optional<Format> out_format;
   std::optional<Format> in_format;
   bool disasm = false;
@@ -171,7 +178,12 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
         return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
     } else if (is_opt("-e")) {
       if (!value("-e", v)) return usage_error("option -e needs an expression");
+      if (o.expr) return usage_error("give one expression (-e) only");
       o.expr = std::string(v);
+    } else if (is_opt("-F")) {
+      if (!value("-F", v)) return usage_error("option -F needs a file");
+      if (o.expr_file) return usage_error("give one expression file (-F) only");
+      o.expr_file = std::string(v);
     } else if (is_opt("--linktype") || is_opt("-l")) {
       if (!value(a.substr(0, 2) == "--" ? "--linktype" : "-l", v))
         return usage_error("option " + std::string(a) + " needs a link-layer type name");
@@ -186,43 +198,52 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       return usage_error("unknown option '" + std::string(a) + "'");
     }
   }
+  // As tcpdump: -F takes the expression from a file, and then none may follow on the line.
+  if (o.expr && o.expr_file) return usage_error("give either -e EXPR or -F FILE, not both");
+  if (o.expr_file && o.file)
+    return usage_error("-F FILE gives the expression; an input file ('" + *o.file +
+                       "') cannot be given too");
   if (o.expr && o.file) return usage_error("give either -e EXPR or an input file, not both");
   if (o.disasm && o.check) return usage_error("--disasm and --check exclude each other");
   if (o.emit_llvm && (o.check || o.disasm || !o.verify || o.out_format))
     return usage_error("--emit-llvm excludes --check, --disasm, --no-verify and -f");
-  if (o.expr && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
-  if (o.expr && o.in_format) return usage_error("-x does not apply to -e expressions");
+  const bool expression = o.expr || o.expr_file;
+  if (expression && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
+  if (expression && o.in_format) return usage_error("-x does not apply to expressions");
   return std::nullopt;
-}
-
-bool read_input(const std::string& path, std::string& out) {
-  if (path == "-") {
-    out.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    return !std::cin.bad();
-  }
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  bool ok = !std::ferror(f);
-  std::fclose(f);
-  return ok;
 }
 
 // The single verification point: every program that bpfc prints or checks passes here.
 // Appends the verifier's errors (and, with -V, its warnings); `report` gets the verifier's
 // description of a valid program (for -V). Returns whether the program is valid.
+// --check verifies for the kernel (its length and conversion limits are errors); printing
+// verifies for user space and turns the kernel's limits into warnings printed without -V: the
+// program is printed, and the user learns that the kernel will refuse it.
 std::optional<bpf::vm::VerifiedProgram> verify_program(const bpf::vm::Program& prog,
                                                        const Options& o, Diagnostics& diags,
                                                        std::string& report) {
   bpf::verifier::Options vo;
   vo.target = o.target;
   vo.snaplen = o.snaplen;
+  vo.destination =
+      o.check ? bpf::verifier::Destination::kKernel : bpf::verifier::Destination::kUserSpace;
   auto r = bpf::verifier::verify(prog, vo);
   // Verifier warnings (unreachable code, constant conditions, snap length) only with -V.
   for (const bpf::Diagnostic& d : r.diagnostics().items())
     if (d.severity == bpf::Severity::kError || o.verbose) diags.add(d);
+  if (r.ok() && !o.check) {
+    const char* kernel = o.target == bpf::vm::Target::kLinux ? "the Linux kernel" : "a BSD kernel";
+    const Diagnostics limits = bpf::verifier::kernel_limits(prog, o.target);
+    for (bpf::Diagnostic d : limits.items()) {
+      if (d.severity == bpf::Severity::kError) {
+        d.severity = bpf::Severity::kWarning;
+        d.message = std::string(kernel) + " will refuse this program: " + d.message;
+      } else if (!o.verbose) {
+        continue;
+      }
+      diags.add(std::move(d));
+    }
+  }
   if (!r.ok()) {
     report = "invalid program (" + std::to_string(r.diagnostics().error_count()) + " error" +
              (r.diagnostics().error_count() == 1 ? "" : "s") + ")\n";
@@ -237,9 +258,7 @@ std::string listing_for_stderr(const bpf::vm::Program& p) {
   return bpf::compiler::format_program(p.insns, Format::kListing);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   Options o;
   if (auto rc = parse_args(argc, argv, o)) return *rc;
 
@@ -247,6 +266,22 @@ int main(int argc, char** argv) {
   std::string source;
   bpf::Result<bpf::vm::Program> prog{Diagnostics{}};
 
+  std::string file_text;  // -F: the file as written, for the source lines under diagnostics
+  if (o.expr_file) {
+    std::string why;
+    if (!bpf::tools::read_input(*o.expr_file, file_text, why)) {
+      std::fprintf(stderr, "bpfc: cannot read the expression file '%s': %s\n",
+                   o.expr_file->c_str(), why.c_str());
+      return kExitInvalid;
+    }
+    display = *o.expr_file == "-" ? "<stdin>" : *o.expr_file;
+    auto text = bpf::tools::expression_file_text(file_text);
+    if (!text.ok()) {
+      std::fputs(text.diagnostics().render(display).c_str(), stderr);
+      return kExitInvalid;
+    }
+    o.expr = text.take();
+  }
   if (o.expr) {
     std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
     if (!lt || !bpf::compiler::linktype_supported(*lt))
@@ -257,14 +292,20 @@ int main(int argc, char** argv) {
     eo.snaplen = o.snaplen;
     eo.opt_level = o.opt_level;
     eo.target = o.target;
-    display = "<expr>";
+    if (!o.expr_file) display = "<expr>";
     source = *o.expr;
     prog = bpf::compiler::compile_expression(source, eo);
+    if (o.expr_file) {  // show the lines with their comments, as the user wrote them
+      source = std::move(file_text);
+      for (bpf::Diagnostic& d : prog.diagnostics().items()) d.source_line.clear();
+      prog.diagnostics().attach_source(source);
+    }
   } else {
     std::string path = o.file.value_or("-");
     if (path != "-") display = path;
-    if (!read_input(path, source)) {
-      std::fprintf(stderr, "bpfc: cannot read '%s': %s\n", path.c_str(), std::strerror(errno));
+    std::string why;
+    if (!bpf::tools::read_input(path, source, why)) {
+      std::fprintf(stderr, "bpfc: cannot read '%s': %s\n", path.c_str(), why.c_str());
       return kExitInvalid;
     }
     std::optional<Format> in = o.in_format;
@@ -293,7 +334,7 @@ int main(int argc, char** argv) {
 
   Format out = o.out_format.value_or(o.disasm ? Format::kAsm : Format::kC);
   std::optional<bpf::vm::VerifiedProgram> verified;
-  if (!o.disasm && o.verify) {
+  if (o.verify) {
     verified = verify_and_report();
     if (!verified) return kExitInvalid;
   } else {
@@ -316,4 +357,19 @@ int main(int argc, char** argv) {
     return kExitInvalid;
   }
   return kExitOk;
+}
+
+}  // namespace
+
+// No exception leaves the tool: the libraries return errors as values, and what the standard
+// library may still throw (bad_alloc on a huge input) ends in a message and status 1.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bpfc: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "bpfc: unexpected error\n");
+  }
+  return kExitInvalid;
 }

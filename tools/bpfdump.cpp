@@ -49,6 +49,7 @@
 #endif
 #include "compiler/formats.hpp"
 #include "jit/engine.hpp"
+#include "tools/input.hpp"
 #include "verifier/verifier.hpp"
 
 namespace {
@@ -80,7 +81,7 @@ struct Stdout {
 };
 
 struct Args {
-  std::string read_file, iface, write_file, program_file, input_format;
+  std::string read_file, iface, write_file, program_file, input_format, expr_file;
   std::string engine = "auto", semantics = "linux";
   std::optional<uint64_t> count;
   std::optional<uint32_t> snaplen;
@@ -99,6 +100,7 @@ constexpr const char* kUsage =
     "  -w FILE          write accepted packets as pcap (- for stdout)\n"
     "  -c N             stop after N accepted packets (--verdicts: after N verdict lines)\n"
     "  -s N             snap length (default 262144; ignored when reading a file, as by tcpdump)\n"
+    "  -F FILE          read the expression from FILE (as tcpdump -F; '#' comments)\n"
     "  --program FILE   use a program (assembly or bytecode) instead of an expression\n"
     "  -x F             input format of --program: asm, c, ddd, xt_bpf, bin (default: detected)\n"
     "  --engine E       interp, asmjit, llvm, kernel (live only), auto (default)\n"
@@ -162,6 +164,11 @@ int parse_args(int argc, char** argv, Args& a) {
       const char* v = value("-s");
       if (!need(v) || !parse_u64(v, n) || n > 262144) return usage_error("-s needs a length from 0 to 262144");
       a.snaplen = n == 0 ? 262144u : uint32_t(n);  // tcpdump: -s 0 means the default
+    } else if (arg == "-F") {
+      const char* v = value("-F");
+      if (!need(v)) return usage_error("-F needs a file");
+      if (!a.expr_file.empty()) return usage_error("give one expression file (-F) only");
+      a.expr_file = v;
     } else if (arg == "--program") {
       const char* v = value("--program");
       if (!need(v)) return usage_error("--program needs a file");
@@ -217,6 +224,9 @@ int parse_args(int argc, char** argv, Args& a) {
   for (size_t i = 0; i < expr_words.size(); ++i) a.expr += (i ? " " : "") + expr_words[i];
   if (a.read_file.empty() == a.iface.empty()) return usage_error("give exactly one of -r FILE and -i IFACE");
   if (!a.program_file.empty() && !a.expr.empty()) return usage_error("give either --program or an expression, not both");
+  // As tcpdump: with -F the expression comes from the file only.
+  if (!a.expr_file.empty() && !a.expr.empty()) return usage_error("give either -F FILE or an expression on the command line, not both");
+  if (!a.expr_file.empty() && !a.program_file.empty()) return usage_error("give either -F FILE or --program, not both");
   if (!a.input_format.empty() && a.program_file.empty()) return usage_error("-x applies to --program");
   if ((a.verdicts || a.bench) && a.read_file.empty()) return usage_error("--verdicts and --bench need -r FILE");
   if (a.verdicts && a.bench) return usage_error("--verdicts and --bench exclude each other");
@@ -224,17 +234,6 @@ int parse_args(int argc, char** argv, Args& a) {
   if (a.engine == "kernel" && a.semantics == "bsd") return usage_error("--engine kernel runs Linux semantics only");
   if (a.fanout > 1 && a.iface.empty()) return usage_error("--fanout needs a live capture (-i)");
   return -1;
-}
-
-bool read_all(const std::string& path, std::string& out) {
-  if (path == "-") {
-    out.assign(std::istreambuf_iterator<char>(std::cin), {});
-    return true;
-  }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  out.assign(std::istreambuf_iterator<char>(f), {});
-  return true;
 }
 
 // Link type of a live interface, from /sys/class/net/IFACE/type (ARPHRD_*), as libpcap maps it.
@@ -262,9 +261,9 @@ int live_linktype(const std::string& iface) {
 // Builds the program: --program, an expression, or accept-all (nullopt).
 int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm::Program>& out) {
   if (!a.program_file.empty()) {
-    std::string text;
-    if (!read_all(a.program_file, text)) {
-      std::fprintf(stderr, "bpfdump: %s: %s\n", a.program_file.c_str(), std::strerror(errno));
+    std::string text, why;
+    if (!tools::read_input(a.program_file, text, why)) {
+      std::fprintf(stderr, "bpfdump: %s: %s\n", a.program_file.c_str(), why.c_str());
       return 1;
     }
     std::optional<compiler::Format> fmt;
@@ -275,8 +274,7 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
       fmt = compiler::detect_format(text);
       if (!fmt) fmt = compiler::Format::kAsm;
     }
-    Result<vm::Program> r = *fmt == compiler::Format::kAsm ? compiler::assemble(text)
-                                                           : compiler::read_bytecode(text, *fmt);
+    Result<vm::Program> r = compiler::read_bytecode(text, *fmt);
     const std::string shown = a.program_file == "-" ? "<stdin>" : a.program_file;
     if (!r.ok()) {
       r.diagnostics().attach_source(text);
@@ -286,7 +284,22 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
     out = r.take();
     return -1;
   }
-  if (!a.expr.empty()) {
+  std::string expr = a.expr, shown = "<expr>", file_text;
+  if (!a.expr_file.empty()) {  // -F
+    std::string why;
+    if (!tools::read_input(a.expr_file, file_text, why)) {
+      std::fprintf(stderr, "bpfdump: cannot read the expression file %s: %s\n", a.expr_file.c_str(), why.c_str());
+      return 1;
+    }
+    shown = a.expr_file == "-" ? "<stdin>" : a.expr_file;
+    auto t = tools::expression_file_text(file_text);
+    if (!t.ok()) {
+      std::fputs(t.diagnostics().render(shown).c_str(), stderr);
+      return 1;
+    }
+    expr = t.take();
+  }
+  if (!expr.empty()) {
 #if !BPFC_HAVE_EXPR
     (void)linktype;
     (void)snaplen;
@@ -297,10 +310,11 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
     eo.linktype = linktype;
     eo.snaplen = snaplen;
     eo.target = a.semantics == "bsd" ? vm::Target::kBsd : vm::Target::kLinux;
-    auto r = compiler::compile_expression(a.expr, eo);
+    auto r = compiler::compile_expression(expr, eo);
     if (!r.ok()) {
-      r.diagnostics().attach_source(a.expr);
-      std::fputs(r.diagnostics().render("<expr>").c_str(), stderr);
+      for (Diagnostic& d : r.diagnostics().items()) d.source_line.clear();
+      r.diagnostics().attach_source(a.expr_file.empty() ? expr : file_text);
+      std::fputs(r.diagnostics().render(shown).c_str(), stderr);
       return 1;
     }
     out = r.take();
@@ -531,9 +545,11 @@ int run(const Args& a) {
     verifier::Options vo;
     vo.target = a.semantics == "bsd" ? vm::Target::kBsd : vm::Target::kLinux;
     vo.snaplen = snaplen;
+    // The kernel's limits (length, ...) only where the program goes to the kernel.
+    vo.destination = a.engine == "kernel" ? verifier::Destination::kKernel : verifier::Destination::kUserSpace;
     auto v = verifier::verify(*prog, vo);
     if (!v.ok()) {
-      std::fputs(v.diagnostics().render(a.program_file.empty() ? "<expr>" : a.program_file).c_str(), stderr);
+      std::fputs(v.diagnostics().render(!a.program_file.empty() ? a.program_file : !a.expr_file.empty() ? a.expr_file : "<expr>").c_str(), stderr);
       return 1;
     }
     verified.emplace(v.take());
@@ -548,7 +564,7 @@ int run(const Args& a) {
     // --engine auto: tell the choice how long the run will be (jit::choose_auto): a live
     // capture is open-ended; a file is estimated from its size (>= 64 bytes per record),
     // times the --bench repetitions.
-    if (*e == jit::Engine::kAuto) *e = jit::choose_auto(expected_packets(a));
+    if (*e == jit::Engine::kAuto) *e = jit::choose_auto(expected_packets(a), verified ? verified->size() : 0);
     if (verified) {
       if (a.verdicts || a.bench) {
         auto f = jit::Filter::compile(*verified, *e);
@@ -664,8 +680,17 @@ int run(const Args& a) {
 
 }  // namespace
 
+// No exception leaves main: errors are values; what the standard library may still throw ends
+// in a message and status 1.
 int main(int argc, char** argv) {
-  Args a;
-  if (const int rc = parse_args(argc, argv, a); rc >= 0) return rc;
-  return run(a);
+  try {
+    Args a;
+    if (const int rc = parse_args(argc, argv, a); rc >= 0) return rc;
+    return run(a);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bpfdump: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "bpfdump: unexpected error\n");
+  }
+  return 1;
 }

@@ -5,7 +5,7 @@
 //   3. scratch memory: Linux replays check_load_and_stores() exactly, including its quirk that a
 //      `ret` does not end the flow of "written" slots into the next instruction; BSD only warns;
 //   4. Linux only, when 1-3 passed: the bpf_convert_filter() jump-offset limit
-//      (kernel_conversion.hpp);
+//      (kernel_conversion.hpp); it and the length limit only for Destination::kKernel;
 //   5. facts (CFG, blocks, dominators, liveness, constants) and warnings, then the passkey.
 // Every error is collected; the kernel stops at the first, which gives the same verdict.
 // Tested by tests/verifier/verifier_test.cpp, bsd_regression_test.cpp, kernel_diff_test.cpp.
@@ -112,6 +112,7 @@ class Checker {
       : prog_(prog), opts_(opts), n_(static_cast<uint32_t>(prog.insns.size())) {}
 
   Result<vm::VerifiedProgram> run();
+  Diagnostics kernel_limits();
 
  private:
   const Insn& insn(uint32_t i) const { return prog_.insns[i]; }
@@ -126,6 +127,7 @@ class Checker {
   }
   bool is_linux() const { return opts_.target == Target::kLinux; }
 
+  void check_length();
   void check_instructions();
   void check_last();
   void check_scratch_linux();
@@ -297,8 +299,15 @@ void Checker::check_scratch_linux() {
   std::vector<int64_t> next(n_);
   std::vector<uint32_t> seen(n_, 0);  // generation stamp per search
   uint32_t gen = 0;
+  // Each witness is a search over the whole program: the first kWitnessBudget reads get one,
+  // the rest only the error, so a long program full of bad reads stays linear.
+  constexpr uint32_t kWitnessBudget = 32;
   for (uint32_t pc : bad) {
     const uint32_t slot = insn(pc).k;
+    if (gen == kWitnessBudget) {
+      error(pc, "reads M[" + std::to_string(slot) + "] before it is written on some path");
+      continue;
+    }
     ++gen;
     // Witness: a path from 0 to pc in the kernel's graph that never writes M[slot] (one exists
     // because memvalid at pc lacks the slot). Breadth-first backwards from pc.
@@ -356,19 +365,22 @@ void Checker::check_conversion() {
                    "larger than that");
 }
 
+void Checker::check_length() {
+  if (n_ > max_insns(opts_.target))
+    diags_.error("program has " + std::to_string(n_) + " instructions; " +
+                 (is_linux() ? "Linux accepts at most 4096 (BPF_MAXINSNS)"
+                             : "BSD accepts at most 512 (BPF_MAXINSNS in bpf_setf())"));
+}
+
 Result<vm::VerifiedProgram> Checker::run() {
-  const uint32_t max = max_insns(opts_.target);
+  const bool kernel = opts_.destination == Destination::kKernel;
   if (n_ == 0) {
     diags_.error(is_linux() ? "empty program: Linux requires 1 to 4096 instructions"
                          : "empty program: BSD bpf_setf() treats it as 'no filter' (accept all); "
                            "write `ret #-1` to say that explicitly");
     return Result<vm::VerifiedProgram>(std::move(diags_));
   }
-  if (n_ > max) {
-    diags_.error("program has " + std::to_string(n_) + " instructions; " +
-                 (is_linux() ? "Linux accepts at most 4096 (BPF_MAXINSNS)"
-                          : "BSD accepts at most 512 (BPF_MAXINSNS in bpf_setf())"));
-  }
+  if (kernel) check_length();
   check_instructions();
   check_last();
   if (is_linux()) {
@@ -379,12 +391,20 @@ Result<vm::VerifiedProgram> Checker::run() {
                   "outside the program");
   }
   if (diags_.has_errors()) return Result<vm::VerifiedProgram>(std::move(diags_));
-  if (is_linux()) {
+  if (is_linux() && kernel) {
     check_conversion();
     if (diags_.has_errors()) return Result<vm::VerifiedProgram>(std::move(diags_));
   }
   vm::VerifiedProgram vp = build();
   return Result<vm::VerifiedProgram>(std::move(vp), std::move(diags_));
+}
+
+// The kernel's limits alone (kernel_limits()): the length, then (Linux, a length the kernel
+// takes) the conversion; run() has checked the rest, so jump targets are inside the program.
+Diagnostics Checker::kernel_limits() {
+  check_length();
+  if (n_ > 0 && !diags_.has_errors() && is_linux()) check_conversion();
+  return std::move(diags_);
 }
 
 // Abstract value of a register for the constant-condition warnings.
@@ -482,25 +502,39 @@ vm::VerifiedProgram Checker::build() {
   }
   for (const vm::BasicBlock& bb : blocks) facts.max_pkt_bytes = std::max(facts.max_pkt_bytes, bb.pkt_bytes);
 
-  // Dominators over reachable blocks (Cooper-Harvey-Kennedy; block index order is topological).
-  std::vector<uint32_t> idom(nb, vm::kNoBlock);
+  // Dominators over reachable blocks: block index order is topological, so a block's immediate
+  // dominator is the nearest common ancestor, in the dominator tree built so far, of its
+  // reachable predecessors (Cooper-Harvey-Kennedy's intersect). Walking idom chains one step at
+  // a time is quadratic on a chain of `jeq #k, accept, next` (every block is a predecessor of
+  // `accept`, each walk goes back to the root), so each tree node also keeps a jump pointer
+  // (skew-binary ancestor links): an ancestor query is O(log n) and the whole pass n log n.
+  std::vector<uint32_t> idom(nb, vm::kNoBlock), depth(nb, 0), jump(nb, 0);
   idom[0] = 0;
+  auto nca = [&](uint32_t x, uint32_t y) {
+    if (depth[x] < depth[y]) std::swap(x, y);
+    while (depth[x] > depth[y]) x = depth[jump[x]] >= depth[y] ? jump[x] : idom[x];
+    while (x != y) {
+      if (jump[x] != jump[y]) {
+        x = jump[x];
+        y = jump[y];
+      } else {
+        x = idom[x];
+        y = idom[y];
+      }
+    }
+    return x;
+  };
   for (uint32_t b = 1; b < nb; ++b) {
     uint32_t d = vm::kNoBlock;
     for (uint32_t p : preds[b]) {
       if (idom[p] == vm::kNoBlock) continue;  // unreachable predecessor
-      if (d == vm::kNoBlock) {
-        d = p;
-        continue;
-      }
-      uint32_t x = p, y = d;
-      while (x != y) {
-        while (x > y) x = idom[x];
-        while (y > x) y = idom[y];
-      }
-      d = x;
+      d = d == vm::kNoBlock ? p : nca(p, d);
     }
     idom[b] = d;
+    if (d == vm::kNoBlock) continue;
+    depth[b] = depth[d] + 1;
+    const uint32_t j = jump[d];
+    jump[b] = depth[d] - depth[j] == depth[j] - depth[jump[j]] ? jump[j] : d;
   }
   for (uint32_t b = 0; b < nb; ++b) {
     vm::BasicBlock& bb = blocks[b];
@@ -708,18 +742,31 @@ uint32_t max_insns(Target target) {
   return target == Target::kLinux ? kLinuxMaxInsns : kBsdMaxInsns;
 }
 
-Result<vm::VerifiedProgram> verify(const vm::Program& prog, const Options& opts) {
-  Checker c(prog, opts);
-  Result<vm::VerifiedProgram> r = c.run();
-  // Report in program order (program-wide messages first), errors before warnings per insn.
-  std::vector<Diagnostic>& items = r.diagnostics().items();
+namespace {
+// Report in program order (program-wide messages first), errors before warnings per insn.
+void sort_diagnostics(Diagnostics& d) {
+  std::vector<Diagnostic>& items = d.items();
   std::stable_sort(items.begin(), items.end(), [](const Diagnostic& a, const Diagnostic& b) {
     const int64_t ia = a.insn_index ? int64_t(*a.insn_index) : -1;
     const int64_t ib = b.insn_index ? int64_t(*b.insn_index) : -1;
     if (ia != ib) return ia < ib;
     return a.severity < b.severity;
   });
+}
+}  // namespace
+
+Result<vm::VerifiedProgram> verify(const vm::Program& prog, const Options& opts) {
+  Checker c(prog, opts);
+  Result<vm::VerifiedProgram> r = c.run();
+  sort_diagnostics(r.diagnostics());
   return r;
+}
+
+Diagnostics kernel_limits(const vm::Program& prog, Target target) {
+  Checker c(prog, Options{target, 262144, Destination::kKernel});
+  Diagnostics d = c.kernel_limits();
+  sort_diagnostics(d);
+  return d;
 }
 
 std::string describe(const vm::VerifiedProgram& p) {

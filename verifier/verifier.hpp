@@ -23,6 +23,12 @@
 //    inherits the slots written before it; valid programs can be rejected this way, and we
 //    reject them too, saying so.
 //  - an empty program is rejected (Linux EINVAL; for BSD it would mean "no filter").
+//  - the length limit (BPF_MAXINSNS) and bpf_convert_filter()'s jump range are the kernel's, not
+//    classic BPF's: they apply only with Destination::kKernel (the default), the program going to
+//    a kernel (`bpfc --check`, `bpfdump --engine kernel`). With kUserSpace (the interpreter and
+//    both JITs, which run programs of any length as libpcap's bpf_filter does) they are not
+//    checked; kernel_limits() reports them on their own (bpfc warns when it prints a program the
+//    kernel will refuse). ../shared/CLI.md "Long programs".
 //  - ENOMEM from SO_ATTACH_FILTER (eBPF size above net.core.optmem_max) is not a verdict: the
 //    program passed every check; the verifier warns when it is likely.
 //
@@ -42,9 +48,15 @@
 
 namespace bpf::verifier {
 
+// Where the verified program goes: into a kernel (its length and conversion limits apply) or to a
+// user-space engine (any length). Every pass of verify() is linear or n log n in the program's
+// length (tests/verifier/verifier_test.cpp VerifierLength.*: 100,000 instructions).
+enum class Destination : uint8_t { kKernel, kUserSpace };
+
 struct Options {
   vm::Target target = vm::Target::kLinux;
   uint32_t snaplen = 262144;
+  Destination destination = Destination::kKernel;
 };
 
 // All errors collected (insn_index set; SourceLoc from Program::locs when known), warnings too.
@@ -54,7 +66,12 @@ Result<vm::VerifiedProgram> verify(const vm::Program& prog, const Options& opts 
 // per block, scratch use, register facts.
 std::string describe(const vm::VerifiedProgram& prog);
 
-// Maximum program length for a rule set (Linux BPF_MAXINSNS 4096, FreeBSD BPF_MAXINSNS 512).
+// The kernel's own limits for a program that verify() accepts for user space: the length
+// (Linux 4096, BSD 512) and, for Linux, bpf_convert_filter()'s jump range and the optmem_max
+// warning. Errors mean the kernel of `target` refuses the program; empty when it takes it.
+Diagnostics kernel_limits(const vm::Program& prog, vm::Target target);
+
+// Maximum program length for a rule set's kernel (Linux BPF_MAXINSNS 4096, FreeBSD BPF_MAXINSNS 512).
 uint32_t max_insns(vm::Target target);
 
 }  // namespace bpf::verifier

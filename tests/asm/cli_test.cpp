@@ -233,3 +233,127 @@ TEST(Cli, Examples) {
 }
 
 }  // namespace
+
+namespace {
+
+// `ldh [12]` and `jeq #1 .. #n, accept`: each jump reaches the end through a trampoline.
+std::string long_chain(int n) {
+  std::string src = "ldh [12]\n";
+  for (int i = 1; i <= n; ++i) src += "jeq #" + std::to_string(i) + ", accept\n";
+  return src + "ret #0\naccept: ret #65535\n";
+}
+
+}  // namespace
+
+TEST(Cli, DisasmVerifiesUnlessNoVerify) {
+  // `tax` last: no verifier accepts it; --disasm used to convert it without a word.
+  const std::string ddd = "2\n6 0 0 1\n7 0 0 0\n";
+  Outcome r = bpfc("--disasm", ddd);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("<stdin>:1: error: insn 1 `tax`: the last instruction must be", 0), 0u)
+      << r.err;
+  Outcome nv = bpfc("--disasm --no-verify", ddd);
+  EXPECT_EQ(nv.status, 0) << nv.err;
+  EXPECT_EQ(nv.out, "        ret #1\n        tax\n");
+}
+
+TEST(Cli, CReaderTakesOnlyBytecode) {
+  for (const char* text : {"int main(){}\n", "hello\n", "{ 6, 0, 0, 1 },\nhello\n"}) {
+    SCOPED_TRACE(text);
+    Outcome r = bpfc("--disasm -x c", text);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err.rfind("<stdin>:", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(": error: expected"), std::string::npos) << r.err;
+  }
+  Outcome ok = bpfc("--disasm", "/* tcpdump -dd */\nstruct sock_filter code[] = {\n"
+                                "\t{ 0x6, 0, 0, 0x00000001 }, // accept\n};\n");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(ok.out, "        ret #1\n");
+}
+
+TEST(Cli, TextWithNulByte) {
+  Outcome r = bpfc("", std::string("ld #1\nret a\0\nxyz\n", 17));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("<stdin>:2:6: error: NUL byte in text input", 0), 0u) << r.err;
+}
+
+TEST(Cli, ReadErrorsNameTheFile) {
+  const std::string dir = ::testing::TempDir();
+  Outcome d = bpfc(dir);
+  EXPECT_EQ(d.status, 1);
+  EXPECT_EQ(d.out, "");
+  EXPECT_NE(d.err.find("Is a directory"), std::string::npos) << d.err;
+  Outcome f = bpfc("-F " + dir + "no-such-expression");
+  EXPECT_EQ(f.status, 1);
+  EXPECT_NE(f.err.find("no-such-expression': No such file or directory"), std::string::npos)
+      << f.err;
+}
+
+TEST(Cli, OneExpressionOnly) {
+  const std::string file = write_temp("one.expr", "ip\n");
+  for (const std::string& args : {std::string("-e ip -e tcp"), "-F " + file + " -e tcp",
+                                  "-e tcp -F " + file, "-F " + file + " -F " + file,
+                                  "-F " + file + " prog.bpf", "-F " + file + " --disasm",
+                                  "-F " + file + " -x c", std::string("-F")}) {
+    SCOPED_TRACE(args);
+    Outcome r = bpfc(args);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST(Cli, ExpressionFile) {
+  // tcpdump -F: newlines are blanks, `#` comments run to the end of the line.
+  const std::string file =
+      write_temp("port22.expr", "# ssh\nip and   # the IPv4 part\n  tcp port 22\n");
+  Outcome f = bpfc("-F " + file);
+  Outcome e = bpfc("-e 'ip and tcp port 22'");
+  EXPECT_EQ(f.status, 0) << f.err;
+  EXPECT_EQ(f.out, e.out);
+  EXPECT_FALSE(f.out.empty());
+  // Diagnostics name the file (line and column are the expression lexer's).
+  const std::string bad = write_temp("bad.expr", "tcp port 99999 # too big\n");
+  Outcome b = bpfc("-F " + bad);
+  EXPECT_EQ(b.status, 1);
+  EXPECT_EQ(b.out, "");
+  EXPECT_EQ(b.err.rfind(bad + ":1:10: error: ", 0), 0u) << b.err;
+  EXPECT_NE(b.err.find("tcp port 99999 # too big\n         ^"), std::string::npos) << b.err;
+  const std::string nul = write_temp("nul.expr", std::string("ip and\n tcp\0\n", 13));
+  Outcome n = bpfc("-F " + nul);
+  EXPECT_EQ(n.status, 1);
+  EXPECT_EQ(n.err.rfind(nul + ":2:5: error: NUL byte", 0), 0u) << n.err;
+}
+
+TEST(Cli, LongProgramsPrintWithAWarning) {
+  // 100,000 conditional jumps (199,748 instructions with the trampolines of all but the last 255
+  // of them): bpfc prints them (user-space engines run any length) and warns that the kernel
+  // will refuse them; --check verifies for the kernel and rejects them with its limit.
+  const std::string src = long_chain(100000);
+  Outcome r = bpfc("-ddd", src);
+  EXPECT_EQ(r.status, 0) << r.err.substr(0, 500);
+  EXPECT_EQ(r.out.substr(0, 7), "199748\n");
+  EXPECT_EQ(r.err,
+            "<stdin>: warning: the Linux kernel will refuse this program: program has 199748 "
+            "instructions; Linux accepts at most 4096 (BPF_MAXINSNS)\n");
+  Outcome c = bpfc("--check", src);
+  EXPECT_EQ(c.status, 1);
+  EXPECT_EQ(c.err,
+            "<stdin>: error: program has 199748 instructions; Linux accepts at most 4096 "
+            "(BPF_MAXINSNS)\n");
+  // BSD: 600 instructions print, with BSD's 512 in the warning.
+  std::string six;
+  for (int i = 0; i < 599; ++i) six += "ld #1\n";
+  six += "ret a\n";
+  Outcome b = bpfc("--target bsd", six);
+  EXPECT_EQ(b.status, 0) << b.err;
+  EXPECT_EQ(b.err,
+            "<stdin>: warning: a BSD kernel will refuse this program: program has 600 "
+            "instructions; BSD accepts at most 512 (BPF_MAXINSNS in bpf_setf())\n");
+  // --disasm of a long bytecode program: the same.
+  Outcome d = bpfc("--disasm -f c", r.out);
+  EXPECT_EQ(d.status, 0);
+  EXPECT_NE(d.err.find("warning: the Linux kernel will refuse"), std::string::npos);
+}

@@ -253,7 +253,29 @@ TEST(Readers, Errors) {
       {Format::kC, "{ 6, 0, 0, 0 ",
        "d:1:14: error: expected '}' after { code, jt, jf, k }, found end of input\n{ 6, 0, 0, 0 \n "
        "            ^\n"},
-      {Format::kC, "int x;", "d: error: no instructions in the input\n"},
+      // Only what tcpdump -dd / netsniff-ng print: no tuples picked out of other text.
+      {Format::kC, "int x;",
+       "d:1:6: error: expected '{ code, jt, jf, k },' lines (tcpdump -dd) or a declaration "
+       "`struct sock_filter NAME[] = { ... };`, found ';'\nint x;\n     ^\n"},
+      {Format::kC, "int main(){ { 6, 0, 0, 0 }, }",
+       "d:1:9: error: expected '{ code, jt, jf, k },' lines (tcpdump -dd) or a declaration "
+       "`struct sock_filter NAME[] = { ... };`, found '('\nint main(){ { 6, 0, 0, 0 }, }\n"
+       "        ^\n"},
+      {Format::kC, "hello\n",
+       "d:1:1: error: expected '{ code, jt, jf, k },' lines (tcpdump -dd) or a declaration "
+       "`struct sock_filter NAME[] = { ... };`, found only words\nhello\n^~~~~\n"},
+      {Format::kC, "{ 6, 0, 0, 0 },\nhello { 6, 0, 0, 0 },\n",
+       "d:2:1: error: expected '{ code, jt, jf, k }' (tcpdump -dd format), found 'h'\n"
+       "hello { 6, 0, 0, 0 },\n^\n"},
+      {Format::kC, "{ 6, 0, 0, 0 } { 6, 0, 0, 0 }",
+       "d:1:16: error: expected ',' after '}', found '{'\n{ 6, 0, 0, 0 } { 6, 0, 0, 0 }\n"
+       "               ^\n"},
+      {Format::kC, "struct sock_filter f[] = {\n{ 6, 0, 0, 0 },\n",
+       "d:3:1: error: expected '};' to close the declaration, found end of input\n"},
+      {Format::kC, "struct sock_filter f[] = { { 6, 0, 0, 0 } }; int x;",
+       "d:1:46: error: unexpected 'i' after '};'\nstruct sock_filter f[] = { { 6, 0, 0, 0 } }; "
+       "int x;\n                                             ^\n"},
+
       {Format::kListing, "(000) ret #0",
        "d: error: the listing format (tcpdump -d) is for reading by people; use c, ddd, xt_bpf or "
        "bin\n"},
@@ -266,12 +288,53 @@ TEST(Readers, Errors) {
   }
 }
 
-TEST(Readers, TooLong) {
-  std::vector<vm::Insn> many(4097, vm::Insn{6, 0, 0, 0});
-  auto r = read_bytecode(format_program(many, Format::kDdd), Format::kDdd);
+TEST(Readers, NoLengthLimit) {
+  // The kernels' limits are the verifier's (Destination::kKernel); readers take any length.
+  std::vector<vm::Insn> many(100'000, vm::Insn{6, 0, 0, 0});
+  for (Format f : {Format::kC, Format::kDdd, Format::kXtBpf, Format::kBin}) {
+    auto r = read_bytecode(format_program(many, f), f);
+    ASSERT_TRUE(r.ok()) << r.diagnostics().render("d");
+    EXPECT_EQ(r->insns, many);
+  }
+}
+
+TEST(Readers, CDeclarationsAndComments) {
+  // tcpdump -dd, bpf_asm -c (padded), netsniff-ng's declaration with comments, no trailing comma.
+  const std::vector<vm::Insn> want = {{0x28, 0, 0, 12}, {0x15, 0, 1, 0x806}, {6, 0, 0, 0xffff},
+                                      {6, 0, 0, 0}};
+  for (const char* src : {
+           "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 1, 0x00000806 },\n"
+           "{ 0x6, 0, 0, 0x0000ffff },\n{ 0x6, 0, 0, 0x00000000 },\n",
+           "{ 0x28,  0,  0, 0x0000000c },\r\n{ 0x15,  0,  1, 0x00000806 },\r\n"
+           "{ 0x06,  0,  0, 0x0000ffff },\r\n{ 0x06,  0,  0, 0000000000 }\r\n",
+           "/* arp.c: tcpdump -dd arp */\nstruct sock_filter code[] = {\n"
+           "\t{ 0x28, 0, 0, 0x0000000c }, /* ldh [12] */\n\t{ 0x15, 0, 1, 0x00000806 },\n"
+           "\t{ 0x6, 0, 0, 0x0000ffff }, // accept\n\t{ 0x6, 0, 0, 0x00000000 },\n};\n",
+           "static const struct sock_filter arp [4] = { { 40, 0, 0, 12 }, { 21, 0, 1, 2054 },"
+           " { 6, 0, 0, 65535 }, { 6, 0, 0, 0 } }",
+       }) {
+    SCOPED_TRACE(src);
+    EXPECT_EQ(detect_format(src), Format::kC);
+    auto r = read_bytecode(src, Format::kC);
+    ASSERT_TRUE(r.ok()) << r.diagnostics().render("d");
+    EXPECT_EQ(r->insns, want);
+  }
+}
+
+TEST(Detect, TextWithNulIsNotBinary) {
+  // A NUL in 17 bytes of text: not binary (not a multiple of 8), so the text reader says where.
+  const std::string text("ld #1\nret a\0\nxyz\n", 17);
+  EXPECT_EQ(detect_format(text), Format::kAsm);
+  auto r = read_bytecode(text, Format::kAsm);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.diagnostics().render("d"),
-            "d: error: program has 4097 instructions; the limit is 4096\n");
+  EXPECT_EQ(r.diagnostics().render("t"),
+            "t:2:6: error: NUL byte in text input (nor is it binary bytecode: 17 bytes is not a "
+            "multiple of 8)\nret a \n     ^\n");
+  // 16 bytes of text with one NUL: still text (binary has a NUL in every instruction).
+  EXPECT_EQ(detect_format(std::string("ld #1\nret a\0\nxyz", 16)), Format::kAsm);
+  // A real binary program.
+  const std::vector<vm::Insn> p = {{0x28, 0, 0, 12}, {6, 0, 0, 0}};
+  EXPECT_EQ(detect_format(format_program(p, Format::kBin)), Format::kBin);
 }
 
 TEST(Detect, AssemblyAndEmpty) {

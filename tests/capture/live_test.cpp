@@ -2,10 +2,14 @@
 // otherwise). A known sequence of frames is sent on veth0 with a raw AF_PACKET socket and read on
 // veth1:
 //  - the TPACKET_V3 source alone: without a filter (every frame once, in order, byte for byte),
-//    with a kernel filter attached and locked before bind, with a program the kernel refuses,
+//    with a kernel filter attached and locked before bind, with a program the kernel refuses
+//    (also one longer than BPF_MAXINSNS),
 //    and with two sockets in a PACKET_FANOUT group (traffic split, nothing duplicated);
 //  - the whole Capture pipeline with every built engine and with the kernel filter: every
-//    matching frame delivered exactly once, no other one, counters reconciling exactly.
+//    matching frame delivered exactly once, no other one, counters reconciling exactly;
+//  - loopback (`lo` of the namespace): N UDP datagrams sent through a UDP socket are captured
+//    exactly N times with every engine, the kernel filter and fanout (the kernel shows each
+//    packet twice on lo, outgoing and incoming; libpcap and we drop the outgoing copy).
 #include <gtest/gtest.h>
 #include <linux/filter.h>
 
@@ -146,6 +150,20 @@ TEST(LiveSource, KernelRefusesAnInvalidProgram) {
   EXPECT_NE(src.diagnostics().render("t").find("SO_ATTACH_FILTER"), std::string::npos);
 }
 
+// A program verified for user space may be longer than the kernel takes (and than
+// sock_fprog.len's 16 bits): refused with the kernel's limit, not truncated.
+TEST(LiveSource, KernelFilterPastTheKernelLimit) {
+  VethNetns& ns = NetnsEnvironment::get();
+  if (!ns.ok()) GTEST_SKIP() << ns.why();
+  LiveOptions o;
+  o.kernel_filter.assign(65537, vm::Insn{0x06, 0, 0, 0});  // ret #0, 65537 times
+  auto src = open_live("veth1", o);
+  ASSERT_FALSE(src.ok());
+  EXPECT_NE(src.diagnostics().render("t").find("65537 instructions; Linux accepts at most 4096"),
+            std::string::npos)
+      << src.diagnostics().render("t");
+}
+
 TEST(LiveSource, FanoutSplitsTrafficWithoutDuplicates) {
   VethNetns& ns = NetnsEnvironment::get();
   if (!ns.ok()) GTEST_SKIP() << ns.why();
@@ -276,6 +294,84 @@ TEST(LivePipeline, VlanTagsAreRestored) {
   (*cap)->stop();
   EXPECT_EQ(got, frames);
 }
+
+// N UDP datagrams to 127.0.0.1:7777 (nobody listens: the ICMP port-unreachable replies do not
+// match the filter), each carrying its tag first in the payload.
+void send_udp_loopback(const std::vector<uint32_t>& tags) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(7777);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (uint32_t tag : tags) {
+    const uint8_t payload[8] = {uint8_t(tag >> 24), uint8_t(tag >> 16), uint8_t(tag >> 8), uint8_t(tag)};
+    ASSERT_EQ(sendto(fd, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              ssize_t(sizeof payload));
+  }
+  close(fd);
+}
+
+class LiveLoopback : public ::testing::TestWithParam<PipelineCase> {};
+
+// Issue 18.8: 50 datagrams on lo were written 100 times (tcpdump writes 50).
+TEST_P(LiveLoopback, EachDatagramOnce) {
+  const PipelineCase& pc = GetParam();
+  VethNetns& ns = NetnsEnvironment::get();
+  if (!ns.ok()) GTEST_SKIP() << ns.why();
+  if (pc.engine && !jit::available(*pc.engine)) GTEST_SKIP() << "SKIPPED: engine not built";
+  vm::Program prog;
+  prog.insns = udp_dst_7777();
+  auto v = verifier::verify(prog, {});
+  ASSERT_TRUE(v.ok());
+  CaptureOptions o;
+  o.fanout = pc.fanout;
+  o.timeout_ns = 5'000'000;
+  auto cap = Capture::open_live("lo", o);
+  ASSERT_TRUE(cap.ok()) << cap.diagnostics().render("t");
+  const Diagnostics d = pc.engine ? (*cap)->set_filter(*v, *pc.engine) : (*cap)->set_kernel_filter(*v);
+  ASSERT_FALSE(d.has_errors()) << d.render("t");
+  ASSERT_FALSE((*cap)->start().has_errors());
+  std::vector<uint32_t> sent;
+  for (uint32_t i = 0; i < 50; ++i) sent.push_back(0x5c000000u | i);
+  send_udp_loopback(sent);
+  std::vector<uint32_t> tags;
+  Batch b;
+  // Collect until a quiet 300 ms after the last packet (a second copy would come right after
+  // the first), at most 5 s.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto quiet_since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    const Ring::Wait w = (*cap)->next(b, 20);
+    if (w == Ring::Wait::kEnd) break;
+    if (w == Ring::Wait::kBatch) {
+      for (const Packet& p : b) {
+        Frame f;
+        f.data = p.data;
+        f.caplen = p.caplen;
+        tags.push_back(tag_of(f));
+      }
+      (*cap)->release(b);
+      quiet_since = std::chrono::steady_clock::now();
+    } else if (tags.size() >= sent.size() &&
+               std::chrono::steady_clock::now() - quiet_since > std::chrono::milliseconds(300)) {
+      break;
+    }
+  }
+  (*cap)->stop();
+  while ((*cap)->next(b, 20) == Ring::Wait::kBatch) (*cap)->release(b);
+  std::sort(tags.begin(), tags.end());
+  EXPECT_EQ(tags, sent) << "each datagram exactly once";
+  EXPECT_EQ((*cap)->stats().delivered, sent.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Engines, LiveLoopback,
+    ::testing::Values(PipelineCase{"interp", jit::Engine::kInterp}, PipelineCase{"asmjit", jit::Engine::kAsmjit},
+                      PipelineCase{"llvm", jit::Engine::kLlvm}, PipelineCase{"auto", jit::Engine::kAuto},
+                      PipelineCase{"kernel", std::nullopt}, PipelineCase{"interp_fanout3", jit::Engine::kInterp, 3},
+                      PipelineCase{"kernel_fanout2", std::nullopt, 2}),
+    [](const auto& info) { return info.param.name; });
 
 #ifdef BPFDUMP_PATH
 // bpfdump -i in the namespace: -c N with an expression-free program, every engine and the kernel,

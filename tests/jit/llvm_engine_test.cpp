@@ -117,6 +117,23 @@ TEST(LlvmEngine, ToolsLoadLlvmOnlyWhenUsed) {
                                    " -e ip --emit-llvm");
   EXPECT_NE(bad_rc, 0) << bad;
   EXPECT_NE(bad.find("cannot load the LLVM engine"), std::string::npos) << bad;
+  // A module that does not exist: an error naming it, not a silent fall-back to the built one.
+  for (const char* tool : {BPFC_BIN, BPFDUMP_BIN}) {
+    // bpfdump reads an empty pcap (the global header only) from stdin.
+    const bool bpfc = tool == std::string(BPFC_BIN);
+    const std::string input =
+        bpfc ? ""
+             : "printf '\\324\\303\\262\\241\\002\\0\\004\\0\\0\\0\\0\\0\\0\\0\\0\\0"
+               "\\377\\377\\0\\0\\001\\0\\0\\0' | ";
+    const auto [missing, missing_rc] =
+        shell(input + "BPFC_LLVM_PLUGIN=/nonexistent/libbpfc_llvm.so " + tool +
+              (bpfc ? " -e ip --emit-llvm" : " -r - --engine llvm ip"));
+    EXPECT_NE(missing_rc, 0) << missing;
+    EXPECT_NE(missing.find("BPFC_LLVM_PLUGIN=/nonexistent/libbpfc_llvm.so: No such file or "
+                           "directory"),
+              std::string::npos)
+        << tool << ": " << missing;
+  }
 }
 
 TEST(LlvmEngine, Available) {

@@ -83,6 +83,55 @@ TEST(VerifierLength, EmptyAndTooLong) {
   EXPECT_EQ(max_insns(vm::Target::kBsd), 512u);
 }
 
+TEST(VerifierLength, LimitsAreTheKernels) {
+  // The length limit applies where the program goes to a kernel (the default); user-space
+  // engines run any length, and kernel_limits() says what the kernel would refuse.
+  Options user;
+  user.destination = Destination::kUserSpace;
+  std::vector<Insn> p(100'000, stmt(kLdImm, 1));
+  p.back() = stmt(kRetA, 0);
+  EXPECT_FALSE(run(p).ok());
+  auto r = verify(vm::Program{p, {}}, user);
+  ASSERT_TRUE(r.ok()) << r.diagnostics().render("p").substr(0, 300);
+  EXPECT_EQ(r->size(), 100'000u);
+  EXPECT_EQ(kernel_limits(vm::Program{p, {}}, vm::Target::kLinux).render("p"),
+            "p: error: program has 100000 instructions; Linux accepts at most 4096 "
+            "(BPF_MAXINSNS)\n");
+  user.target = vm::Target::kBsd;
+  std::vector<Insn> b(600, stmt(kLdImm, 1));
+  b.back() = stmt(kRetA, 0);
+  EXPECT_TRUE(verify(vm::Program{b, {}}, user).ok());
+  EXPECT_EQ(kernel_limits(vm::Program{b, {}}, vm::Target::kBsd).render("p"),
+            "p: error: program has 600 instructions; BSD accepts at most 512 (BPF_MAXINSNS in "
+            "bpf_setf())\n");
+  b.resize(512);
+  b.back() = stmt(kRetA, 0);
+  EXPECT_TRUE(kernel_limits(vm::Program{b, {}}, vm::Target::kBsd).empty());
+}
+
+TEST(VerifierLength, LongChainFacts) {
+  // A chain of `jeq #k, accept` with a trampoline each: the block `accept` has 50,000
+  // predecessors (the dominator pass was quadratic on this shape). Its dominator is the first
+  // block, so its dominated packet bytes are the 14 the first block's `ldh [12]` proves.
+  constexpr uint32_t kJumps = 50'000;
+  std::vector<Insn> p;
+  p.push_back(stmt(kLdAbsH, 12));
+  for (uint32_t i = 0; i < kJumps; ++i) {
+    p.push_back(jump(kJeq, i + 1, 1, 0));  // true: the trampoline below; false: the next jeq
+    p.push_back(stmt(kJa, 2 * (kJumps - i - 1) + 1));  // to accept (past ret #0)
+  }
+  p.push_back(stmt(kRetK, 0));
+  p.push_back(stmt(kRetK, 65535));
+  Options user;
+  user.destination = Destination::kUserSpace;
+  auto r = verify(vm::Program{p, {}}, user);
+  ASSERT_TRUE(r.ok()) << r.diagnostics().render("p").substr(0, 300);
+  const vm::BasicBlock& accept = r->blocks().back();
+  EXPECT_EQ(accept.first, p.size() - 1);
+  EXPECT_EQ(accept.pkt_bytes_dominated, 14u);
+  EXPECT_EQ(r->facts().max_pkt_bytes, 14u);
+}
+
 // Linux chk_code_allowed() (net/core/filter.c, 6.18), written out as the kernel lists it.
 const std::set<uint16_t> kKernelCodes = {
     0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x94, 0x9c, 0x54, 0x5c, 0x44, 0x4c,

@@ -1,0 +1,2 @@
+/* unterminated
+{ 6, 0, 0, 0 },
