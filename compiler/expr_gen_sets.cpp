@@ -207,9 +207,10 @@ Cond Gen::gen_set(const std::vector<int32_t>& members) {
       if (std::find(masks.begin(), masks.end(), ~(m.hi - m.lo)) == masks.end()) masks.push_back(~(m.hi - m.lo));
     Cond r;
     for (size_t g = 0; g < masks.size(); ++g) {
+      // the search compares `field & mask` (libpcap's value) with the network addresses
       std::vector<std::pair<uint32_t, uint32_t>> iv;
       for (const SetMember& m : ms)
-        if (~(m.hi - m.lo) == masks[g]) iv.emplace_back(m.lo, m.hi);
+        if (~(m.hi - m.lo) == masks[g]) iv.emplace_back(m.lo, m.lo);
       const auto merged = merge_intervals(std::move(iv));
       set_ = &merged;
       Cond c = host(merged.front().first, masks[g], q.proto, q.dir, q.addr);
@@ -259,15 +260,16 @@ Cond Gen::guarded_port_pair(bool v6) {
   return or_(first, and_(guard, rest));
 }
 
-// The comparison of a member field with the member value: one test, or (within gen_set) the
-// search. `mask` applies to the single test only (sets hold intervals).
+// The comparison of a member field (under `mask`) with the member value: one test, or (within
+// gen_set) the search over the set's intervals.
 Cond Gen::member_test(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask) {
   if (!set_) return mcmp(rel, off, size, v, mask);
+  std::vector<Insn> value = load(rel, off, size);
+  if (mask != 0xffffffffu) value.push_back(ins(c::kAlu | c::kAnd | c::kK, mask));
   Cond r = search(*set_, 0, set_->size(), 0, size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1);
-  if (r.cval == 1) return test(load(rel, off, size), c::kJge, 0);  // every value: keep the load
-  // The root of the search loads the field; every other block tests A as the root left it.
-  IrBlock& root = f_.blocks[static_cast<size_t>(r.entry)];
-  root.stmts = load(rel, off, size);
+  if (r.cval == 1) return test(std::move(value), c::kJge, 0);  // every value: keep the load
+  // The root of the search computes the value; every other block tests A as the root left it.
+  f_.blocks[static_cast<size_t>(r.entry)].stmts = std::move(value);
   return r;
 }
 

@@ -158,10 +158,6 @@ class Optimiser {
   // (or_pullup/and_pullup) exactly in libpcap's order and with its stale snapshot: which tests
   // and loads survive decides the verdict of packets snapped short of a load.
   void run() {
-    if (topo().size() > kLoopBlocks) {
-      run_linear();
-      return;
-    }
     // values that change identity after the first pass (libpcap's peephole rewrites clear its
     // done flag, so it runs a second pass)
     bool rewrites = false;
@@ -191,6 +187,7 @@ class Optimiser {
       if (folded || skipped_) branch_only = 0;
       else if (++branch_only >= 100) break;
     }
+    if (over_budget()) thread_own();
     // libpcap's second opt_loop folds what only statement rewriting makes constant, moving no
     // branch afterwards (IrBlock::kFoldAfterBranches).
     pass_ = IrBlock::kFoldAfterBranches;
@@ -212,23 +209,21 @@ class Optimiser {
   // Bounds that keep big inputs fast (they make the output less optimised, never wrong: every
   // step keeps the verdict of every full-length packet). libpcap's passes keep, per edge, the
   // facts of all its dominating tests: for a chain of n tests that is O(n^2) facts a pass
-  // (libpcap #1255: 1,000 hosts, 1 GB). Graphs over kLoopBlocks reachable blocks get the linear
-  // steps only (run_linear); smaller ones stop their passes once they have handled kWorkBudget
-  // facts (a few hundred milliseconds), as libpcap stops after 100 passes of branch movement.
-  static constexpr size_t kLoopBlocks = 3000;
-  static constexpr uint64_t kWorkBudget = 40'000'000;
+  // (libpcap #1255: 1,000 hosts, 1 GB). Here the passes stop once jump threading has handled
+  // kWorkBudget facts in all (a pass that reaches it is abandoned before it moves any edge, so
+  // at most that many facts are ever held: ~100 MB, a few hundred ms); what remains is done by
+  // the linear steps (thread_own). Pullups need dominator bit sets, n^2 bits: not above
+  // kDomBlocks blocks. Searches (expr_gen_sets.cpp) keep big lists shallow, far from both.
+  static constexpr uint64_t kWorkBudget = 6'000'000;
+  static constexpr size_t kDomBlocks = 16384;
   uint64_t work_ = 0;
+  bool over_budget() const { return work_ >= kWorkBudget; }
 
-  // The linear steps: constant tests folded, each edge threaded past successors that test the
-  // same value the same way (their outcome is the edge's own; bottom-up, so a chain of equal
-  // tests is crossed in one step), identical blocks merged, the entry bypassed. Loads are never
-  // skipped (only tests of a value already loaded on the path), so snapped packets keep the
-  // verdict of the unoptimised program.
-  void run_linear() {
-    convert_late_relations();
-    set_phase(1);
-    pass_ = 1000;
-    if (fold_constant_tests()) dirty_ = true;
+  // The linear threading that follows passes stopped by the budget: each edge goes past
+  // successors that test the same value the same way (their outcome is the edge's own;
+  // bottom-up, so a chain of equal tests is crossed in one step). No load is skipped that the
+  // path has not done already.
+  void thread_own() {
     const std::vector<int> order = topo();
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       IrBlock& bb = blk(*it);
@@ -247,8 +242,6 @@ class Optimiser {
         if (t != bb.succ[w]) bb.succ[w] = t, dirty_ = true;
       }
     }
-    for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
-    root_bypass();
   }
 
   // Value identity of a block's test: blocks with equal statements (and the same relation tag)
@@ -403,6 +396,7 @@ class Optimiser {
       if (bb.is_ret) continue;
       const Facts& fin = in[static_cast<size_t>(b)];
       work_ += 2 * fin.size() + 2;
+      if (over_budget()) return false;  // abandoned before any edge moved
       // propagate facts to successors (intersection over the incoming edges)
       for (int w = 0; w < 2; ++w) {
         int s = bb.succ[w];
@@ -629,6 +623,7 @@ class Optimiser {
   // tested is moved up next to them.
   bool pullups() {
     size_t n = fp_->blocks.size();
+    if (n > kDomBlocks || over_budget()) return false;
     // in-edges: libpcap links (pred, side) walking levels from the top down, each level in list
     // order, true edge then false edge, each prepended to its target's list (CSR, filled in
     // walk order, then each list reversed)
