@@ -465,6 +465,7 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     for (SourceLoc& l : prog.locs)
       if (l.known()) l = map.at(l.column, l.length);
   }
+  diags.append(gen.warnings());
   return Result<vm::Program>(std::move(prog), std::move(located(diags)));
 }
 

@@ -102,6 +102,8 @@ struct Arth {
   bool has_check = false;
   Cond check;
   bool stmt_fold = false;  // constant only through a dead-load fold (see Cond::stmt_fold)
+  QProto check_proto = QProto::kUndef;  // the protocol `check` requires, for warnings
+  uint32_t check_col = 0;               // ... and where its accessor is
 };
 
 // Compile error used to unwind out of deep recursion inside the lowering only (never crosses
@@ -135,6 +137,7 @@ class Gen {
   Gen(const ExprAst& ast, const ExprOptions& opts);
 
   IrFunc& func() { return f_; }
+  const Diagnostics& warnings() const { return warnings_; }
 
   void build(int32_t root);
 
@@ -147,6 +150,7 @@ class Gen {
   // member_test searches instead of comparing with one value.
   const std::vector<std::pair<uint32_t, uint32_t>>* set_ = nullptr;
   std::vector<uint8_t> no_sets_;  // `or` nodes whose tree or_segments has looked at
+  Diagnostics warnings_;          // for -V: where tcpdump's verdict differs from the text's
   // ... and, for port sets with ranges, the first member's interval (Gen::guarded_port_pair).
   const std::vector<std::pair<uint32_t, uint32_t>>* set_first_ = nullptr;
   uint32_t col_ = 0;  // column of the node being compiled, for errors and block locations
@@ -234,6 +238,7 @@ class Gen {
   Cond any_proto(uint32_t v);
   Cond proto_abbrev(QProto p);
   static const char* proto_name(QProto p);
+  static const char* proto_label(QProto p);  // "TCP", "IPv6", ... for messages
   Cond hostop(uint32_t addr, uint32_t mask, QDir dir, uint32_t proto, uint32_t src_off,
               uint32_t dst_off);
   Cond hostop6(const uint8_t* addr, const uint8_t* mask, QDir dir, uint32_t src_off,

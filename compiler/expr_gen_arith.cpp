@@ -29,6 +29,12 @@ Arth Gen::gen_load(const Node& n) {
   uint16_t sz = size_code(size);
   Arth idx = gen_arth(n.a);
   Arth r;
+  r.check_proto = idx.check_proto;
+  r.check_col = idx.check_col;
+  if (r.check_proto == QProto::kUndef && proto != QProto::kLink) {
+    r.check_proto = proto;
+    r.check_col = n.column;
+  }
   r.has_check = idx.has_check;
   r.check = idx.check;
   auto add_check = [&](Cond c) {
@@ -238,16 +244,23 @@ Arth Gen::arth_binop(const Node& n, Arth a, Arth b) {
     fail(op == c::kDiv ? "division by zero" : "modulus by zero");
   if ((op == c::kLsh || op == c::kRsh) && b.is_const && b.k > 31)
     fail("shift by more than 31 bits");
-  // protocol checks: a's then b's
-  if (a.has_check && b.has_check) {
-    r.check = and_(a.check, b.check);
-    r.has_check = true;
-  } else if (a.has_check) {
+  // Protocol checks: the left operand's only. libpcap's gen_arth returns a0 with its checks
+  // (a0->b) and drops a1->b, in 1.10.3 and in master, so `ip[2:2] - (tcp[12] & 0xf0) != 0`
+  // also accepts packets that are not TCP. tcpdump's verdict is kept; -V says so.
+  if (a.has_check) {
     r.check = a.check;
     r.has_check = true;
-  } else if (b.has_check) {
-    r.check = b.check;
-    r.has_check = true;
+    r.check_proto = a.check_proto;
+    r.check_col = a.check_col;
+  }
+  if (b.has_check && b.check_proto != QProto::kUndef &&
+      (!a.has_check || a.check_proto != b.check_proto)) {
+    const std::string what = proto_label(b.check_proto);
+    warnings_.warning("libpcap does not check that the packet is " + what +
+                          " for the right operand here: this filter also accepts packets that are "
+                          "not " + what + ", as tcpdump's does (add `" + proto_name(b.check_proto) +
+                          " and` in front to require it)",
+                      SourceLoc{1, b.check_col ? b.check_col : col_, 1});
   }
   if (a.is_const && b.is_const) {
     // Folded with the runtime's own semantics (vm/semantics.hpp), BSD rules as libpcap's

@@ -92,6 +92,26 @@ const char* Gen::proto_name(QProto p) {
   return i < sizeof(kNames) / sizeof(kNames[0]) ? kNames[i] : "?";
 }
 
+const char* Gen::proto_label(QProto p) {
+  switch (p) {
+    case QProto::kIp: return "IPv4";
+    case QProto::kIpv6: return "IPv6";
+    case QProto::kArp: return "ARP";
+    case QProto::kRarp: return "RARP";
+    case QProto::kTcp: return "TCP";
+    case QProto::kUdp: return "UDP";
+    case QProto::kSctp: return "SCTP";
+    case QProto::kIcmp: return "ICMP";
+    case QProto::kIcmpv6: return "ICMPv6";
+    case QProto::kIgmp: return "IGMP";
+    case QProto::kIgrp: return "IGRP";
+    case QProto::kPim: return "PIM";
+    case QProto::kVrrp: return "VRRP";
+    case QProto::kCarp: return "CARP";
+    default: return proto_name(p);
+  }
+}
+
 // ---- hosts and nets ---------------------------------------------------------------------------
 Cond Gen::hostop(uint32_t addr, uint32_t mask, QDir dir, uint32_t proto, uint32_t src_off,
                  uint32_t dst_off) {

@@ -295,6 +295,10 @@ int run(int argc, char** argv) {
     if (!o.expr_file) display = "<expr>";
     source = *o.expr;
     prog = bpf::compiler::compile_expression(source, eo);
+    if (!o.verbose) {  // the compiler's warnings (where tcpdump's verdict surprises) with -V
+      auto& items = prog.diagnostics().items();
+      std::erase_if(items, [](const bpf::Diagnostic& d) { return d.severity == bpf::Severity::kWarning; });
+    }
     if (o.expr_file) {  // show the lines with their comments, as the user wrote them
       source = std::move(file_text);
       for (bpf::Diagnostic& d : prog.diagnostics().items()) d.source_line.clear();

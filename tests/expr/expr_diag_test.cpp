@@ -115,6 +115,27 @@ TEST(ExprDiag, NegativeOffsetIsAnErrorForLinuxOnly) {
   EXPECT_TRUE(bpf::compiler::compile_expression("ip[-1] = 0", {}).ok());  // 13: a real offset
 }
 
+// libpcap's gen_arth keeps the left operand's protocol checks and drops the right one's: the
+// tcpdump man page's payload test also accepts IPv4 packets that are not TCP. We keep that
+// verdict (tests/expr/expr_diff_test.cpp) and warn where it happens.
+TEST(ExprDiag, DroppedRightOperandCheckIsWarned) {
+  auto r = bpf::compiler::compile_expression("(ip[2:2] - ((ip[0]&0xf)<<2) - ((tcp[12]&0xf0)>>2)) != 0", {});
+  ASSERT_TRUE(r.ok());
+  size_t warnings = 0;
+  for (const auto& d : r.diagnostics().items()) {
+    if (d.severity != bpf::Severity::kWarning) continue;
+    ++warnings;
+    EXPECT_EQ(d.loc.column, 33u);
+    EXPECT_NE(d.message.find("not TCP"), std::string::npos) << d.message;
+  }
+  EXPECT_EQ(warnings, 1u);  // ip[0] on the right needs IPv4, which ip[2:2] on the left checks
+  for (const char* quiet : {"tcp[0] + tcp[1] = 0", "ip[0] & 0xf = 5", "tcp[0] + 1 = 0"}) {
+    auto q = bpf::compiler::compile_expression(quiet, {});
+    ASSERT_TRUE(q.ok()) << quiet;
+    EXPECT_TRUE(q.diagnostics().empty()) << quiet << ": " << q.diagnostics().render("<expr>");
+  }
+}
+
 TEST(ExprDiag, LinkTypeNames) {
   EXPECT_EQ(bpf::compiler::linktype_from_name("EN10MB"), 1);
   EXPECT_EQ(bpf::compiler::linktype_from_name("dlt_raw"), 12);

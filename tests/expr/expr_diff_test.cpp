@@ -114,6 +114,10 @@ const char* const kExprs[] = {
     "len - 14 > ip[2:2]", "ip[2:2] + 14 = len", "ip[2:2] + 14 != len",
     "1 = 1", "1 = 2", "2 > 1", "len > 0", "0 = 0 and tcp", "1 + 2 = 3", "10 / 2 = 5",
     "ip[0] * 0 = 0", "ip[50] & 0 = 0", "ip[0] * 0 = 1 or tcp", "ip[0] & 0 = 0", "not ip[0] & 0 != 0", "net 0.0.0.0/0 and tcp",
+    // libpcap keeps the left operand's protocol checks and drops the right one's (gen_arth)
+    "(ip[2:2] - ((ip[0]&0xf)<<2) - ((tcp[12]&0xf0)>>2)) != 0", "ip[0] + tcp[0] = 0x45",
+    "len - tcp[0] > 60", "udp[0] * 2 - ip6[0] != 3", "tcp[0] + (udp[0] + ip6[6]) = 1",
+    "-tcp[0] + ip[0] = 0", "ip[ip[0] & 3 + tcp[1]] > 0",
     "(ip[0] & 0xf) * 4 = 20", "ip[0] & 0xf * 4 = 20", "2 + 3 * 4 = 14", "2 * 3 + 4 = 10",
     "1 << 2 = 4", "16 >> 2 = 4", "0x10 = 16", "010 = 8", "ip[0] = 0105",
     "vlan", "vlan 10", "vlan 20", "vlan and ip", "vlan 10 and ip", "vlan 10 and tcp port 22",
