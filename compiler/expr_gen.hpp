@@ -121,7 +121,7 @@ inline uint16_t size_code(uint32_t bytes) {
 // A member of a set-able run of `or`ed primitives (compiler/expr_gen_sets.cpp): the interval of
 // values it matches and the shape it shares with the run.
 struct SetMember {
-  enum Cls : uint8_t { kIpv4, kPort } cls = kIpv4;
+  enum Cls : uint8_t { kIpv4, kPort, kEther } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
   Qual qual{};
   uint32_t lo = 0, hi = 0;
 };
@@ -129,6 +129,8 @@ struct SetMember {
 // __pcap_atoin: "a.b.c" -> value with 8 bits per part; the number of bits, -1 if bad
 // (expr_gen_names.cpp).
 int atoin(const std::string& s, uint32_t* out);
+// pcap_ether_aton's forms (a:b:c:d:e:f, aabb.ccdd.eeff, aabbccddeeff, ...); false if bogus.
+bool parse_mac(const std::string& s, uint8_t out[6]);
 
 enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, kLlc, kLinkPlNosnap };
 
@@ -210,7 +212,8 @@ class Gen {
   Cond member_test(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask);
   Cond guarded_port_pair(bool v6);
   Cond search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l, size_t r,
-              uint32_t lo_known, uint32_t hi_known);
+              uint32_t lo_known, uint32_t hi_known, std::vector<int>* per = nullptr);
+  Cond ether_search(const std::vector<std::pair<uint32_t, uint32_t>>& macs, uint32_t off);
 
   // ---- expr_gen_link.cpp: link layers and their stacks ---------------------------------------
   uint32_t alloc_reg();

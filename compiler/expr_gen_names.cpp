@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -116,6 +117,41 @@ int atoin(const std::string& s, uint32_t* out) {
   return len;
 }
 
+bool parse_mac(const std::string& s, uint8_t out[6]) {
+  if (ether_addr* e = ether_aton(s.c_str())) {
+    std::memcpy(out, e->ether_addr_octet, 6);
+    return true;
+  }
+  // aabb.ccdd.eeff and aabbcc.ddeeff forms (pcap_ether_aton accepts any separators)
+  std::string hex;
+  for (char ch : s)
+    if (ch != '.' && ch != '-' && ch != ':') hex += ch;
+  if (hex.size() == 12) {
+    for (char ch : hex)
+      if (!std::isxdigit(static_cast<unsigned char>(ch))) return false;
+    for (int i = 0; i < 6; ++i)
+      out[i] = static_cast<uint8_t>(std::stoul(hex.substr(static_cast<size_t>(2 * i), 2), nullptr, 16));
+    return true;
+  }
+  // "1-2-3-4-5-6" or "1.2.3.4.5.6": one or two hex digits per byte
+  std::vector<uint8_t> parts;
+  std::string cur;
+  for (char ch : s + ".") {
+    if (ch == '.' || ch == '-' || ch == ':') {
+      if (cur.empty() || cur.size() > 2) return false;
+      for (char d : cur)
+        if (!std::isxdigit(static_cast<unsigned char>(d))) return false;
+      parts.push_back(static_cast<uint8_t>(std::stoul(cur, nullptr, 16)));
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  if (parts.size() != 6) return false;
+  std::copy(parts.begin(), parts.end(), out);
+  return true;
+}
+
 
 Cond Gen::gen_id(const Node& n) {
   Qual q = n.qual;
@@ -185,34 +221,8 @@ Cond Gen::gen_id(const Node& n) {
     }
     case IdKind::kEther: {
       if ((q.addr == QAddr::kHost || q.addr == QAddr::kDefault) && q.proto == QProto::kLink) {
-        ether_addr* e = ether_aton(n.str.c_str());
         uint8_t ea[6];
-        if (e) {
-          std::memcpy(ea, e->ether_addr_octet, 6);
-        } else {
-          // aabb.ccdd.eeff and aabbcc.ddeeff forms (pcap_ether_aton accepts any separators)
-          std::string hex;
-          for (char ch : n.str)
-            if (ch != '.' && ch != '-' && ch != ':') hex += ch;
-          if (hex.size() == 12) {
-            for (int i = 0; i < 6; ++i)
-              ea[i] = static_cast<uint8_t>(std::stoul(hex.substr(static_cast<size_t>(2 * i), 2), nullptr, 16));
-          } else {
-            // "1-2-3-4-5-6" or "1.2.3.4.5.6": one or two hex digits per byte
-            std::vector<uint8_t> parts;
-            std::string cur;
-            for (char ch : n.str + ".") {
-              if (ch == '.' || ch == '-' || ch == ':') {
-                parts.push_back(static_cast<uint8_t>(std::stoul(cur, nullptr, 16)));
-                cur.clear();
-              } else {
-                cur += ch;
-              }
-            }
-            if (parts.size() != 6) fail("bogus ethernet address " + n.str);
-            std::copy(parts.begin(), parts.end(), ea);
-          }
-        }
+        if (!parse_mac(n.str, ea)) fail("bogus ethernet address " + n.str);
         return prevlinkhdr_check(ehostop(ea, q.dir));
       }
       fail("ethernet address used in non-ether expression");

@@ -13,6 +13,7 @@
 // fully, and against libpcap -O0 on full-length packets for big lists
 // (tests/expr/big_filter_test.cpp).
 //
+// MAC address lists (`ether host`, `ether src|dst`) are searched too (ether_search).
 // Only at -O1 and above (our -O0 is libpcap's unoptimised program, member by member), only for
 // runs of at least kMinSet consecutive members, and not where libpcap does not optimise
 // (protochain, geneve). The search blocks are opaque (they test A as the root block loaded it;
@@ -90,6 +91,16 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
       m.cls = SetMember::kIpv4;
       m.lo = a;
       m.hi = a | ~mask;
+      return m;
+    }
+    case IdKind::kEther: {  // `ether host M`, `ether src M`, ...
+      if ((q.addr != QAddr::kHost && q.addr != QAddr::kDefault) || q.proto != QProto::kLink)
+        return std::nullopt;
+      uint8_t ea[6];
+      if (!parse_mac(n.str, ea)) return std::nullopt;
+      m.cls = SetMember::kEther;
+      m.lo = (uint32_t(ea[2]) << 24) | (uint32_t(ea[3]) << 16) | (uint32_t(ea[4]) << 8) | ea[5];
+      m.hi = (uint32_t(ea[0]) << 8) | ea[1];
       return m;
     }
     case IdKind::kNum:
@@ -219,6 +230,18 @@ Cond Gen::gen_set(const std::vector<int32_t>& members) {
     }
     return r;
   }
+  if (ms.front().cls == SetMember::kEther) {
+    if (dlt_ != kDltEn10mb) return ehostop(nullptr, q.dir);  // its error
+    std::vector<std::pair<uint32_t, uint32_t>> macs;  // (low 32 bits, high 16 bits)
+    for (const SetMember& m : ms) macs.emplace_back(m.lo, m.hi);
+    std::sort(macs.begin(), macs.end());
+    macs.erase(std::unique(macs.begin(), macs.end()), macs.end());
+    auto side = [&](uint32_t off) { return ether_search(macs, off); };
+    if (q.dir == QDir::kSrc) return side(6);
+    if (q.dir == QDir::kDst) return side(0);
+    Cond src = side(6);
+    return or_(src, side(0));
+  }
   std::vector<std::pair<uint32_t, uint32_t>> iv;
   bool ranges = false;
   for (const SetMember& m : ms) {
@@ -260,6 +283,37 @@ Cond Gen::guarded_port_pair(bool v6) {
   return or_(first, and_(guard, rest));
 }
 
+// MAC addresses at `off` in the link header, compared as libpcap's gen_bcmp does (the 4 bytes
+// at off+2, then the 2 at off: the first load ends at byte 12 either way, so a snapped packet
+// fails where libpcap's program fails): a search on the low 32 bits, then, for the one that
+// matched, a search on the high 16 bits of the addresses sharing it.
+Cond Gen::ether_search(const std::vector<std::pair<uint32_t, uint32_t>>& macs, uint32_t off) {
+  std::vector<std::pair<uint32_t, uint32_t>> lows;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> highs;
+  for (const auto& [lo, hi] : macs) {
+    if (lows.empty() || lows.back().first != lo) {
+      lows.emplace_back(lo, lo);
+      highs.emplace_back();
+    }
+    highs.back().emplace_back(hi, hi);
+  }
+  std::vector<int> per(lows.size(), -1);
+  Cond r = search(lows, 0, lows.size(), 0, 0xffffffffu, &per);
+  f_.blocks[static_cast<size_t>(r.entry)].stmts = load(Rel::kLinkHdr, off + 2, 4);
+  for (size_t i = 0; i < lows.size(); ++i) {
+    Cond h = search(highs[i], 0, highs[i].size(), 0, 0xffff);
+    if (h.cval == 1) {  // every high half: the low half decided (its load was the one to fail)
+      r.t = concat(r.t, per[i]);
+      continue;
+    }
+    f_.blocks[static_cast<size_t>(h.entry)].stmts = load(Rel::kLinkHdr, off, 2);
+    patch(per[i], h.entry);
+    r.t = concat(r.t, h.t);
+    r.f = concat(r.f, h.f);
+  }
+  return r;
+}
+
 // The comparison of a member field (under `mask`) with the member value: one test, or (within
 // gen_set) the search over the set's intervals.
 Cond Gen::member_test(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask) {
@@ -275,9 +329,10 @@ Cond Gen::member_test(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t
 
 // Search over intervals [l, r) knowing lo_known <= x <= hi_known: a `jge` split in the middle,
 // or, for up to kBucket intervals, tests in a row (points `jeq`; ranges `jgt hi` then `jge lo`,
-// the intervals being sorted: x < lo is in none of the later ones).
+// the intervals being sorted: x < lo is in none of the later ones). With `per`, the true exits
+// of interval i go to (*per)[i] instead of the result's true list (a two-level search).
 Cond Gen::search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l, size_t r,
-                 uint32_t lo_known, uint32_t hi_known) {
+                 uint32_t lo_known, uint32_t hi_known, std::vector<int>* per) {
   auto block = [&](uint16_t jop, uint32_t k) {
     Cond b = test({}, jop, k);
     f_.blocks[static_cast<size_t>(b.entry)].opaque = true;
@@ -287,8 +342,8 @@ Cond Gen::search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l,
     const size_t mid = l + (r - l) / 2;
     const uint32_t split = iv[mid].first;
     Cond b = block(c::kJge, split);
-    Cond hi_side = search(iv, mid, r, split, hi_known);
-    Cond lo_side = search(iv, l, mid, lo_known, split - 1);
+    Cond hi_side = search(iv, mid, r, split, hi_known, per);
+    Cond lo_side = search(iv, l, mid, lo_known, split - 1, per);
     Cond out;
     out.entry = b.entry;
     patch(b.t, hi_side.entry);
@@ -329,12 +384,14 @@ Cond Gen::search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l,
     if (t.cval == 1) {
       // every value reaching here matches: the pending edges are true exits
       if (out.entry < 0) return const_cond(true);
-      out.t = concat(out.t, pending);
+      int& to = per ? (*per)[i] : out.t;
+      to = concat(to, pending);
       return out;
     }
     if (out.entry < 0) out.entry = t.entry;
     else patch(pending, t.entry);
-    out.t = concat(out.t, t.t);
+    int& to = per ? (*per)[i] : out.t;
+    to = concat(to, t.t);
     pending = t.f;
   }
   out.f = concat(out.f, pending);

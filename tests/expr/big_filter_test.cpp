@@ -1,6 +1,7 @@
 // Big filters (issue: thousands of terms) against libpcap. Generated, seeded lists of hosts,
 // nets (/8 /16 /24 and partial `net A.B` forms), ports and port ranges (with and without
-// tcp/udp), (host and port) pairs, `not (...)` lists and mixes inside `ip and ... and (...)`,
+// tcp/udp), MAC addresses, (host and port) pairs, `not (...)` lists and mixes inside
+// `ip and ... and (...)`,
 // of 10 to 3,000 terms, run on packets built to hit the members (and their neighbours and range
 // edges), on generated and corpus packets, and on snapped copies.
 //  - Up to 40 terms libpcap's optimiser still gathers every member's test (its program is the
@@ -15,6 +16,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,6 +40,7 @@ struct BigCase {
   std::string expr;
   std::vector<uint32_t> addrs;  // values that should hit (and their neighbours)
   std::vector<uint16_t> ports;
+  std::vector<uint64_t> macs;
 };
 
 BigCase make_case(int kind, int n, std::mt19937& rng) {
@@ -79,6 +82,17 @@ BigCase make_case(int kind, int n, std::mt19937& rng) {
         }
         break;
       }
+      case 4: {  // MAC addresses, some sharing their low 32 bits
+        uint64_t m = (uint64_t(rng() & 0xffff) << 32) | (rng() % 2 ? rng() : 0x22334400u + rng() % 8);
+        if (!c.macs.empty() && rng() % 4 == 0) m = (c.macs.back() & 0xffffffffu) | (uint64_t(rng() & 0xffff) << 32);
+        c.macs.push_back(m);
+        char b[40];
+        std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", unsigned(m >> 40) & 255,
+                      unsigned(m >> 32) & 255, unsigned(m >> 24) & 255, unsigned(m >> 16) & 255,
+                      unsigned(m >> 8) & 255, unsigned(m) & 255);
+        t = std::string("ether ") + (n % 3 == 1 ? "src " : n % 3 == 2 ? "dst " : "host ") + b;
+        break;
+      }
       case 3: {  // (host, port) pairs: no set, the bounded optimiser
         const uint32_t a = addr();
         const uint16_t p = static_cast<uint16_t>(1 + rng() % 65000);
@@ -104,14 +118,24 @@ std::vector<TestPacket> aimed_packets(const BigCase& c, std::mt19937& rng) {
   std::vector<TestPacket> out;
   const uint8_t mac[6] = {0, 0x11, 0x22, 0x33, 0x44, 0x55};
   const uint8_t h6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  auto pick_mac = [&](uint8_t* out) {
+    std::memcpy(out, mac, 6);
+    if (c.macs.empty() || rng() % 3 == 0) return;
+    uint64_t m = c.macs[rng() % c.macs.size()];
+    if (rng() % 5 == 0) m ^= uint64_t(1) << (rng() % 48);  // a neighbour
+    for (int i = 0; i < 6; ++i) out[i] = uint8_t(m >> (40 - 8 * i));
+  };
   auto frame = [&](const NetPacket& np) {
     TestPacket p;
-    p.data = bpf::test::ether(mac, mac, {}, {}, np);
+    uint8_t src[6], dst[6];
+    pick_mac(src);
+    pick_mac(dst);
+    p.data = bpf::test::ether(dst, src, {}, {}, np);
     p.wirelen = static_cast<uint32_t>(p.data.size());
     out.push_back(p);
     if (rng() % 3 == 0) {  // a snapped copy somewhere in the headers
       TestPacket s = p;
-      s.data.resize(std::min<size_t>(s.data.size(), 14 + rng() % 44));
+      s.data.resize(std::min<size_t>(s.data.size(), (rng() % 4 ? 14 : 0) + rng() % 44));
       out.push_back(s);
     }
   };
@@ -183,10 +207,10 @@ TEST(BigFilters, VerdictsMatchLibpcap) {
   const auto corpus = bpf::test::load_corpus("ether.pcap", 1500);
   common.insert(common.end(), corpus.begin(), corpus.end());
   Counts o1, o0, self;
-  const char* kinds[] = {"hosts", "nets", "ports", "pairs"};
+  const char* kinds[] = {"hosts", "nets", "ports", "pairs", "macs"};
   for (int n : {10, 11, 12, 40, 41, 100, 300, 1000, 3000})
-    for (int kind = 0; kind < 4; ++kind) {
-      if (n >= 1000 && kind == 3 && n > 1000) continue;
+    for (int kind = 0; kind < 5; ++kind) {
+      if (n > 1000 && kind == 3) continue;
       const BigCase c = make_case(kind, n, rng);
       std::vector<TestPacket> pkts = aimed_packets(c, rng);
       pkts.insert(pkts.end(), common.begin(), common.end());
