@@ -9,38 +9,17 @@
 #include <fstream>
 #include <string>
 
+#include "tests/asm/tool_run.hpp"
+
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
+using bpf::test::Outcome;
+using bpf::test::slurp;
+using bpf::test::write_temp;
 
 // Runs bpfc with `args` (shell-quoted by the caller) and `input` on stdin.
 Outcome bpfc(const std::string& args, const std::string& input = "") {
-  static int counter = 0;
-  std::string base = ::testing::TempDir() + "bpfc_cli_" + std::to_string(getpid()) + "_" +
-                     std::to_string(counter++);
-  {
-    std::ofstream in(base + ".in", std::ios::binary);
-    in << input;
-  }
-  std::string cmd =
-      std::string(BPFC_BIN) + " " + args + " <" + base + ".in >" + base + ".out 2>" + base + ".err";
-  int rc = std::system(cmd.c_str());
-  Outcome r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
-  std::remove((base + ".in").c_str());
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
-  return r;
+  return bpf::test::run_tool(BPFC_BIN, args, input);
 }
 
 // Runs any shell command and collects its stdout (for the reference tools).
@@ -55,11 +34,6 @@ Outcome tcpdump_like(const std::string& cmd) {
   return r;
 }
 
-std::string write_temp(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + name;
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
 
 const char* const kArp = "ldh [12]\njeq #0x806, keep, drop\nkeep: ret #65535\ndrop: ret #0\n";
 const char* const kC =

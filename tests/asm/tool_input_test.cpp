@@ -4,46 +4,19 @@
 // diagnostics under the file's name, usage errors as tcpdump's), and a --program past the
 // kernel's 4096 instructions on the user-space engines (tools/input.hpp, tools/bpfdump.cpp).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <string>
 
+#include "tests/asm/tool_run.hpp"
+
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
+using bpf::test::Outcome;
+using bpf::test::write_temp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-Outcome bpfdump(const std::string& args) {
-  static int counter = 0;
-  const std::string base = ::testing::TempDir() + "bpfdump_input_" + std::to_string(getpid()) +
-                           "_" + std::to_string(counter++);
-  const std::string cmd =
-      std::string(BPFDUMP_BIN) + " " + args + " >" + base + ".out 2>" + base + ".err";
-  const int rc = std::system(cmd.c_str());
-  Outcome r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
-  return r;
-}
-
-std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
+Outcome bpfdump(const std::string& args) { return bpf::test::run_tool(BPFDUMP_BIN, args); }
 
 const std::string kPcap = std::string(BPFC_EXAMPLES_DIR) + "/sample.pcap";
 
