@@ -142,7 +142,12 @@ void BM_packet_engine(benchmark::State& state, jit::Engine engine) {
   const auto& w = workload();
   verifier::Options o;
   o.target = vm::Target::kBsd;
+  o.destination = verifier::Destination::kUserSpace;  // BSD's kernel limit is 512
   auto vp = verifier::verify(ours_1000(), o);
+  if (!vp) {
+    state.SkipWithError(vp.diagnostics().render("<expr>").c_str());
+    return;
+  }
   auto f = jit::Filter::compile(*vp, engine);
   if (!f) {
     state.SkipWithError("engine unavailable");
