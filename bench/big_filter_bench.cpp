@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -41,24 +40,35 @@ struct ChildRun {
   double seconds = 0;
   double peak_mb = 0;
   bool finished = false;
+  unsigned insns = 0;  // the program's length, as the child reports it
 };
 
-// Runs fn() in a child process: its wall time and peak resident memory; killed after limit_s.
+// Runs fn() (which returns the program's length) in a child process: its wall time and peak
+// resident memory; killed after limit_s.
 template <class Fn>
 ChildRun in_child(Fn fn, unsigned limit_s) {
+  int fds[2];
+  if (pipe(fds) != 0) return {};
   timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   const pid_t pid = fork();
   if (pid == 0) {
+    close(fds[0]);
     alarm(limit_s);
-    fn();
+    const unsigned n = fn();
+    if (write(fds[1], &n, sizeof n) != sizeof n) _exit(3);
     _exit(0);
   }
+  close(fds[1]);
+  unsigned len = 0;
+  const bool got = read(fds[0], &len, sizeof len) == sizeof len;
+  close(fds[0]);
   int status = 0;
   rusage ru{};
   wait4(pid, &status, 0, &ru);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   ChildRun r;
+  r.insns = got ? len : 0;
   r.seconds = double(t1.tv_sec - t0.tv_sec) + double(t1.tv_nsec - t0.tv_nsec) / 1e9;
   r.peak_mb = double(ru.ru_maxrss) / 1024.0;
   r.finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -77,11 +87,11 @@ void BM_compile(benchmark::State& state, bool libpcap) {
             pcap_t* p = pcap_open_dead(DLT_EN10MB, 262144);
             bpf_program bp;
             if (pcap_compile(p, &bp, e.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) _exit(2);
-            std::printf("%u", bp.bf_len);
-          } else {
-            auto r = compiler::compile_expression(e, {});
-            if (!r.ok()) _exit(2);
+            return static_cast<unsigned>(bp.bf_len);
           }
+          auto r = compiler::compile_expression(e, {});
+          if (!r.ok()) _exit(2);
+          return static_cast<unsigned>(r->insns.size());
         },
         60);
     if (!r.finished) {
@@ -92,6 +102,7 @@ void BM_compile(benchmark::State& state, bool libpcap) {
   }
   state.counters["ms"] = best.seconds * 1e3;
   state.counters["peak_MB"] = best.peak_mb;
+  state.counters["insns"] = best.insns;
 }
 
 // The 1,000-host list per packet: ours on every engine, libpcap's bpf_filter on its own -O1
