@@ -121,7 +121,7 @@ inline uint16_t size_code(uint32_t bytes) {
 // A member of a set-able run of `or`ed primitives (compiler/expr_gen_sets.cpp): the interval of
 // values it matches and the shape it shares with the run.
 struct SetMember {
-  enum Cls : uint8_t { kIpv4, kPort, kEther } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
+  enum Cls : uint8_t { kIpv4, kPort, kEther, kProto } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
   Qual qual{};
   uint32_t lo = 0, hi = 0;
 };

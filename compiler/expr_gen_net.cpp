@@ -25,11 +25,14 @@ Cond Gen::ipfrag() {  // not a non-first fragment: (frag offset & 0x1fff) == 0
   return not_(test(load(Rel::kLinkPl, 6, 2), c::kJset, 0x1fff));
 }
 // gen_proto(v, Q_IP / Q_IPV6 / Q_DEFAULT)
-Cond Gen::ip_proto(uint32_t v) { return and_(linktype(kEtIp), cmp(Rel::kLinkPl, 9, 1, v)); }
+// (member_test: `v`, or within a set-able run the members' values; expr_gen_sets.cpp)
+Cond Gen::ip_proto(uint32_t v) {
+  return and_(linktype(kEtIp), member_test(Rel::kLinkPl, 9, 1, v, 0xffffffffu));
+}
 Cond Gen::ip6_proto(uint32_t v) {
   Cond b0 = linktype(kEtIpv6);
-  Cond b1 = cmp(Rel::kLinkPl, 6, 1, v);
-  Cond b2 = and_(cmp(Rel::kLinkPl, 6, 1, kIpProtoFragment), cmp(Rel::kLinkPl, 40, 1, v));
+  Cond b1 = member_test(Rel::kLinkPl, 6, 1, v, 0xffffffffu);
+  Cond b2 = and_(cmp(Rel::kLinkPl, 6, 1, kIpProtoFragment), member_test(Rel::kLinkPl, 40, 1, v, 0xffffffffu));
   return and_(b0, or_(b1, b2));
 }
 Cond Gen::any_proto(uint32_t v) {

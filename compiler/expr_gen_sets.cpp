@@ -13,7 +13,9 @@
 // fully, and against libpcap -O0 on full-length packets for big lists
 // (tests/expr/big_filter_test.cpp).
 //
-// MAC address lists (`ether host`, `ether src|dst`) are searched too (ether_search).
+// MAC address lists (`ether host`, `ether src|dst`) are searched too (ether_search), and IP
+// protocol lists (`proto N`, `ip proto N`, `ip6 proto N`: the protocol field and, for IPv6,
+// the one behind a fragment header).
 // Only at -O1 and above (our -O0 is libpcap's unoptimised program, member by member), only for
 // runs of at least kMinSet consecutive members, and not where libpcap does not optimise
 // (protochain, geneve). The search blocks are opaque (they test A as the root block loaded it;
@@ -104,6 +106,16 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
       return m;
     }
     case IdKind::kNum:
+      if (q.addr == QAddr::kProto) {  // `proto N`, `ip proto N`, `ip6 proto N`
+        // 44 (IPv6 fragment) is also the value libpcap's ip6 test looks behind: a member that
+        // is 44 would accept where libpcap's member order loads the fragment header first.
+        if (n.num > 255 || n.num == kIpProtoFragment || q.dir != QDir::kDefault) return std::nullopt;
+        if (q.proto != QProto::kDefault && q.proto != QProto::kIp && q.proto != QProto::kIpv6)
+          return std::nullopt;
+        m.cls = SetMember::kProto;
+        m.lo = m.hi = n.num;
+        return m;
+      }
       if (q.addr != QAddr::kPort && q.addr != QAddr::kPortrange) return std::nullopt;
       if (n.num > 65535) return std::nullopt;
       m.cls = SetMember::kPort;
@@ -228,6 +240,15 @@ Cond Gen::gen_set(const std::vector<int32_t>& members) {
       set_ = nullptr;
       r = g == 0 ? c : or_(r, c);
     }
+    return r;
+  }
+  if (ms.front().cls == SetMember::kProto) {
+    std::vector<std::pair<uint32_t, uint32_t>> iv;
+    for (const SetMember& m : ms) iv.emplace_back(m.lo, m.hi);
+    const auto merged = merge_intervals(std::move(iv));
+    set_ = &merged;
+    Cond r = proto_q(ms.front().lo, q.proto, q.dir);
+    set_ = nullptr;
     return r;
   }
   if (ms.front().cls == SetMember::kEther) {

@@ -1,6 +1,6 @@
 // Big filters (issue: thousands of terms) against libpcap. Generated, seeded lists of hosts,
 // nets (/8 /16 /24 and partial `net A.B` forms), ports and port ranges (with and without
-// tcp/udp), MAC addresses, (host and port) pairs, `not (...)` lists and mixes inside
+// tcp/udp), MAC addresses, IP protocol numbers, (host and port) pairs, `not (...)` lists and mixes inside
 // `ip and ... and (...)`,
 // of 10 to 3,000 terms, run on packets built to hit the members (and their neighbours and range
 // edges), on generated and corpus packets, and on snapped copies.
@@ -41,6 +41,7 @@ struct BigCase {
   std::vector<uint32_t> addrs;  // values that should hit (and their neighbours)
   std::vector<uint16_t> ports;
   std::vector<uint64_t> macs;
+  std::vector<uint8_t> protos;
 };
 
 BigCase make_case(int kind, int n, std::mt19937& rng) {
@@ -91,6 +92,13 @@ BigCase make_case(int kind, int n, std::mt19937& rng) {
                       unsigned(m >> 32) & 255, unsigned(m >> 24) & 255, unsigned(m >> 16) & 255,
                       unsigned(m >> 8) & 255, unsigned(m) & 255);
         t = std::string("ether ") + (n % 3 == 1 ? "src " : n % 3 == 2 ? "dst " : "host ") + b;
+        break;
+      }
+      case 5: {  // IP protocol numbers
+        uint8_t v = static_cast<uint8_t>(rng() % 256);
+        c.protos.push_back(v);
+        const char* q[] = {"proto ", "ip proto ", "ip6 proto "};
+        t = std::string(q[n % 3 == 2 ? 1 : n % 3]) + std::to_string(v);  // not ip6 under "ip and"
         break;
       }
       case 3: {  // (host, port) pairs: no set, the bounded optimiser
@@ -155,8 +163,17 @@ std::vector<TestPacket> aimed_packets(const BigCase& c, std::mt19937& rng) {
       if (r < 2) sport = static_cast<uint16_t>(pick(c.ports) + d);
       if (r >= 1 && r < 4) dport = static_cast<uint16_t>(pick(c.ports) + d);
     }
-    const uint8_t proto = rng() % 2 ? 6 : 17;
-    switch (rng() % 6) {
+    uint8_t proto = rng() % 2 ? 6 : 17;
+    if (!c.protos.empty() && rng() % 2) proto = static_cast<uint8_t>(c.protos[rng() % c.protos.size()] + rng() % 2);
+    switch (rng() % 7) {
+      case 6: {  // IPv6 with a fragment header in front of the protocol
+        std::vector<uint8_t> frag(8, 0);
+        frag[0] = proto;
+        std::vector<uint8_t> t = bpf::test::transport(proto, sport, dport, rng, 0x02);
+        frag.insert(frag.end(), t.begin(), t.end());
+        frame({0x86dd, bpf::test::ipv6(h6, h6, 44, frag)});
+        break;
+      }
       case 0: {  // ARP with those addresses
         std::vector<uint8_t> a(28, 0);
         bpf::test::put16(a, 0, 1);
@@ -207,10 +224,11 @@ TEST(BigFilters, VerdictsMatchLibpcap) {
   const auto corpus = bpf::test::load_corpus("ether.pcap", 1500);
   common.insert(common.end(), corpus.begin(), corpus.end());
   Counts o1, o0, self;
-  const char* kinds[] = {"hosts", "nets", "ports", "pairs", "macs"};
+  const char* kinds[] = {"hosts", "nets", "ports", "pairs", "macs", "protocols"};
   for (int n : {10, 11, 12, 40, 41, 100, 300, 1000, 3000})
-    for (int kind = 0; kind < 5; ++kind) {
+    for (int kind = 0; kind < 6; ++kind) {
       if (n > 1000 && kind == 3) continue;
+      if (n > 300 && kind == 5) continue;  // 256 protocol numbers
       const BigCase c = make_case(kind, n, rng);
       std::vector<TestPacket> pkts = aimed_packets(c, rng);
       pkts.insert(pkts.end(), common.begin(), common.end());
