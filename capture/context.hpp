@@ -8,8 +8,13 @@
 // Tested through tests/capture/capture_test.cpp (ancillary filters on files).
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "capture/source.hpp"
+#include "vm/ancillary.hpp"
 #include "vm/context.hpp"
+#include "vm/insn.hpp"
 
 namespace bpf::capture {
 
@@ -41,9 +46,12 @@ inline vm::Context make_context(const Frame& f, int linktype) {
       c.pkttype = static_cast<uint8_t>(be16(0));
       c.hatype = be16(2);
       break;
-    case 276:  // DLT_LINUX_SLL2
+    case 276:  // DLT_LINUX_SLL2: protocol, reserved, ifindex, hatype, pkttype, addr length
       c.protocol = be16(0);
       c.net_offset = 20;
+      c.ifindex = f.caplen >= 8 ? uint32_t(be16(4)) << 16 | be16(6) : 0;
+      c.hatype = be16(8);
+      c.pkttype = f.caplen > 10 ? f.data[10] : 0;
       break;
     case 12: case 14: case 101:  // DLT_RAW
       c.protocol = (f.caplen > 0 && (f.data[0] >> 4) == 6) ? 0x86dd : 0x0800;
@@ -55,6 +63,22 @@ inline vm::Context make_context(const Frame& f, int linktype) {
       break;
   }
   return c;
+}
+
+// The Linux ancillary fields a file of `linktype` does not record: the packet's direction
+// (SKF_AD_PKTTYPE: `inbound`, `outbound`) everywhere but LINUX_SLL and LINUX_SLL2, its
+// interface (SKF_AD_IFINDEX: `ifindex`) everywhere but LINUX_SLL2. A program that reads one
+// would run on a made-up value, so bpfdump refuses it on such files ("" when none is read).
+// (pcapng records may carry direction flags, but libpcap 1.10's reader does not expose them.)
+inline std::string unrecorded_ancillary(const std::vector<vm::Insn>& prog, int linktype) {
+  for (const vm::Insn& i : prog) {
+    if (vm::code::cls(i.code) != vm::code::kLd || vm::code::mode(i.code) != vm::code::kAbs) continue;
+    if (i.k == vm::kSkfAdOff + 4 && linktype != 113 && linktype != 276)
+      return "the packet's direction (`inbound`, `outbound`, SKF_AD_PKTTYPE)";
+    if (i.k == vm::kSkfAdOff + 8 && linktype != 276)
+      return "the packet's interface (`ifindex`, SKF_AD_IFINDEX)";
+  }
+  return "";
 }
 
 }  // namespace bpf::capture

@@ -553,6 +553,15 @@ int run(const Args& a) {
       return 1;
     }
     verified.emplace(v.take());
+    if (a.iface.empty()) {
+      if (const std::string what = capture::unrecorded_ancillary(prog->insns, linktype); !what.empty()) {
+        std::fprintf(stderr,
+                     "bpfdump: the filter reads %s, which a capture file of link type %d does not "
+                     "record (LINUX_SLL and LINUX_SLL2 files record the direction, LINUX_SLL2 the "
+                     "interface; live captures have both)\n", what.c_str(), linktype);
+        return 1;
+      }
+    }
   }
   if (a.engine != "kernel") {
     auto e = jit::parse_engine(a.engine);

@@ -76,4 +76,32 @@ TEST(BpfdumpInput, ProgramPastTheKernelLimit) {
   }
 }
 
+// `inbound`, `outbound` and `ifindex` on a file: refused where the file does not record the
+// packet's direction or interface (they ran on a made-up PACKET_HOST / 0 before), answered from
+// the header where it does (LINUX_SLL: direction; LINUX_SLL2: both).
+TEST(BpfdumpInput, DirectionNeedsAFileThatRecordsIt) {
+  for (const char* e : {"inbound", "outbound", "ifindex 2", "tcp or inbound"}) {
+    Outcome r = bpfdump("-r " + kPcap + " '" + std::string(e) + "'");
+    EXPECT_EQ(r.status, 1) << e;
+    EXPECT_NE(r.err.find("does not record"), std::string::npos) << e << ": " << r.err;
+    EXPECT_EQ(r.out, "") << e;
+  }
+  // One LINUX_SLL2 record: protocol 0x0800, ifindex 7, hatype 1, pkttype 4 (outgoing), then a
+  // minimal IPv4 header.
+  auto le32 = [](uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+  std::string ip(20, '\0');
+  ip[0] = 0x45;
+  ip[3] = 20;
+  std::string sll2 = std::string("\x08\x00\x00\x00\x00\x00\x00\x07\x00\x01\x04\x06", 12) + std::string(8, '\0');
+  const std::string rec = sll2 + ip;
+  const std::string pcap = le32(0xa1b2c3d4) + std::string("\x02\x00\x04\x00", 4) + le32(0) + le32(0) +
+                           le32(65535) + le32(276) + le32(1) + le32(0) + le32(uint32_t(rec.size())) +
+                           le32(uint32_t(rec.size())) + rec;
+  const std::string file = write_temp("sll2.pcap", pcap);
+  EXPECT_EQ(bpfdump("-r " + file + " --verdicts outbound").out, "0 262144\n");
+  EXPECT_EQ(bpfdump("-r " + file + " --verdicts inbound").out, "0 0\n");
+  EXPECT_EQ(bpfdump("-r " + file + " --verdicts 'ifindex 7'").out, "0 262144\n");
+  EXPECT_EQ(bpfdump("-r " + file + " --verdicts 'ifindex 8'").out, "0 0\n");
+}
+
 }  // namespace
