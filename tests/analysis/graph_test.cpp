@@ -19,7 +19,9 @@ void renders(const std::string& bpfc_args) {
   ASSERT_EQ(r.status, 0) << bpfc_args << "\n" << r.err;
   EXPECT_EQ(r.out.rfind("digraph bpf {", 0), 0u) << r.out;
   if (!have_dot()) GTEST_SKIP() << "Graphviz `dot` not installed: rendering not checked";
-  const std::string path = bpf::test::write_temp("graph_test.dot", r.out);
+  // One file per process: ctest runs the Graph tests in parallel.
+  const std::string path =
+      bpf::test::write_temp("graph_test_" + std::to_string(getpid()) + ".dot", r.out);
   const auto svg = shell("dot -Tsvg " + path);
   EXPECT_EQ(svg.status, 0) << bpfc_args << "\n" << svg.err << "\n" << r.out;
   EXPECT_NE(svg.out.find("<svg"), std::string::npos);
