@@ -10,6 +10,8 @@ pkgs=(
   iproute2 tcpdump
   groff-base  # tests/man: man pages render without warnings
   netsniff-ng  # its bpfc: reference assembler for tests/asm/bpf_asm_diff_test.cpp
+  libz3-dev  # analysis/: bpfc --equiv (Z3 over bit-vectors)
+  graphviz  # tests/analysis: `dot -Tsvg` renders every `bpfc -f dot` output
 )
 
 missing=()

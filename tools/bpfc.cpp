@@ -26,7 +26,9 @@
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
 
+#include "analysis/graph.hpp"
 #include "jit/engine.hpp"
+#include "tools/bpfc_equiv.hpp"
 #include "tools/input.hpp"
 
 namespace {
@@ -42,10 +44,13 @@ const char* const kUsage =
     "       bpfc [options] -F FILE           compile the pcap-filter(7) expression in FILE\n"
     "       bpfc --disasm [options] FILE|-   read bytecode, print it in another format\n"
     "       bpfc --check [options] FILE|-    verify only (exit 0 valid, 1 invalid)\n"
+    "       bpfc --equiv [options] A B       decide whether two filters agree on every packet\n"
+    "                                        (each -e EXPR, -F FILE or a program FILE)\n"
     "\n"
     "options:\n"
     "  -f, --format F         output: c (default, tcpdump -dd), ddd (tcpdump -ddd),\n"
-    "                         listing (tcpdump -d), xt_bpf (bpf_asm/iptables), bin, asm\n"
+    "                         listing (tcpdump -d), xt_bpf (bpf_asm/iptables), bin, asm,\n"
+    "                         dot (Graphviz drawing of the verified program)\n"
     "  -d, -dd, -ddd          shorthands for -f listing, -f c, -f ddd\n"
     "  -x, --input-format F   input: asm, c, ddd, xt_bpf, bin (autodetected when absent)\n"
     "  --disasm               read bytecode and print it (default output: asm)\n"
@@ -61,6 +66,9 @@ const char* const kUsage =
     "  -O0, -O1, -O2          expression optimisation level (default -O2)\n"
     "  -l, --linktype NAME    expression link-layer type (default EN10MB)\n"
     "  -s, --snaplen N        value an accepting expression returns (default 262144)\n"
+    "  --exact                --equiv: compare return values, not only accept/reject\n"
+    "  --semantics linux|bsd  --equiv: runtime semantics (default linux)\n"
+    "  -w FILE                --equiv: write the witness packet as a one-packet pcap\n"
     "  -h, --help             this text\n";
 
 struct Options {
@@ -74,6 +82,7 @@ struct Options {
   bool verify = true;
   bool verbose = false;
   bool emit_llvm = false;
+  bool dot = false;  // -f dot (analysis/graph.hpp)
   bpf::vm::Target target = bpf::vm::Target::kLinux;
   int opt_level = 2;
   std::string linktype = "EN10MB";
@@ -155,10 +164,11 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
     } else if (is_opt("--format") || is_opt("-f")) {
       if (!value(a.substr(0, 2) == "--" ? "--format" : "-f", v))
         return usage_error("option " + std::string(a) + " needs a format name");
-      auto f = bpf::compiler::parse_format_name(v);
+      o.dot = v == "dot";
+      auto f = o.dot ? std::optional<Format>(Format::kC) : bpf::compiler::parse_format_name(v);
       if (!f)
         return usage_error("unknown output format '" + std::string(v) +
-                           "' (c, ddd, listing, xt_bpf, bin, asm)");
+                           "' (c, ddd, listing, xt_bpf, bin, asm, dot)");
       o.out_format = f;
     } else if (is_opt("--input-format") || is_opt("-x")) {
       if (!value(a.substr(0, 2) == "--" ? "--input-format" : "-x", v))
@@ -207,6 +217,8 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
   if (o.disasm && o.check) return usage_error("--disasm and --check exclude each other");
   if (o.emit_llvm && (o.check || o.disasm || !o.verify || o.out_format))
     return usage_error("--emit-llvm excludes --check, --disasm, --no-verify and -f");
+  if (o.dot && (!o.verify || o.check))
+    return usage_error("-f dot draws the verified program: it excludes --no-verify and --check");
   const bool expression = o.expr || o.expr_file;
   if (expression && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
   if (expression && o.in_format) return usage_error("-x does not apply to expressions");
@@ -353,6 +365,8 @@ int run(int argc, char** argv) {
     auto ir = bpf::jit::emit_llvm_ir(*verified);
     if (!ir.ok()) return usage_error("--emit-llvm: " + ir.diagnostics().items().front().message);
     text = ir.take();
+  } else if (o.dot) {
+    text = bpf::analysis::to_dot(*verified);
   } else {
     text = bpf::compiler::format_program(prog->insns, out);
   }
@@ -369,6 +383,8 @@ int run(int argc, char** argv) {
 // library may still throw (bad_alloc on a huge input) ends in a message and status 1.
 int main(int argc, char** argv) {
   try {
+    for (int i = 1; i < argc; ++i)
+      if (std::string_view(argv[i]) == "--equiv") return bpf::tools::run_equiv(argc, argv);
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bpfc: %s\n", e.what());

@@ -49,6 +49,7 @@
 #endif
 #include "compiler/formats.hpp"
 #include "jit/engine.hpp"
+#include "tools/bpfdump_trace.hpp"
 #include "tools/input.hpp"
 #include "verifier/verifier.hpp"
 
@@ -88,6 +89,7 @@ struct Args {
   bool nano = false;
   bool verdicts = false, stats = false, promiscuous = true, immediate = false, lock_filter = false;
   std::optional<uint64_t> bench;
+  std::optional<std::pair<uint64_t, uint64_t>> trace;  // --trace N[-M]
   unsigned fanout = 1;
   size_t buffer_kib = 4096;
   std::string expr;
@@ -106,6 +108,7 @@ constexpr const char* kUsage =
     "  --engine E       interp, asmjit, llvm, kernel (live only), auto (default)\n"
     "  --semantics S    linux (default) or bsd (libpcap's bpf_filter)\n"
     "  --verdicts       print 'INDEX VALUE' for every input packet\n"
+    "  --trace N[-M]    print every instruction packets N to M execute (0-based)\n"
     "  --bench N        run the filter N times over the whole input in memory, print ns/packet\n"
     "  --stats          print counters at the end (on stderr)\n"
     "  --fanout N       live: N capture threads in one PACKET_FANOUT group\n"
@@ -192,6 +195,15 @@ int parse_args(int argc, char** argv, Args& a) {
       const char* v = value("--bench");
       if (!need(v) || !parse_u64(v, n) || n == 0) return usage_error("--bench needs a positive count");
       a.bench = n;
+    } else if (arg == "--trace") {
+      const char* v = value("--trace");
+      uint64_t m = 0;
+      const std::string r = v ? v : "";
+      const size_t dash = r.find('-');
+      if (!need(v) || !parse_u64(r.substr(0, dash).c_str(), n) ||
+          (dash != std::string::npos && (!parse_u64(r.substr(dash + 1).c_str(), m) || m < n)))
+        return usage_error("--trace needs N or N-M (packet indices from 0, N <= M)");
+      a.trace = {n, dash == std::string::npos ? n : m};
     } else if (arg == "--stats") {
       a.stats = true;
     } else if (arg == "--fanout") {
@@ -230,6 +242,10 @@ int parse_args(int argc, char** argv, Args& a) {
   if (!a.input_format.empty() && a.program_file.empty()) return usage_error("-x applies to --program");
   if ((a.verdicts || a.bench) && a.read_file.empty()) return usage_error("--verdicts and --bench need -r FILE");
   if (a.verdicts && a.bench) return usage_error("--verdicts and --bench exclude each other");
+  if (a.trace && (a.read_file.empty() || a.verdicts || a.bench || !a.write_file.empty()))
+    return usage_error("--trace needs -r FILE and excludes --verdicts, --bench and -w");
+  if (a.trace && a.expr.empty() && a.expr_file.empty() && a.program_file.empty())
+    return usage_error("--trace needs a filter (an expression, -F FILE or --program)");
   if (a.engine == "kernel" && a.iface.empty()) return usage_error("--engine kernel needs a live capture (-i)");
   if (a.engine == "kernel" && a.semantics == "bsd") return usage_error("--engine kernel runs Linux semantics only");
   if (a.fanout > 1 && a.iface.empty()) return usage_error("--fanout needs a live capture (-i)");
@@ -502,7 +518,7 @@ int run(const Args& a) {
   int linktype = 1;
   std::unique_ptr<capture::Capture> cap;
   std::unique_ptr<capture::Source> direct;  // --verdicts, --bench
-  if (!a.read_file.empty() && !a.verdicts && !a.bench) {
+  if (!a.read_file.empty() && !a.verdicts && !a.bench && !a.trace) {
     auto c = capture::Capture::open_file(a.read_file, co);
     if (!c.ok()) {
       std::fprintf(stderr, "bpfdump: %s\n", c.diagnostics().items().front().message.c_str());
@@ -563,6 +579,7 @@ int run(const Args& a) {
       }
     }
   }
+  if (a.trace) return verified ? tools::run_trace(*direct, *verified, a.trace->first, a.trace->second) : 1;
   if (a.engine != "kernel") {
     auto e = jit::parse_engine(a.engine);
     if (!e) return usage_error("unknown engine " + a.engine + " (interp, asmjit, llvm, kernel, auto)");

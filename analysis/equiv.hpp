@@ -1,0 +1,63 @@
+// Equivalence of two verified programs, decided exactly (`bpfc --equiv`, ../shared/CLI.md).
+//
+// check_equivalence() proves that two programs of the same target give the same verdict
+// (accept = nonzero, reject = 0) -- or with `exact` the same return value -- on every input, or
+// returns a witness input on which they differ. "Every input" is: every packet content, every
+// captured length from 0 to `max_caplen`, every wire length from the captured length to 2^32-1,
+// and for Linux every value of the socket-buffer fields the ancillary loads read and of the
+// network-header offset (SKF_NET_OFF) and link-header presence (SKF_LL_OFF), the same for both
+// programs. Loads beyond the captured bytes end the program with 0 as vm/semantics.hpp says for
+// each target. The decision is Z3's over bit-vectors (equiv_z3.cpp, the only file that includes
+// Z3): "equivalent" is an unsatisfiability proof, never the absence of a counterexample.
+//
+// Every witness is run through vm::Interpreter before it is returned; a witness the interpreter
+// does not confirm is reported as an internal error, never as a witness. Linux `nla`/`nlan`
+// loads (a netlink attribute search, a loop over the packet) are not encoded: an error says so.
+// Tested in tests/analysis/equiv_test.cpp (pairs across the hard corners) and
+// tests/analysis/optimiser_equiv_test.cpp (-O0 = -O2 over the expression differential list).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vm/context.hpp"
+#include "vm/diagnostic.hpp"
+#include "vm/program.hpp"
+
+namespace bpf::analysis {
+
+struct EquivOptions {
+  bool exact = false;             // compare return values, not only accept/reject
+  uint32_t max_caplen = 262144;   // captured lengths considered: 0 .. max_caplen
+  unsigned timeout_ms = 0;        // 0: no limit; a timeout is an error, never a verdict
+};
+
+struct Witness {
+  std::vector<uint8_t> bytes;  // the captured bytes (caplen = bytes.size())
+  uint32_t wirelen = 0;
+  vm::Context ctx;             // ancillary fields (Linux); defaults where they do not matter
+  uint32_t a_returns = 0, b_returns = 0;  // as the interpreter computes them
+};
+
+struct EquivResult {
+  bool equivalent = false;
+  Witness witness;  // when !equivalent
+};
+
+Result<EquivResult> check_equivalence(const vm::VerifiedProgram& a, const vm::VerifiedProgram& b,
+                                      const EquivOptions& opts = {});
+
+// `wirelen W caplen C`, then the bytes as tcpdump -xx prints them (tab, 0xOFFS:, 16 bytes a line
+// in groups of two), then one `context` line naming the fields that differ from vm::Context's
+// defaults (only when some do).
+std::string format_witness(const Witness& w);
+
+namespace detail {
+// The solver's answer (equiv_z3.cpp): nullopt when the programs are equivalent, else an
+// unconfirmed candidate witness.
+Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::VerifiedProgram& b,
+                                     const EquivOptions& opts);
+}  // namespace detail
+
+}  // namespace bpf::analysis
