@@ -26,6 +26,8 @@
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
 
+#include "jit/ebpf/output.hpp"
+#include "jit/ebpf/translate.hpp"
 #include "jit/engine.hpp"
 #include "tools/input.hpp"
 
@@ -45,7 +47,8 @@ const char* const kUsage =
     "\n"
     "options:\n"
     "  -f, --format F         output: c (default, tcpdump -dd), ddd (tcpdump -ddd),\n"
-    "                         listing (tcpdump -d), xt_bpf (bpf_asm/iptables), bin, asm\n"
+    "                         listing (tcpdump -d), xt_bpf (bpf_asm/iptables), bin, asm;\n"
+    "                         ebpf, ebpf-c, elf: the eBPF translation for --hook\n"
     "  -d, -dd, -ddd          shorthands for -f listing, -f c, -f ddd\n"
     "  -x, --input-format F   input: asm, c, ddd, xt_bpf, bin (autodetected when absent)\n"
     "  --disasm               read bytecode and print it (default output: asm)\n"
@@ -55,6 +58,8 @@ const char* const kUsage =
     "  --emit-llvm            print the optimised LLVM IR of the verified program (the\n"
     "                         code --engine llvm runs) instead of the program\n"
     "  --target linux|bsd     verification rules (default linux)\n"
+    "  --hook socket|xdp|tc   eBPF formats: program type, ELF section, return convention\n"
+    "                         (default socket)\n"
     "  -V, --verbose          print the listing and the verifier's report on stderr\n"
     "  -e EXPR                compile a pcap-filter expression\n"
     "  -F FILE                compile the pcap-filter expression in FILE ('#' comments)\n"
@@ -74,6 +79,10 @@ struct Options {
   bool verify = true;
   bool verbose = false;
   bool emit_llvm = false;
+  // -f ebpf|ebpf-c|elf (not compiler formats) and --hook
+  enum class Ebpf : uint8_t { kText, kC, kElf };
+  std::optional<Ebpf> ebpf;
+  bpf::jit::ebpf::Hook hook = bpf::jit::ebpf::Hook::kSocket;
   bpf::vm::Target target = bpf::vm::Target::kLinux;
   int opt_level = 2;
   std::string linktype = "EN10MB";
@@ -155,10 +164,16 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
     } else if (is_opt("--format") || is_opt("-f")) {
       if (!value(a.substr(0, 2) == "--" ? "--format" : "-f", v))
         return usage_error("option " + std::string(a) + " needs a format name");
+      o.ebpf.reset();
+      if (v == "ebpf" || v == "ebpf-c" || v == "elf") {
+        o.ebpf = v == "ebpf" ? Options::Ebpf::kText : v == "elf" ? Options::Ebpf::kElf : Options::Ebpf::kC;
+        o.out_format = Format::kC;
+        continue;
+      }
       auto f = bpf::compiler::parse_format_name(v);
       if (!f)
         return usage_error("unknown output format '" + std::string(v) +
-                           "' (c, ddd, listing, xt_bpf, bin, asm)");
+                           "' (c, ddd, listing, xt_bpf, bin, asm, ebpf, ebpf-c, elf)");
       o.out_format = f;
     } else if (is_opt("--input-format") || is_opt("-x")) {
       if (!value(a.substr(0, 2) == "--" ? "--input-format" : "-x", v))
@@ -176,6 +191,11 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
         o.target = bpf::vm::Target::kBsd;
       else
         return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
+    } else if (is_opt("--hook")) {
+      if (!value("--hook", v)) return usage_error("option --hook needs socket, xdp or tc");
+      auto h = bpf::jit::ebpf::parse_hook(v);
+      if (!h) return usage_error("unknown hook '" + std::string(v) + "' (socket, xdp or tc)");
+      o.hook = *h;
     } else if (is_opt("-e")) {
       if (!value("-e", v)) return usage_error("option -e needs an expression");
       if (o.expr) return usage_error("give one expression (-e) only");
@@ -207,6 +227,7 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
   if (o.disasm && o.check) return usage_error("--disasm and --check exclude each other");
   if (o.emit_llvm && (o.check || o.disasm || !o.verify || o.out_format))
     return usage_error("--emit-llvm excludes --check, --disasm, --no-verify and -f");
+  if (o.ebpf && !o.verify) return usage_error("the eBPF formats translate verified programs only (no --no-verify)");
   const bool expression = o.expr || o.expr_file;
   if (expression && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
   if (expression && o.in_format) return usage_error("-x does not apply to expressions");
@@ -353,6 +374,19 @@ int run(int argc, char** argv) {
     auto ir = bpf::jit::emit_llvm_ir(*verified);
     if (!ir.ok()) return usage_error("--emit-llvm: " + ir.diagnostics().items().front().message);
     text = ir.take();
+  } else if (o.ebpf) {  // excludes --no-verify: verified above
+    auto e = bpf::jit::ebpf::translate(*verified, o.hook);
+    if (!e.ok()) {
+      bpf::Diagnostics d = e.diagnostics();
+      for (bpf::Diagnostic& x : d.items())  // the instruction's line in the source, when known
+        if (x.insn_index) x.loc = prog->loc(*x.insn_index);
+      d.attach_source(source);
+      std::fputs(d.render(display).c_str(), stderr);
+      return kExitInvalid;
+    }
+    text = *o.ebpf == Options::Ebpf::kText ? bpf::jit::ebpf::format_text(*e)
+           : *o.ebpf == Options::Ebpf::kC  ? bpf::jit::ebpf::format_c(*e)
+                                           : bpf::jit::ebpf::write_elf(*e);
   } else {
     text = bpf::compiler::format_program(prog->insns, out);
   }
