@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(
   g++ make cmake pkg-config re2c bison
   libasmjit-dev llvm-16-dev libpcap-dev
+  libbpf-dev  # tests/ebpf: libbpf loads the ELF output (jit/ebpf)
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 tcpdump
   groff-base  # tests/man: man pages render without warnings

@@ -27,6 +27,8 @@
 #include "vm/program.hpp"
 
 #include "analysis/graph.hpp"
+#include "jit/ebpf/output.hpp"
+#include "jit/ebpf/translate.hpp"
 #include "jit/engine.hpp"
 #include "tools/bpfc_equiv.hpp"
 #include "tools/input.hpp"
@@ -50,7 +52,8 @@ const char* const kUsage =
     "options:\n"
     "  -f, --format F         output: c (default, tcpdump -dd), ddd (tcpdump -ddd),\n"
     "                         listing (tcpdump -d), xt_bpf (bpf_asm/iptables), bin, asm,\n"
-    "                         dot (Graphviz drawing of the verified program)\n"
+    "                         dot (Graphviz drawing of the verified program);\n"
+    "                         ebpf, ebpf-c, elf: the eBPF translation for --hook\n"
     "  -d, -dd, -ddd          shorthands for -f listing, -f c, -f ddd\n"
     "  -x, --input-format F   input: asm, c, ddd, xt_bpf, bin (autodetected when absent)\n"
     "  --disasm               read bytecode and print it (default output: asm)\n"
@@ -60,6 +63,8 @@ const char* const kUsage =
     "  --emit-llvm            print the optimised LLVM IR of the verified program (the\n"
     "                         code --engine llvm runs) instead of the program\n"
     "  --target linux|bsd     verification rules (default linux)\n"
+    "  --hook socket|xdp|tc   eBPF formats: program type, ELF section, return convention\n"
+    "                         (default socket)\n"
     "  -V, --verbose          print the listing and the verifier's report on stderr\n"
     "  -e EXPR                compile a pcap-filter expression\n"
     "  -F FILE                compile the pcap-filter expression in FILE ('#' comments)\n"
@@ -83,6 +88,10 @@ struct Options {
   bool verbose = false;
   bool emit_llvm = false;
   bool dot = false;  // -f dot (analysis/graph.hpp)
+  // -f ebpf|ebpf-c|elf (not compiler formats) and --hook
+  enum class Ebpf : uint8_t { kText, kC, kElf };
+  std::optional<Ebpf> ebpf;
+  bpf::jit::ebpf::Hook hook = bpf::jit::ebpf::Hook::kSocket;
   bpf::vm::Target target = bpf::vm::Target::kLinux;
   int opt_level = 2;
   std::string linktype = "EN10MB";
@@ -165,10 +174,16 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       if (!value(a.substr(0, 2) == "--" ? "--format" : "-f", v))
         return usage_error("option " + std::string(a) + " needs a format name");
       o.dot = v == "dot";
+      o.ebpf.reset();
+      if (v == "ebpf" || v == "ebpf-c" || v == "elf") {
+        o.ebpf = v == "ebpf" ? Options::Ebpf::kText : v == "elf" ? Options::Ebpf::kElf : Options::Ebpf::kC;
+        o.out_format = Format::kC;
+        continue;
+      }
       auto f = o.dot ? std::optional<Format>(Format::kC) : bpf::compiler::parse_format_name(v);
       if (!f)
         return usage_error("unknown output format '" + std::string(v) +
-                           "' (c, ddd, listing, xt_bpf, bin, asm, dot)");
+                           "' (c, ddd, listing, xt_bpf, bin, asm, dot, ebpf, ebpf-c, elf)");
       o.out_format = f;
     } else if (is_opt("--input-format") || is_opt("-x")) {
       if (!value(a.substr(0, 2) == "--" ? "--input-format" : "-x", v))
@@ -186,6 +201,11 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
         o.target = bpf::vm::Target::kBsd;
       else
         return usage_error("unknown target '" + std::string(v) + "' (linux or bsd)");
+    } else if (is_opt("--hook")) {
+      if (!value("--hook", v)) return usage_error("option --hook needs socket, xdp or tc");
+      auto h = bpf::jit::ebpf::parse_hook(v);
+      if (!h) return usage_error("unknown hook '" + std::string(v) + "' (socket, xdp or tc)");
+      o.hook = *h;
     } else if (is_opt("-e")) {
       if (!value("-e", v)) return usage_error("option -e needs an expression");
       if (o.expr) return usage_error("give one expression (-e) only");
@@ -219,6 +239,7 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
     return usage_error("--emit-llvm excludes --check, --disasm, --no-verify and -f");
   if (o.dot && (!o.verify || o.check))
     return usage_error("-f dot draws the verified program: it excludes --no-verify and --check");
+  if (o.ebpf && !o.verify) return usage_error("the eBPF formats translate verified programs only (no --no-verify)");
   const bool expression = o.expr || o.expr_file;
   if (expression && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
   if (expression && o.in_format) return usage_error("-x does not apply to expressions");
@@ -367,6 +388,19 @@ int run(int argc, char** argv) {
     text = ir.take();
   } else if (o.dot) {
     text = bpf::analysis::to_dot(*verified);
+  } else if (o.ebpf) {  // excludes --no-verify: verified above
+    auto e = bpf::jit::ebpf::translate(*verified, o.hook);
+    if (!e.ok()) {
+      bpf::Diagnostics d = e.diagnostics();
+      for (bpf::Diagnostic& x : d.items())  // the instruction's line in the source, when known
+        if (x.insn_index) x.loc = prog->loc(*x.insn_index);
+      d.attach_source(source);
+      std::fputs(d.render(display).c_str(), stderr);
+      return kExitInvalid;
+    }
+    text = *o.ebpf == Options::Ebpf::kText ? bpf::jit::ebpf::format_text(*e)
+           : *o.ebpf == Options::Ebpf::kC  ? bpf::jit::ebpf::format_c(*e)
+                                           : bpf::jit::ebpf::write_elf(*e);
   } else {
     text = bpf::compiler::format_program(prog->insns, out);
   }
