@@ -5,6 +5,8 @@
 // Tested in tests/capture/capture_test.cpp and tests/capture/live_test.cpp.
 #include "capture/capture.hpp"
 
+#include "capture/ebpf_attach.hpp"
+
 #include <net/if.h>
 #include <unistd.h>
 
@@ -60,6 +62,7 @@ Result<std::unique_ptr<Capture>> Capture::open_live(const std::string& iface, co
 }
 
 Capture::~Capture() {
+  if (ebpf_fd_ >= 0) close(ebpf_fd_);  // the sockets keep their own reference
   stop();
   for (auto& t : threads_)
     if (t->thread.joinable()) {
@@ -100,10 +103,31 @@ Diagnostics Capture::set_kernel_filter(const vm::VerifiedProgram& prog) {
   }
   kernel_filter_.assign(prog.insns().begin(), prog.insns().end());
   filter_.reset();
+  if (ebpf_fd_ >= 0) close(ebpf_fd_), ebpf_fd_ = -1;
+  return d;
+}
+
+Diagnostics Capture::set_ebpf_filter(const vm::VerifiedProgram& prog) {
+  Diagnostics d;
+  if (!live_) {
+    d.error("the eBPF filter needs a live capture (-i); files are filtered in user space");
+    return d;
+  }
+  if (prog.target() != vm::Target::kLinux) {
+    d.error("the eBPF filter needs a program verified for Linux (--semantics linux)");
+    return d;
+  }
+  auto fd = load_ebpf_socket_filter(prog);
+  if (!fd.ok()) return fd.diagnostics();
+  if (ebpf_fd_ >= 0) close(ebpf_fd_);
+  ebpf_fd_ = *fd;
+  kernel_filter_.clear();
+  filter_.reset();
   return d;
 }
 
 const char* Capture::filter_engine_name() const {
+  if (ebpf_fd_ >= 0) return "ebpf";
   if (!kernel_filter_.empty()) return "kernel";
   if (!filter_) return "none";
   return jit::engine_name(filter_->engine()).data();
@@ -126,6 +150,7 @@ Diagnostics Capture::start() {
     lo.snaplen = opts_.snaplen;
     lo.promiscuous = opts_.promiscuous;
     lo.kernel_filter = kernel_filter_;
+    lo.bpf_prog_fd = ebpf_fd_;
     lo.lock_filter = opts_.lock_filter;
     lo.nano = opts_.nano;
     lo.block_timeout_ms = std::max<uint32_t>(1, uint32_t(opts_.timeout_ns / 2'000'000u));

@@ -78,6 +78,9 @@ class Capture {
   Diagnostics set_filter(const vm::VerifiedProgram& prog, jit::Engine engine = jit::Engine::kAuto);
   // Live only: the program runs in the kernel (SO_ATTACH_FILTER). Needs a Linux-target program.
   Diagnostics set_kernel_filter(const vm::VerifiedProgram& prog);
+  // Live only: the program's eBPF translation (jit/ebpf/, socket hook) runs in the kernel
+  // (SO_ATTACH_BPF): any length. Needs a Linux-target program and CAP_BPF.
+  Diagnostics set_ebpf_filter(const vm::VerifiedProgram& prog);
 
   // Opens the live sockets (errors: interface, permissions, the kernel refusing the filter) and
   // starts the capture thread(s).
@@ -115,6 +118,7 @@ class Capture {
   std::optional<jit::Filter> filter_;
   bool uses_context_ = false;
   std::vector<vm::Insn> kernel_filter_;
+  int ebpf_fd_ = -1;  // the loaded eBPF translation, attached to every live socket
   int linktype_ = 1;
   uint32_t linktype_ext_ = 0;
   uint32_t source_snaplen_ = 262144;

@@ -115,6 +115,26 @@ class LiveSource final : public Source {
         }
       }
     }
+    if (o.bpf_prog_fd >= 0) {
+      // The eBPF translation (capture/ebpf_attach.hpp), attached before bind like the classic one.
+      if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_BPF, &o.bpf_prog_fd, sizeof o.bpf_prog_fd) != 0) {
+        // A socket filter is charged to the socket's option memory: net.core.optmem_max
+        // (per network namespace, 128 KiB by default) bounds it, about 16,000 eBPF instructions.
+        d.error(errno == ENOMEM
+                    ? errno_text("setsockopt(SO_ATTACH_BPF): the eBPF filter is larger than the "
+                                 "socket option memory allows (raise net.core.optmem_max, e.g. "
+                                 "sysctl -w net.core.optmem_max=4194304)")
+                    : errno_text("setsockopt(SO_ATTACH_BPF): the kernel refused the eBPF filter"));
+        return false;
+      }
+      if (o.lock_filter) {
+        int one = 1;
+        if (setsockopt(fd_, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof one) != 0) {
+          d.error(errno_text("setsockopt(SO_LOCK_FILTER)"));
+          return false;
+        }
+      }
+    }
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);

@@ -101,6 +101,9 @@ struct LiveOptions {
   uint16_t fanout_group = 0;
   // The kernel filter: attached before bind() when non-empty.
   std::vector<vm::Insn> kernel_filter;
+  // Or a loaded eBPF socket filter (capture/ebpf_attach.hpp): attached with SO_ATTACH_BPF before
+  // bind() when >= 0 (the socket takes its own reference).
+  int bpf_prog_fd = -1;
   bool lock_filter = false;  // SO_LOCK_FILTER after attaching
   // Timestamps in nanoseconds (else microseconds, truncated: tcpdump's default for live
   // captures and the files it writes).

@@ -105,7 +105,8 @@ constexpr const char* kUsage =
     "  -F FILE          read the expression from FILE (as tcpdump -F; '#' comments)\n"
     "  --program FILE   use a program (assembly or bytecode) instead of an expression\n"
     "  -x F             input format of --program: asm, c, ddd, xt_bpf, bin (default: detected)\n"
-    "  --engine E       interp, asmjit, llvm, kernel (live only), auto (default)\n"
+    "  --engine E       interp, asmjit, llvm, kernel (live only), ebpf (live only:\n"
+    "                   the eBPF translation, SO_ATTACH_BPF, any length), auto (default)\n"
     "  --semantics S    linux (default) or bsd (libpcap's bpf_filter)\n"
     "  --verdicts       print 'INDEX VALUE' for every input packet\n"
     "  --trace N[-M]    print every instruction packets N to M execute (0-based)\n"
@@ -246,8 +247,10 @@ int parse_args(int argc, char** argv, Args& a) {
     return usage_error("--trace needs -r FILE and excludes --verdicts, --bench and -w");
   if (a.trace && a.expr.empty() && a.expr_file.empty() && a.program_file.empty())
     return usage_error("--trace needs a filter (an expression, -F FILE or --program)");
-  if (a.engine == "kernel" && a.iface.empty()) return usage_error("--engine kernel needs a live capture (-i)");
-  if (a.engine == "kernel" && a.semantics == "bsd") return usage_error("--engine kernel runs Linux semantics only");
+  for (const char* k : {"kernel", "ebpf"}) {
+    if (a.engine == k && a.iface.empty()) return usage_error(std::string("--engine ") + k + " needs a live capture (-i)");
+    if (a.engine == k && a.semantics == "bsd") return usage_error(std::string("--engine ") + k + " runs Linux semantics only");
+  }
   if (a.fanout > 1 && a.iface.empty()) return usage_error("--fanout needs a live capture (-i)");
   return -1;
 }
@@ -580,9 +583,17 @@ int run(const Args& a) {
     }
   }
   if (a.trace) return verified ? tools::run_trace(*direct, *verified, a.trace->first, a.trace->second) : 1;
-  if (a.engine != "kernel") {
+  if (a.engine == "ebpf") {
+    if (verified) {
+      const Diagnostics d = cap->set_ebpf_filter(*verified);
+      if (d.has_errors()) {
+        std::fputs(d.render("<filter>").c_str(), stderr);
+        return 1;
+      }
+    }
+  } else if (a.engine != "kernel") {
     auto e = jit::parse_engine(a.engine);
-    if (!e) return usage_error("unknown engine " + a.engine + " (interp, asmjit, llvm, kernel, auto)");
+    if (!e) return usage_error("unknown engine " + a.engine + " (interp, asmjit, llvm, kernel, ebpf, auto)");
     if (!jit::available(*e)) {
       std::fprintf(stderr, "bpfdump: %s\n", jit::unavailable_reason(*e).c_str());
       return 1;

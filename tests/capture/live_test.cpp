@@ -191,6 +191,8 @@ struct PipelineCase {
   std::string name;
   std::optional<jit::Engine> engine;  // nullopt: the kernel
   unsigned fanout = 1;
+  bool ebpf = false;  // the kernel runs the eBPF translation (SO_ATTACH_BPF)
+  bool long_program = false;  // past the classic attach limit of 4,096 instructions
 };
 
 void run_pipeline(const PipelineCase& pc) {
@@ -198,7 +200,13 @@ void run_pipeline(const PipelineCase& pc) {
   if (!ns.ok()) GTEST_SKIP() << ns.why();
   vm::Program prog;
   prog.insns = udp_dst_7777();
-  auto v = verifier::verify(prog, {});
+  if (pc.long_program)  // 6,000 loads of the EtherType in front: the same verdicts, 6,000 longer
+    prog.insns.insert(prog.insns.begin(), 6000, vm::Insn{0x28, 0, 0, 12});
+  if (pc.long_program)  // a socket filter is charged to net.core.optmem_max (this namespace's)
+    ASSERT_EQ(std::system(("ip netns exec " + ns.name() + " sysctl -qw net.core.optmem_max=4194304").c_str()), 0);
+  verifier::Options vo;
+  vo.destination = verifier::Destination::kUserSpace;
+  auto v = verifier::verify(prog, vo);
   ASSERT_TRUE(v.ok()) << v.diagnostics().render("udp_dst_7777");
   CaptureOptions o;
   o.fanout = pc.fanout;
@@ -206,9 +214,12 @@ void run_pipeline(const PipelineCase& pc) {
   o.buffer_bytes = 2 << 20;  // holds the whole burst: losses are the ring test's subject
   auto cap = Capture::open_live("veth1", o);
   ASSERT_TRUE(cap.ok()) << cap.diagnostics().render("t");
-  const Diagnostics d = pc.engine ? (*cap)->set_filter(*v, *pc.engine) : (*cap)->set_kernel_filter(*v);
+  const Diagnostics d = pc.ebpf     ? (*cap)->set_ebpf_filter(*v)
+                        : pc.engine ? (*cap)->set_filter(*v, *pc.engine)
+                                    : (*cap)->set_kernel_filter(*v);
   ASSERT_FALSE(d.has_errors()) << d.render("t");
-  ASSERT_FALSE((*cap)->start().has_errors());
+  const Diagnostics started = (*cap)->start();
+  ASSERT_FALSE(started.has_errors()) << started.render("start");
   const Sent s = make_sequence(3000);
   ASSERT_TRUE(ns.send(s.frames));
   std::vector<uint32_t> tags;
@@ -266,7 +277,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(PipelineCase{"interp", jit::Engine::kInterp}, PipelineCase{"asmjit", jit::Engine::kAsmjit},
                       PipelineCase{"llvm", jit::Engine::kLlvm}, PipelineCase{"auto", jit::Engine::kAuto},
                       PipelineCase{"kernel", std::nullopt}, PipelineCase{"interp_fanout3", jit::Engine::kInterp, 3},
-                      PipelineCase{"kernel_fanout2", std::nullopt, 2}),
+                      PipelineCase{"kernel_fanout2", std::nullopt, 2},
+                      PipelineCase{"ebpf", std::nullopt, 1, true},
+                      PipelineCase{"ebpf_fanout2", std::nullopt, 2, true},
+                      PipelineCase{"ebpf_6000_insns", std::nullopt, 1, true, true}),
     [](const auto& info) { return info.param.name; });
 
 // VLAN-tagged frames: the kernel strips the tag into the ring's metadata; the pipeline puts it
@@ -385,7 +399,7 @@ TEST(LiveBpfdump, CapturesTheMatchingFramesToAFile) {
     f << udp_dst_7777().size() << "\n";
     for (const vm::Insn& i : udp_dst_7777()) f << i.code << ' ' << int(i.jt) << ' ' << int(i.jf) << ' ' << i.k << "\n";
   }
-  std::vector<std::string> engines = {"kernel"};
+  std::vector<std::string> engines = {"kernel", "ebpf"};
   for (jit::Engine e : {jit::Engine::kInterp, jit::Engine::kAsmjit, jit::Engine::kLlvm})
     if (jit::available(e)) engines.emplace_back(jit::engine_name(e));
   for (const std::string& engine : engines) {
