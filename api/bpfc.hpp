@@ -5,6 +5,7 @@
 //   verify (the only way to run)          bpf::verifier::verify              (verifier/verifier.hpp)
 //   run with any engine                   bpf::jit::Filter                   (jit/engine.hpp)
 //   capture from files or AF_PACKET       bpf::capture::Capture, open_file, open_live, Ring
+//   translate to eBPF (socket, xdp, tc)   bpf::jit::ebpf::translate, write_elf (jit/ebpf/)
 // plus the C API (<bpfc/bpfc.h>). Errors are values (bpf::Result<T>, bpf::Diagnostics); nothing
 // throws across the API. Needs C++20. Installed headers include no LLVM, asmjit or libpcap header
 // (tests/api/CMakeLists.txt and tests/install/ check the staged and the installed tree).
@@ -18,6 +19,8 @@
 #include "compiler/assembler.hpp"
 #include "compiler/expr.hpp"
 #include "compiler/formats.hpp"
+#include "jit/ebpf/output.hpp"
+#include "jit/ebpf/translate.hpp"
 #include "jit/engine.hpp"
 #include "verifier/verifier.hpp"
 #include "vm/diagnostic.hpp"
