@@ -202,8 +202,9 @@ void run_pipeline(const PipelineCase& pc) {
   prog.insns = udp_dst_7777();
   if (pc.long_program)  // 6,000 loads of the EtherType in front: the same verdicts, 6,000 longer
     prog.insns.insert(prog.insns.begin(), 6000, vm::Insn{0x28, 0, 0, 12});
-  if (pc.long_program)  // a socket filter is charged to net.core.optmem_max (this namespace's)
+  if (pc.long_program) {  // a socket filter is charged to net.core.optmem_max (this namespace's)
     ASSERT_EQ(std::system(("ip netns exec " + ns.name() + " sysctl -qw net.core.optmem_max=4194304").c_str()), 0);
+  }
   verifier::Options vo;
   vo.destination = verifier::Destination::kUserSpace;
   auto v = verifier::verify(prog, vo);
