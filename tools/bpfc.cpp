@@ -150,12 +150,10 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
     } else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return kExitOk;
-    } else if (a == "-d") {
-      o.out_format = Format::kListing;
-    } else if (a == "-dd") {
-      o.out_format = Format::kC;
-    } else if (a == "-ddd") {
-      o.out_format = Format::kDdd;
+    } else if (a == "-d" || a == "-dd" || a == "-ddd") {  // the last format named wins
+      o.out_format = a == "-d" ? Format::kListing : a == "-dd" ? Format::kC : Format::kDdd;
+      o.dot = false;
+      o.ebpf.reset();
     } else if (a == "--disasm") {
       o.disasm = true;
     } else if (a == "--check") {
