@@ -331,3 +331,14 @@ TEST(Cli, LongProgramsPrintWithAWarning) {
   EXPECT_EQ(d.status, 0);
   EXPECT_NE(d.err.find("warning: the Linux kernel will refuse"), std::string::npos);
 }
+
+namespace {
+
+// The last output format named wins, shorthands included (-f dot -d prints the listing).
+TEST(Cli, LastFormatWins) {
+  EXPECT_EQ(bpfc("-e tcp -f dot -d").out, bpfc("-e tcp -d").out);
+  EXPECT_EQ(bpfc("-e tcp -f ebpf -ddd").out, bpfc("-e tcp -ddd").out);
+  EXPECT_NE(bpfc("-e tcp -d -f dot").out.find("digraph"), std::string::npos);
+}
+
+}  // namespace
