@@ -5,7 +5,9 @@
 #  3. compile a tcpdump expression and print it as `tcpdump -d` does;
 #  4. filter a capture with bpfdump on every built engine, with counters and speed;
 #  5. a 1,000-host block list read with -F: compiled to a search that fits the kernel's limit;
-#  6. diagnostics of a multi-line filter file, located by line and column.
+#  6. diagnostics of a multi-line filter file, located by line and column;
+#  7. filter insight: an equivalence proof, a distinguishing packet, a trace, a drawing;
+#  8. the eBPF translation for XDP.
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
@@ -48,3 +50,13 @@ printf 'ip and\n# web servers\n  (tcp port 80 or tcp port 99999)\n' > "$tmp/filt
 step "bpfc -F filter   (an error on line 3)"
 cat "$tmp/filter"
 "$bin/bpfc" -F "$tmp/filter" || true
+step "bpfc --equiv -e tcp -e 'ip proto 6 or ip6 proto 6'   (a proof, Z3)"
+"$bin/bpfc" --equiv -e tcp -e 'ip proto 6 or ip6 proto 6' || true
+step "bpfc --equiv -e 'vlan and ip' -e 'ether[12:2] = 0x8100 and ether[16:2] = 0x800'   (a witness)"
+"$bin/bpfc" --equiv -e 'vlan and ip' -e 'ether[12:2] = 0x8100 and ether[16:2] = 0x800' | head -n 4 || true
+step "bpfdump -r examples/sample.pcap --trace 0 'tcp port 80'   (every executed instruction)"
+"$bin/bpfdump" -r examples/sample.pcap --trace 0 'tcp port 80' | head -n 8 || true
+step "bpfc -e 'tcp port 80' -f ebpf --hook xdp   (the eBPF translation; -f elf loads with ip/tc)"
+"$bin/bpfc" -e 'tcp port 80' -f ebpf --hook xdp | head -n 8 || true
+step "bpfc -e 'tcp port 22' -f dot   (Graphviz; pipe to dot -Tsvg)"
+"$bin/bpfc" -e 'tcp port 22' -f dot | head -n 6 || true
