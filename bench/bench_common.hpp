@@ -39,6 +39,18 @@ inline constexpr FilterSpec kFilters[] = {
 };
 inline constexpr size_t kNumFilters = sizeof(kFilters) / sizeof(kFilters[0]);
 
+// Typical tcpdump expressions, for compile-time benchmarks (expr_bench.cpp, equiv_bench.cpp).
+inline constexpr const char* kTypicalExprs[] = {
+    "tcp port 22",
+    "host 10.0.0.1 and (port 22 or port 53 or port 80)",
+    "ip and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 and not src net 10.0.0.0/8",
+    "vlan 10 and ip6 and udp portrange 1000-2000",
+    "ether host 00:11:22:33:44:55 or arp or icmp6",
+    "(tcp or udp) and (port 53 or port 80) and not host 10.0.0.1",
+    "ip[2:2] > 40 and ip[2:2] < 100 and ip[6:2] & 0x1fff = 0",
+    "mpls 3 and ip and port 443",
+};
+
 struct Workload {
   std::vector<uint8_t> buffer;            // every packet's bytes, back to back
   std::vector<jit::PacketView> views;     // into buffer

@@ -7,21 +7,13 @@
 #include <string>
 
 #include "analysis/equiv.hpp"
+#include "bench/bench_common.hpp"
 #include "compiler/expr.hpp"
 #include "verifier/verifier.hpp"
 
 namespace {
 
-const char* const kTypical[] = {
-    "tcp port 22",
-    "host 10.0.0.1 and (port 22 or port 53 or port 80)",
-    "ip and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 and not src net 10.0.0.0/8",
-    "vlan 10 and ip6 and udp portrange 1000-2000",
-    "ether host 00:11:22:33:44:55 or arp or icmp6",
-    "(tcp or udp) and (port 53 or port 80) and not host 10.0.0.1",
-    "ip[2:2] > 40 and ip[2:2] < 100 and ip[6:2] & 0x1fff = 0",
-    "mpls 3 and ip and port 443",
-};
+const auto& kTypical = bpf::bench::kTypicalExprs;
 
 bpf::vm::VerifiedProgram program(const std::string& e, int opt) {
   bpf::compiler::ExprOptions o;

@@ -4,20 +4,12 @@
 #include <benchmark/benchmark.h>
 #include <pcap/pcap.h>
 
+#include "bench/bench_common.hpp"
 #include "compiler/expr.hpp"
 
 namespace {
 
-const char* const kBenchExprs[] = {
-    "tcp port 22",
-    "host 10.0.0.1 and (port 22 or port 53 or port 80)",
-    "ip and tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 and not src net 10.0.0.0/8",
-    "vlan 10 and ip6 and udp portrange 1000-2000",
-    "ether host 00:11:22:33:44:55 or arp or icmp6",
-    "(tcp or udp) and (port 53 or port 80) and not host 10.0.0.1",
-    "ip[2:2] > 40 and ip[2:2] < 100 and ip[6:2] & 0x1fff = 0",
-    "mpls 3 and ip and port 443",
-};
+const auto& kBenchExprs = bpf::bench::kTypicalExprs;
 
 void BM_ExprCompile_Bpfc(benchmark::State& st) {
   bpf::compiler::ExprOptions o;

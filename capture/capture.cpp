@@ -91,16 +91,19 @@ Diagnostics Capture::set_filter(const vm::VerifiedProgram& prog, jit::Engine eng
   return d;
 }
 
-Diagnostics Capture::set_kernel_filter(const vm::VerifiedProgram& prog) {
+// What a filter that runs in the kernel needs: a live capture and Linux semantics.
+Diagnostics Capture::kernel_side(const vm::VerifiedProgram& prog, const char* what) const {
   Diagnostics d;
-  if (!live_) {
-    d.error("the kernel filter needs a live capture (-i); files are filtered in user space");
-    return d;
-  }
-  if (prog.target() != vm::Target::kLinux) {
-    d.error("the kernel filter needs a program verified for Linux (--semantics linux)");
-    return d;
-  }
+  if (!live_)
+    d.error(std::string("the ") + what + " needs a live capture (-i); files are filtered in user space");
+  else if (prog.target() != vm::Target::kLinux)
+    d.error(std::string("the ") + what + " needs a program verified for Linux (--semantics linux)");
+  return d;
+}
+
+Diagnostics Capture::set_kernel_filter(const vm::VerifiedProgram& prog) {
+  Diagnostics d = kernel_side(prog, "kernel filter");
+  if (d.has_errors()) return d;
   kernel_filter_.assign(prog.insns().begin(), prog.insns().end());
   filter_.reset();
   if (ebpf_fd_ >= 0) close(ebpf_fd_), ebpf_fd_ = -1;
@@ -108,15 +111,8 @@ Diagnostics Capture::set_kernel_filter(const vm::VerifiedProgram& prog) {
 }
 
 Diagnostics Capture::set_ebpf_filter(const vm::VerifiedProgram& prog) {
-  Diagnostics d;
-  if (!live_) {
-    d.error("the eBPF filter needs a live capture (-i); files are filtered in user space");
-    return d;
-  }
-  if (prog.target() != vm::Target::kLinux) {
-    d.error("the eBPF filter needs a program verified for Linux (--semantics linux)");
-    return d;
-  }
+  Diagnostics d = kernel_side(prog, "eBPF filter");
+  if (d.has_errors()) return d;
   auto fd = load_ebpf_socket_filter(prog);
   if (!fd.ok()) return fd.diagnostics();
   if (ebpf_fd_ >= 0) close(ebpf_fd_);

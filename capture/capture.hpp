@@ -111,6 +111,7 @@ class Capture {
   struct Thread;
   Capture() = default;
   void run(Thread& t);
+  Diagnostics kernel_side(const vm::VerifiedProgram& prog, const char* what) const;
 
   CaptureOptions opts_;
   std::string iface_;

@@ -107,13 +107,6 @@ class LiveSource final : public Source {
         d.error(errno_text("setsockopt(SO_ATTACH_FILTER): the kernel refused the program"));
         return false;
       }
-      if (o.lock_filter) {
-        int one = 1;
-        if (setsockopt(fd_, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof one) != 0) {
-          d.error(errno_text("setsockopt(SO_LOCK_FILTER)"));
-          return false;
-        }
-      }
     }
     if (o.bpf_prog_fd >= 0) {
       // The eBPF translation (capture/ebpf_attach.hpp), attached before bind like the classic one.
@@ -127,12 +120,12 @@ class LiveSource final : public Source {
                     : errno_text("setsockopt(SO_ATTACH_BPF): the kernel refused the eBPF filter"));
         return false;
       }
-      if (o.lock_filter) {
-        int one = 1;
-        if (setsockopt(fd_, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof one) != 0) {
-          d.error(errno_text("setsockopt(SO_LOCK_FILTER)"));
-          return false;
-        }
+    }
+    if (o.lock_filter && (!o.kernel_filter.empty() || o.bpf_prog_fd >= 0)) {
+      int one = 1;
+      if (setsockopt(fd_, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof one) != 0) {
+        d.error(errno_text("setsockopt(SO_LOCK_FILTER)"));
+        return false;
       }
     }
     sockaddr_ll sll{};
