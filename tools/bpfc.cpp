@@ -72,6 +72,7 @@ const char* const kUsage =
     "  -l, --linktype NAME    expression link-layer type (default EN10MB)\n"
     "  -s, --snaplen N        value an accepting expression returns (default 262144)\n"
     "  --exact                --equiv: compare return values, not only accept/reject\n"
+    "  --timeout MS           --equiv: give up after MS milliseconds (exit 2, no verdict)\n"
     "  --semantics linux|bsd  --equiv: runtime semantics (default linux)\n"
     "  -w FILE                --equiv: write the witness packet as a one-packet pcap\n"
     "  -h, --help             this text\n";

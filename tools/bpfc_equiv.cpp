@@ -33,6 +33,7 @@ struct FilterArg {
 struct EquivArgs {
   std::vector<FilterArg> filters;
   bool exact = false;
+  unsigned timeout_ms = 0;  // --timeout: 0 = none; running out is an error (exit 2), not a verdict
   vm::Target target = vm::Target::kLinux;
   std::string linktype = "EN10MB";
   std::string witness_file;
@@ -157,6 +158,13 @@ int run_equiv(int argc, char** argv) {
       continue;
     } else if (arg == "--exact") {
       a.exact = true;
+    } else if (arg == "--timeout") {
+      auto v = value("milliseconds");
+      if (!v) return kError;
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v->c_str(), &end, 10);
+      if (v->empty() || *end != '\0' || n > 0xffffffffUL) return fail("invalid timeout '" + *v + "' (milliseconds)");
+      a.timeout_ms = static_cast<unsigned>(n);
     } else if (arg == "-e") {
       auto v = value("an expression");
       if (!v) return kError;
@@ -213,6 +221,7 @@ int run_equiv(int argc, char** argv) {
   if (!pb) return kError;
   analysis::EquivOptions eo;
   eo.exact = a.exact;
+  eo.timeout_ms = a.timeout_ms;
   auto r = analysis::check_equivalence(*pa, *pb, eo);
   if (!r.ok()) {
     for (const Diagnostic& d : r.diagnostics().items()) fail(d.message);

@@ -180,6 +180,19 @@ TEST(Equiv, RandomProgramsAgainstInterpreter) {
 }
 
 // bpfc --equiv as CLI.md says: outputs and exit statuses, -w.
+// --timeout: running out is an error (exit 2) and prints no verdict; a quick proof is unaffected.
+TEST(EquivCli, TimeoutIsAnErrorNotAVerdict) {
+  const std::string bpfc = BPFC_BIN;
+  // protochain's unrolled walk: equal programs the solver needs seconds to prove equal
+  auto slow = bpf::test::shell(bpfc + " --equiv --timeout 1 -e 'protochain 6' -e 'ip protochain 6 or ip6 protochain 6'");
+  EXPECT_EQ(slow.status, 2) << slow.out << slow.err;
+  EXPECT_EQ(slow.out, "");
+  EXPECT_NE(slow.err.find("could not decide"), std::string::npos) << slow.err;
+  auto quick = bpf::test::shell(bpfc + " --equiv --timeout 60000 -e tcp -e 'ip proto 6 or ip6 proto 6'");
+  EXPECT_EQ(quick.status, 0) << quick.err;
+  EXPECT_EQ(bpf::test::shell(bpfc + " --equiv --timeout x -e tcp -e tcp").status, 2);
+}
+
 TEST(EquivCli, OutputsAndStatus) {
   const std::string bpfc = BPFC_BIN;
   auto eq = bpf::test::shell(bpfc + " --equiv -e tcp -e 'ip proto 6 or ip6 proto 6'");
