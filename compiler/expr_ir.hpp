@@ -60,7 +60,10 @@ struct IrFunc {
   uint32_t mem_init[16] = {};
 };
 
-// Optimises (opt_level >= 1) and emits. Returns false (with an error in diags) when the program
+// libpcap's optimiser structure over the graph (expr_opt.cpp): opt_level >= 1.
+void optimise(IrFunc& f);
+
+// Optimises (opt_level >= 1) and emits (expr_emit.cpp). Returns false (with an error in diags) when the program
 // cannot be emitted.
 bool emit_program(IrFunc& f, int opt_level, std::vector<vm::Insn>* out,
                   std::vector<SourceLoc>* locs, Diagnostics* diags);
