@@ -1,6 +1,8 @@
 // Helpers shared by the analysis tests: compile or assemble, verify, run a tool.
 #pragma once
 
+#include "tests/asm/tool_run.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,35 +49,9 @@ inline std::optional<vm::VerifiedProgram> from_asm(const std::string& text,
   return verified(*p, t);
 }
 
-struct Run {
-  int status = -1;
-  std::string out, err;
-};
+using Run = Outcome;
 
-inline std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-// Runs a shell command line, capturing stdout and stderr.
-inline Run shell(const std::string& cmd) {
-  static int counter = 0;
-  const std::string base = ::testing::TempDir() + "analysis_" + std::to_string(getpid()) + "_" +
-                           std::to_string(counter++);
-  const int rc = std::system((cmd + " >" + base + ".out 2>" + base + ".err").c_str());
-  Run r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
-  return r;
-}
-
-inline std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
+// Runs a shell command line, capturing stdout and stderr (tests/asm/tool_run.hpp).
+inline Run shell(const std::string& cmd) { return run_tool(cmd, ""); }
 
 }  // namespace bpf::test
