@@ -15,7 +15,8 @@ Result<EquivResult> check_equivalence(const vm::VerifiedProgram& a, const vm::Ve
     diags.error("the two programs were verified for different targets");
     return diags;
   }
-  auto r = detail::solve(a, b, opts);
+  bool approximate = false;
+  auto r = detail::solve(a, b, opts, &approximate);
   if (!r.ok()) return r.diagnostics();
   EquivResult out;
   if (!r->has_value()) {
@@ -29,6 +30,12 @@ Result<EquivResult> check_equivalence(const vm::VerifiedProgram& a, const vm::Ve
   w.b_returns = ib.run(w.bytes.data(), caplen, w.wirelen, w.ctx);
   const bool differ = opts.exact ? w.a_returns != w.b_returns
                                  : (w.a_returns != 0) != (w.b_returns != 0);
+  if (!differ && approximate) {
+    diags.error("the solver could not decide (the difference it found needs a netlink attribute "
+                "chain longer than the " + std::to_string(detail::kNlaExactSteps) +
+                " attributes --equiv walks exactly)");
+    return diags;
+  }
   if (!differ) {
     diags.error("internal error: the solver's witness (wirelen " + std::to_string(w.wirelen) +
                 " caplen " + std::to_string(caplen) + ") is not confirmed by the interpreter (A " +

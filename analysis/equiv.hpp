@@ -12,7 +12,10 @@
 //
 // Every witness is run through vm::Interpreter before it is returned; a witness the interpreter
 // does not confirm is reported as an internal error, never as a witness. Linux `nla`/`nlan`
-// loads (a netlink attribute search, a loop over the packet) are not encoded: an error says so.
+// loads (a netlink attribute search, a loop over the packet) are encoded exactly for the first
+// attributes of a chain and soundly past them (equiv_z3.cpp): "equivalent" stays a proof; a
+// difference that only a longer chain could show is "could not decide" when no confirmed
+// witness comes out of it.
 // Tested in tests/analysis/equiv_test.cpp (pairs across the hard corners) and
 // tests/analysis/optimiser_equiv_test.cpp (-O0 = -O2 over the expression differential list).
 #pragma once
@@ -54,10 +57,14 @@ Result<EquivResult> check_equivalence(const vm::VerifiedProgram& a, const vm::Ve
 std::string format_witness(const Witness& w);
 
 namespace detail {
+// nla / nlan: the attributes of a chain the encoding walks exactly before leaving the rest of
+// the search to an unknown (equiv_z3.cpp).
+inline constexpr unsigned kNlaExactSteps = 6;
 // The solver's answer (equiv_z3.cpp): nullopt when the programs are equivalent, else an
-// unconfirmed candidate witness.
+// unconfirmed candidate witness; *approximate says that the witness relies on an nla/nlan
+// result past the attributes encoded exactly (so the interpreter may not confirm it).
 Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::VerifiedProgram& b,
-                                     const EquivOptions& opts);
+                                     const EquivOptions& opts, bool* approximate);
 }  // namespace detail
 
 }  // namespace bpf::analysis

