@@ -296,6 +296,11 @@ CaptureStats Capture::stats() const {
   return s;
 }
 
+bool Capture::require_direction() {
+  if (live_ || threads_.size() != 1 || started_) return false;
+  return threads_.front()->source->require_direction();
+}
+
 double Capture::progress() const {
   if (live_ || threads_.empty()) return -1;
   return threads_.front()->source->progress();

@@ -92,6 +92,8 @@ class Capture {
   // Asks the capture threads to stop; next() keeps returning what they stored, then kEnd.
   void stop();
 
+  // Files: see Source::require_direction (before start()).
+  bool require_direction();
   int linktype() const { return linktype_; }
   // Files: the FCS bits of the header's link type (Source::linktype_ext), for PcapWriter::open.
   uint32_t linktype_ext() const { return linktype_ext_; }

@@ -4,7 +4,8 @@
 // network-header offset). For packets read from a file, the kernel's skb fields are derived from
 // the link-layer header as packet_rcv would have seen them: protocol from the ethertype (EN10MB,
 // LINUX_SLL, LINUX_SLL2) or the IP version (RAW), net_offset after the link header, pkttype
-// PACKET_HOST, no VLAN offload (the tag stays in the bytes).
+// PACKET_HOST unless a pcapng record states the direction (epb_flags: inbound PACKET_HOST,
+// outbound PACKET_OUTGOING), no VLAN offload (the tag stays in the bytes).
 // Tested through tests/capture/capture_test.cpp (ancillary filters on files).
 #pragma once
 
@@ -62,23 +63,39 @@ inline vm::Context make_context(const Frame& f, int linktype) {
     default:
       break;
   }
+  // pcapng epb_flags where the link header does not say it (LINUX_SLL and SLL2 do).
+  if (linktype != 113 && linktype != 276) {
+    if (f.direction == Direction::kInbound) c.pkttype = 0;        // PACKET_HOST
+    else if (f.direction == Direction::kOutbound) c.pkttype = 4;  // PACKET_OUTGOING
+  }
   return c;
 }
 
-// The Linux ancillary fields a file of `linktype` does not record: the packet's direction
-// (SKF_AD_PKTTYPE: `inbound`, `outbound`) everywhere but LINUX_SLL and LINUX_SLL2, its
-// interface (SKF_AD_IFINDEX: `ifindex`) everywhere but LINUX_SLL2. A program that reads one
-// would run on a made-up value, so bpfdump refuses it on such files ("" when none is read).
-// (pcapng records may carry direction flags, but libpcap 1.10's reader does not expose them.)
-inline std::string unrecorded_ancillary(const std::vector<vm::Insn>& prog, int linktype) {
+// The Linux ancillary fields a file of `linktype` does not record in its link header: the
+// packet's direction (SKF_AD_PKTTYPE: `inbound`, `outbound`) everywhere but LINUX_SLL and
+// LINUX_SLL2, its interface (SKF_AD_IFINDEX: `ifindex`) everywhere but LINUX_SLL2. A program
+// that reads one would run on a made-up value, so bpfdump refuses it on such files ("" when none
+// is read) -- except the direction in a pcapng file whose records state it (epb_flags):
+// `direction_per_record` says the source checks each record (Source::require_direction).
+inline std::string unrecorded_ancillary(const std::vector<vm::Insn>& prog, int linktype,
+                                        bool direction_per_record = false) {
   for (const vm::Insn& i : prog) {
     if (vm::code::cls(i.code) != vm::code::kLd || vm::code::mode(i.code) != vm::code::kAbs) continue;
-    if (i.k == vm::kSkfAdOff + 4 && linktype != 113 && linktype != 276)
+    if (i.k == vm::kSkfAdOff + 4 && linktype != 113 && linktype != 276 && !direction_per_record)
       return "the packet's direction (`inbound`, `outbound`, SKF_AD_PKTTYPE)";
     if (i.k == vm::kSkfAdOff + 8 && linktype != 276)
       return "the packet's interface (`ifindex`, SKF_AD_IFINDEX)";
   }
   return "";
+}
+
+// Whether `prog` reads the packet's direction (SKF_AD_PKTTYPE).
+inline bool reads_direction(const std::vector<vm::Insn>& prog) {
+  for (const vm::Insn& i : prog)
+    if (vm::code::cls(i.code) == vm::code::kLd && vm::code::mode(i.code) == vm::code::kAbs &&
+        i.k == vm::kSkfAdOff + 4)
+      return true;
+  return false;
 }
 
 }  // namespace bpf::capture

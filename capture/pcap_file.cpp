@@ -5,7 +5,8 @@
 // never reopened by name. Classic pcap in a regular file is read by our own reader (below);
 // anything else (pcapng, other versions, pipes) goes to libpcap through the same descriptor
 // (pcap_fopen_offline_with_tstamp_precision), micro as tcpdump by default, or nano, one packet
-// per read() (libpcap reuses its buffer). libpcap's messages ("truncated dump file; tried to read
+// per read() (libpcap reuses its buffer); a pcapng regular file's packet directions are scanned
+// beside it (pcapng_direction.hpp). libpcap's messages ("truncated dump file; tried to read
 // ...") are passed on as is, and our reader writes the same ones.
 //
 // A file that shrinks while it is read (another process truncating it) ends the read like a
@@ -33,6 +34,7 @@
 #include <cstring>
 #include <memory>
 
+#include "capture/pcapng_direction.hpp"
 #include "capture/source.hpp"
 
 namespace bpf::capture {
@@ -61,8 +63,9 @@ constexpr uint32_t kLinktypeExtMask = 0xfc000000u;
 
 class FileSource final : public Source {
  public:
-  FileSource(pcap_t* p, uint64_t size, bool nano, uint64_t pos = 24)
-      : p_(p), size_(size), nano_(nano), pos_(pos) {}
+  FileSource(pcap_t* p, uint64_t size, bool nano, uint64_t pos = 24,
+             std::unique_ptr<PcapngDirections> dirs = nullptr)
+      : p_(p), size_(size), nano_(nano), pos_(pos), dirs_(std::move(dirs)) {}
   ~FileSource() override { pcap_close(p_); }
 
   Status read(std::vector<Frame>& out, int timeout_ms) override {
@@ -78,6 +81,13 @@ class FileSource final : public Source {
       f.wirelen = h->len;
       // Raw header values (tv_usec holds nanoseconds with PCAP_TSTAMP_PRECISION_NANO).
       f.ts = Timestamp{static_cast<uint32_t>(h->ts.tv_sec), static_cast<uint32_t>(h->ts.tv_usec)};
+      if (dirs_) f.direction = dirs_->next();
+      if (require_direction_ && f.direction == Direction::kUnknown) {
+        error_ = "packet " + std::to_string(packets_) + " of the file does not record its " +
+                 "direction (no epb_flags direction bits), which the filter reads";
+        return Status::kError;
+      }
+      ++packets_;
       out.push_back(f);
       // Approximate position (record header + data) for progress(); exact for classic pcap.
       pos_.store(pos_.load(std::memory_order_relaxed) + 16 + h->caplen, std::memory_order_relaxed);
@@ -91,6 +101,10 @@ class FileSource final : public Source {
   uint32_t linktype_ext() const override { return static_cast<uint32_t>(pcap_datalink_ext(p_)) & kLinktypeExtMask; }
   uint32_t snaplen() const override { return static_cast<uint32_t>(pcap_snapshot(p_)); }
   bool nano() const override { return nano_; }
+  bool require_direction() override {
+    require_direction_ = dirs_ != nullptr;
+    return require_direction_;
+  }
   double progress() const override {
     if (size_ == 0) return -1;
     return std::min(1.0, double(pos_.load(std::memory_order_relaxed)) / double(size_));
@@ -114,12 +128,16 @@ class FileSource final : public Source {
   uint64_t size_;
   bool nano_;
   std::atomic<uint64_t> pos_;
+  std::unique_ptr<PcapngDirections> dirs_;  // pcapng regular files: directions beside libpcap
+  bool require_direction_ = false;
+  uint64_t packets_ = 0;
 };
 
 // libpcap on a descriptor we opened; `fd` is consumed (closed on failure too). The FILE starts
 // at `offset` (after the header has been read from the start of the file).
 Result<std::unique_ptr<FileSource>> libpcap_source(int fd, const std::string& path, uint64_t size,
-                                                   bool nano, uint64_t offset = 0) {
+                                                   bool nano, uint64_t offset = 0,
+                                                   bool scan_directions = false) {
   Diagnostics d;
   FILE* fp = offset != 0 && lseek(fd, 0, SEEK_SET) != 0 ? nullptr : fdopen(fd, "rb");
   if (fp == nullptr) {
@@ -139,7 +157,10 @@ Result<std::unique_ptr<FileSource>> libpcap_source(int fd, const std::string& pa
     pcap_close(p);
     return d;
   }
-  return std::make_unique<FileSource>(p, size, nano, offset != 0 ? offset : 24);
+  // A pcapng regular file read from its start: its records' directions, scanned beside libpcap.
+  std::unique_ptr<PcapngDirections> dirs;
+  if (size != 0 && offset == 0 && scan_directions) dirs = PcapngDirections::open(fd, size);
+  return std::make_unique<FileSource>(p, size, nano, offset != 0 ? offset : 24, std::move(dirs));
 }
 
 // Classic pcap files that are regular files: read with pread(2) into one buffer, up to kBatch
@@ -371,7 +392,7 @@ Result<std::unique_ptr<Source>> open_file(const std::string& path, bool nano) {
   // stdin may be a file opened at any offset (`-r - <f`): only named files take our reader.
   if (regular && path != "-")
     if (auto fast = PcapReader::open(fd, path, size, nano)) return std::unique_ptr<Source>(std::move(fast));
-  auto src = libpcap_source(fd, path, size, nano);
+  auto src = libpcap_source(fd, path, size, nano, 0, regular && path != "-");
   if (!src.ok()) return src.diagnostics();
   return std::unique_ptr<Source>(src.take());
 }

@@ -34,6 +34,9 @@
 namespace bpf::capture {
 
 // One packet from a source, with the metadata a Linux socket filter can load (ancillary data).
+// A packet's direction as its capture file records it (pcapng epb_flags, capture/pcapng_direction.hpp).
+enum class Direction : uint8_t { kUnknown = 0, kInbound = 1, kOutbound = 2 };
+
 struct Frame {
   const uint8_t* data = nullptr;
   uint32_t caplen = 0;
@@ -50,6 +53,8 @@ struct Frame {
   uint32_t rxhash = 0;
   uint32_t net_offset = 0;  // network header offset in data (tp_net - tp_mac)
   bool live = false;        // the fields above are filled
+  // Files: the direction a pcapng record states (kUnknown elsewhere).
+  Direction direction = Direction::kUnknown;
 };
 
 struct SourceCounters {
@@ -75,6 +80,10 @@ class Source {
   // Fraction of the input consumed (0..1), -1 when unknown (live, pipes). Any thread.
   virtual double progress() const { return -1; }
   const std::string& error() const { return error_; }
+  // Files whose records may state each packet's direction (pcapng files, scanned beside
+  // libpcap): from now on a record that does not is an error (the filter reads the direction).
+  // False when this source cannot know any packet's direction.
+  virtual bool require_direction() { return false; }
 
  protected:
   std::string error_;

@@ -573,11 +573,16 @@ int run(const Args& a) {
     }
     verified.emplace(v.take());
     if (a.iface.empty()) {
-      if (const std::string what = capture::unrecorded_ancillary(prog->insns, linktype); !what.empty()) {
+      // A pcapng file may state each packet's direction (epb_flags): then each record is checked.
+      const bool per_record = capture::reads_direction(prog->insns) && linktype != 113 &&
+                              linktype != 276 &&
+                              (cap ? cap->require_direction() : direct->require_direction());
+      if (const std::string what = capture::unrecorded_ancillary(prog->insns, linktype, per_record); !what.empty()) {
         std::fprintf(stderr,
                      "bpfdump: the filter reads %s, which a capture file of link type %d does not "
                      "record (LINUX_SLL and LINUX_SLL2 files record the direction, LINUX_SLL2 the "
-                     "interface; live captures have both)\n", what.c_str(), linktype);
+                     "interface, pcapng files may state the direction of each packet; live "
+                     "captures have both)\n", what.c_str(), linktype);
         return 1;
       }
     }
