@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/shared_tails.hpp"
 #include "vm/context.hpp"
 #include "vm/diagnostic.hpp"
 #include "vm/program.hpp"
@@ -62,9 +63,12 @@ namespace detail {
 inline constexpr unsigned kNlaExactSteps = 6;
 // The solver's answer (equiv_z3.cpp): nullopt when the programs are equivalent, else an
 // unconfirmed candidate witness; *approximate says that the witness relies on an nla/nlan
-// result past the attributes encoded exactly (so the interpreter may not confirm it).
+// result past the attributes encoded exactly (so the interpreter may not confirm it). With
+// `tails`, the shared tails it names are cut off (shared_tails.hpp): "equivalent" is still a
+// proof; a witness may not be confirmed.
 Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::VerifiedProgram& b,
-                                     const EquivOptions& opts, bool* approximate);
+                                     const EquivOptions& opts, bool* approximate,
+                                     const SharedTails* tails = nullptr);
 }  // namespace detail
 
 }  // namespace bpf::analysis

@@ -21,9 +21,11 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "analysis/equiv.hpp"
+#include "analysis/shared_tails.hpp"
 #include "vm/ancillary.hpp"
 #include "vm/semantics.hpp"
 
@@ -47,6 +49,8 @@ struct Inputs {
   // (search, A, X), shared by both programs, and the conditions under which any is reached.
   z3::func_decl nla_tail, nlan_tail;
   std::vector<z3::expr> tails_reached;
+  // Shared tails cut off (shared_tails.hpp): one unknown function per class, both programs.
+  std::unordered_map<int32_t, z3::func_decl> tail_fns;
 
   explicit Inputs(z3::context& ctx)
       : c(ctx),
@@ -85,14 +89,32 @@ struct Load {
 
 class Encoder {
  public:
-  Encoder(Inputs& in, z3::solver& s, std::string prefix, vm::Target t)
-      : in_(in), c_(in.c), s_(s), prefix_(std::move(prefix)), t_(t) {}
+  // With `tails` and `cuts` (this program's classes in it), every shared tail reached is cut off.
+  Encoder(Inputs& in, z3::solver& s, std::string prefix, vm::Target t,
+          const SharedTails* tails = nullptr, const std::vector<int32_t>* cuts = nullptr)
+      : in_(in), c_(in.c), s_(s), prefix_(std::move(prefix)), t_(t), tails_(tails), cuts_(cuts) {}
 
   // The program's return value as a 32-bit term.
   z3::expr encode(const vm::VerifiedProgram& p);
 
  private:
   z3::expr bv(uint64_t v, unsigned bits = 32) { return c_.bv_val(v, bits); }
+  // The return value of shared tail `cls` entered with `st`: its class's unknown function of the
+  // registers it reads before writing them.
+  z3::expr tail(int32_t cls, const State& st) {
+    const uint32_t live = tails_->live_in[size_t(cls)];
+    z3::expr_vector args(c_);
+    z3::sort_vector dom(c_);
+    if (live & 1u) args.push_back(st.a);
+    if (live & 2u) args.push_back(st.x);
+    for (uint32_t j = 0; j < vm::kMemWords; ++j)
+      if (live & (4u << j)) args.push_back(st.mem[j]);
+    for (unsigned i = 0; i < args.size(); ++i) dom.push_back(c_.bv_sort(32));
+    auto it = in_.tail_fns.find(cls);
+    if (it == in_.tail_fns.end())
+      it = in_.tail_fns.emplace(cls, c_.function(("tail" + std::to_string(cls)).c_str(), dom, c_.bv_sort(32))).first;
+    return it->second(args);
+  }
   z3::expr zext32(const z3::expr& e) {
     return e.get_sort().bv_size() == 32 ? e : z3::zext(e, 32 - e.get_sort().bv_size());
   }
@@ -250,6 +272,8 @@ class Encoder {
   z3::solver& s_;
   std::string prefix_;
   vm::Target t_;
+  const SharedTails* tails_;
+  const std::vector<int32_t>* cuts_;
   unsigned counter_ = 0;
 };
 
@@ -292,6 +316,10 @@ z3::expr Encoder::encode(const vm::VerifiedProgram& p) {
     auto [live, st] = merge(incoming[i]);
     incoming[i].clear();
     incoming[i].shrink_to_fit();
+    if (cuts_ != nullptr && (*cuts_)[i] >= 0) {  // a shared tail: cut off
+      exits.emplace_back(live, tail((*cuts_)[i], st));
+      continue;
+    }
     const vm::DecodedInsn& d = dec[i];
     const vm::OpInfo& oi = vm::info(d.op);
     z3::expr ends = c_.bool_val(false);  // the program ends here (returning end_value)
@@ -448,7 +476,8 @@ Witness extract(const z3::model& m, const Inputs& in) {
 }  // namespace
 
 Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::VerifiedProgram& b,
-                                     const EquivOptions& opts, bool* approximate) {
+                                     const EquivOptions& opts, bool* approximate,
+                                     const SharedTails* tails) {
   *approximate = false;
   Diagnostics diags;
   try {
@@ -462,7 +491,8 @@ Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::Ver
     Inputs in(c);
     s.add(z3::ule(in.caplen, in.wirelen));
     s.add(z3::ule(in.caplen, c.bv_val(opts.max_caplen, 32)));
-    Encoder ea(in, s, "a_", a.target()), eb(in, s, "b_", b.target());
+    Encoder ea(in, s, "a_", a.target(), tails, tails ? &tails->a : nullptr);
+    Encoder eb(in, s, "b_", b.target(), tails, tails ? &tails->b : nullptr);
     const z3::expr ra = ea.encode(a);
     const z3::expr rb = eb.encode(b);
     const z3::expr zero = c.bv_val(0, 32);

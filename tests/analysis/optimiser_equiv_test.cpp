@@ -24,7 +24,7 @@ std::optional<bpf::vm::VerifiedProgram> verified_insns(const std::vector<bpf::vm
 // A proof may take long on the biggest programs (protochain's unrolled walk against libpcap's
 // loop-free -O0 program, ...): each gets kProofMs; one that runs out is counted as undecided
 // and printed, never taken as a verdict.
-constexpr unsigned kProofMs = 1500;
+constexpr unsigned kProofMs = 3000;
 size_t g_undecided = 0;
 
 std::optional<bool> equivalent(const bpf::vm::VerifiedProgram& a, const bpf::vm::VerifiedProgram& b,
