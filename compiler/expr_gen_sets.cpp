@@ -96,6 +96,7 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
       return m;
     }
     case IdKind::kEther: {  // `ether host M`, `ether src M`, ...
+      if (dlt_ != kDltEn10mb || prev_dlt_ == kDltSunatm) return std::nullopt;  // one by one
       if ((q.addr != QAddr::kHost && q.addr != QAddr::kDefault) || q.proto != QProto::kLink)
         return std::nullopt;
       uint8_t ea[6];
