@@ -2,7 +2,9 @@
 // (init_linktype), the link-layer type test (gen_linktype's cases, ethertype_to_ppptype,
 // gen_ipnet_linktype), ARCnet addresses (gen_acode, gen_ahostop) and the direction tests that
 // read the header (gen_inbound). One concern: the link types whose header is a fixed prefix with
-// at most a protocol field.
+// at most a protocol field; init_link_more, link_name_more and linktype_more also hold the
+// table rows of FDDI, token ring and SunATM, whose tests live in expr_gen_lan.cpp and
+// expr_gen_atm.cpp (one switch per hook, so that expr_gen_link.cpp keeps one line each).
 //  - PPP, PPP_SERIAL (HDLC-like framing: protocol at 2, payload at 4), PPP_ETHER (PPPoE session
 //    header: protocol at 6, payload at 8): the EtherType is mapped to a PPP protocol number;
 //  - C_HDLC: the protocol field at 2 is an EtherType; OSI is 0xfefe (gen_linktype's LLCSAP_ISONS

@@ -13,6 +13,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -61,6 +63,27 @@ const char* const kLinkExprs[] = {
     "metaconnect", "vpi 0 and vci 5 and not connectmsg", "ip and tcp port 80 and not vpi 1",
     "ip host 10.0.0.1 and (tcp or udp)", "geneve", "geneve and ip", "ip6 and tcp port 443",
     "(ip or ip6) and udp", "not ip and not ip6", "ether[0] = 0xff", "ppp[0] = 1",
+    // header pushes in sequence (libpcap's offsets are state changed in source order)
+    "lane and lane and ip", "lane and not ether broadcast", "not lane and llc and ip",
+    "lane and pppoes and ip", "pppoes and lane", "lane and geneve and ip", "geneve and lane",
+    "lane and llc and ether host 00:11:22:33:44:55", "llc and llc", "ip and lane and ip",
+    "lane and mpls", "vlan and lane", "vpi 0 and (vci 3 or vci 4)", "vpi >= 1", "vci > 100",
+    "vpi (1)", "connectmsg or lane", "lane and ether proto 0x6558", "atalk and lane",
+    "link proto 0x2b", "arp and arp host 10.0.0.1", "lane and vpi 0", "lane and link[0] = 0",
+    "lane and ether[0] & 1 = 1", "fddi src 00:11:22:33:44:55 and ip", "tr dst ff:ff:ff:ff:ff:ff",
+    "ether src or dst 02:00:00:00:00:01", "ether addr1 00:11:22:33:44:55", "ip[0] & 0xf > 5",
+    "mpls 100 and mpls 3", "iso and not ip", "stp or ipx or netbeui", "ether proto 0xfe",
+    "ether proto 6", "ether proto 0xe0", "ether proto 0x42", "ether proto 0x8137",
+};
+
+// Primitives the random expressions of RandomExpressions are made of.
+const char* const kAtoms[] = {
+    "ip", "ip6", "arp", "tcp", "udp", "icmp", "tcp port 80", "udp port 53", "host 10.0.0.1",
+    "net 10.0.0.0/8", "ip6 host 2001:db8::1", "ip proto 17", "iso", "atalk", "stp", "ipx",
+    "len > 100", "link[0] = 0xff", "link[2] & 0x80 = 0x80", "byte 3 = 0x21", "broadcast",
+    "multicast", "inbound", "llc", "vpi 0", "vci 5", "vpi > 0", "lane", "oam", "metac",
+    "connectmsg", "fddi host 00:11:22:33:44:55", "tr src 02:00:00:00:00:01", "link host $12",
+    "pppoes", "mpls", "vlan", "ip[9] = 6", "ip6[6] = 58", "udp[0:2] < 1024",
 };
 
 struct Figures {
@@ -101,7 +124,7 @@ std::map<int, std::vector<TestPacket>> all_packets(size_t* corpus_count) {
   return packets;
 }
 
-TEST(LinkTypes, VerdictsMatchLibpcap) {
+TEST(ExprLinkTypes, VerdictsMatchLibpcap) {
   size_t corpus = 0;
   auto packets = all_packets(&corpus);
   std::printf("corpus packets: %zu%s\n", corpus, corpus ? "" : " (corpus absent: generated packets only)");
@@ -168,9 +191,57 @@ TEST(LinkTypes, VerdictsMatchLibpcap) {
   EXPECT_GE(fig.pairs, 800u);
 }
 
+// Random and/or/not trees over kAtoms, compared the same way (accept/refuse, verdicts at -O2
+// and -O0 on every packet of the link type).
+TEST(ExprLinkTypes, RandomExpressions) {
+  size_t corpus = 0;
+  auto packets = all_packets(&corpus);
+  std::mt19937 rng(99);
+  const size_t n_atoms = sizeof kAtoms / sizeof kAtoms[0];
+  std::function<std::string(int)> gen = [&](int depth) -> std::string {
+    const int r = int(rng() % 6);
+    if (depth == 0 || r < 2) return kAtoms[rng() % n_atoms];
+    if (r == 2) return "not " + gen(depth - 1);
+    return "(" + gen(depth - 1) + (r % 2 ? " and " : " or ") + gen(depth - 1) + ")";
+  };
+  size_t pairs = 0, runs = 0, diffs = 0, accept_diff = 0;
+  for (int i = 0; i < 400; ++i) {
+    const std::string e = gen(3);
+    const int lt = bpf::test::kLinkTypesMore[rng() % std::size(bpf::test::kLinkTypesMore)];
+    for (int level : {2, 0}) {
+      auto ref = bpf::test::libpcap_program(e, lt, level ? 1 : 0);
+      ExprOptions o;
+      o.linktype = lt;
+      o.opt_level = level;
+      auto ours = compile_expression(e, o);
+      if (ref.has_value() != ours.ok()) {
+        ++accept_diff;
+        ADD_FAILURE() << "accept/refuse differs for '" << e << "' linktype " << lt << " -O" << level;
+        continue;
+      }
+      if (!ref) continue;
+      ++pairs;
+      size_t bad = 0;
+      for (const TestPacket& p : packets[lt]) {
+        ++runs;
+        if (bpf::test::run_libpcap(*ref, p) != bpf::test::run_libpcap(ours->insns, p) && bad++ < 1)
+          ADD_FAILURE() << "verdict differs for '" << e << "' linktype " << lt << " -O" << level
+                        << " (caplen " << p.data.size() << ")\nlibpcap:\n" << bpf::test::dump(*ref)
+                        << "ours:\n" << bpf::test::dump(ours->insns);
+      }
+      diffs += bad;
+    }
+  }
+  std::printf("random expressions: pairs compiled by both %zu, packet runs %zu, verdict differences %zu, "
+              "accept/refuse differences %zu\n", pairs, runs, diffs, accept_diff);
+  EXPECT_EQ(diffs, 0u);
+  EXPECT_EQ(accept_diff, 0u);
+  EXPECT_GT(pairs, 200u);
+}
+
 // The keywords must have packets of both verdicts (generated packets alone), so that the
 // comparison above can fail: one expression per link type and keyword family.
-TEST(LinkTypes, GeneratedPacketsExerciseBothVerdicts) {
+TEST(ExprLinkTypes, GeneratedPacketsExerciseBothVerdicts) {
   std::mt19937 rng(7);
   const std::pair<int, const char*> cases[] = {
       {9, "ip"}, {9, "ip6"}, {50, "tcp port 80"}, {51, "udp"}, {104, "ip"}, {104, "iso"},
@@ -191,7 +262,7 @@ TEST(LinkTypes, GeneratedPacketsExerciseBothVerdicts) {
 }
 
 // The same programs through jit::Filter (the default engine: a JIT when built in).
-TEST(LinkTypes, EngineMatchesLibpcap) {
+TEST(ExprLinkTypes, EngineMatchesLibpcap) {
   size_t corpus = 0;
   auto packets = all_packets(&corpus);
   size_t runs = 0, diffs = 0;
