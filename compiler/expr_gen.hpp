@@ -141,6 +141,9 @@ int atoin(const std::string& s, uint32_t* out);
 // pcap_ether_aton's forms (a:b:c:d:e:f, aabb.ccdd.eeff, aabbccddeeff, ...); false if bogus.
 bool parse_mac(const std::string& s, uint8_t out[6]);
 
+// libpcap's message for `addr1`..`ta` on FDDI, token-ring and ARCnet addresses (expr_gen_lan.cpp).
+std::string wlan_qualifier_error(QDir dir);
+
 enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, kLlc, kLinkPlNosnap };
 
 class Gen {

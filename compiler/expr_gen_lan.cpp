@@ -10,9 +10,23 @@
 //    the SAPs of OSI, IP and NetBEUI check DSAP and SSAP, IPX and other SAPs the DSAP only;
 //  - `llc` is always true on FDDI and token ring (libpcap: "XXX - check for LLC frames").
 // Tested by tests/expr/linktypes_test.cpp against pcap_compile + bpf_filter.
+#include <string>
+
 #include "compiler/expr_gen.hpp"
 
 namespace bpf::compiler::detail {
+
+// libpcap's message for an 802.11 address qualifier on another link's MAC addresses.
+std::string wlan_qualifier_error(QDir dir) {
+  switch (dir) {
+    case QDir::kAddr1: return "'addr1' and 'address1' are only supported on 802.11";
+    case QDir::kAddr2: return "'addr2' and 'address2' are only supported on 802.11";
+    case QDir::kAddr3: return "'addr3' and 'address3' are only supported on 802.11";
+    case QDir::kAddr4: return "'addr4' and 'address4' are only supported on 802.11";
+    case QDir::kRa: return "'ra' is only supported on 802.11";
+    default: return "'ta' is only supported on 802.11";
+  }
+}
 
 Cond Gen::llc_linktype(uint32_t proto) {
   switch (proto) {
@@ -44,7 +58,7 @@ Cond Gen::lan_hostop(const uint8_t* ea, QDir dir) {
       Cond b0 = lan_hostop(ea, QDir::kSrc);
       return or_(b0, lan_hostop(ea, QDir::kDst));
     }
-    default: fail("'addr1', 'addr2', 'addr3', 'addr4', 'ra' and 'ta' are only supported on 802.11");
+    default: fail(wlan_qualifier_error(dir));
   }
 }
 

@@ -236,7 +236,7 @@ Cond Gen::ahostop(uint8_t a, QDir dir) {
       Cond b0 = ahostop(a, QDir::kSrc);
       return or_(b0, ahostop(a, QDir::kDst));
     }
-    default: fail("'addr1', 'addr2', 'addr3', 'addr4', 'ra' and 'ta' are only supported on 802.11");
+    default: fail(wlan_qualifier_error(dir));
   }
 }
 
