@@ -6,6 +6,8 @@
 // (gen_llc, gen_llc_i/s/u, gen_llc_s_subtype/u_subtype).
 //  - link layers: EN10MB (type at 12, payload at 14), LINUX_SLL (14/16), LINUX_SLL2 (0/20),
 //    RAW (version nibble), IPV4/IPV6 (constant), NULL (host-order AF), LOOP (network-order AF);
+//    the serial, ATM and 802.x link types answer through the *_more hooks (expr_gen_serial.cpp,
+//    expr_gen_atm.cpp, expr_gen_lan.cpp); after `lane`, Ethernet tests also check the LE header;
 //  - `vlan` and `mpls` shift the offsets of everything after them, in source order (stateful, as
 //    libpcap's off_linktype/off_linkpl/off_nl); `pppoes` makes the link layer PPP;
 //  - `geneve` (gen_geneve) makes the link-type, link-header and payload offsets variable: kept in
