@@ -13,7 +13,12 @@
 #include <vector>
 
 #include "capture/summary.hpp"
+#include "shell.hpp"
 #include "tests/expr/packets_links.hpp"
+
+#ifndef BPFDUMP_PATH
+#error "BPFDUMP_PATH must name the bpfdump binary"
+#endif
 
 namespace bpf::capture {
 namespace {
@@ -106,6 +111,51 @@ TEST(SummaryLinks, EveryGeneratedPacketAndTruncation) {
       ++n;
     }
     EXPECT_GT(with_ip, n / 4) << "link type " << lt;
+  }
+}
+
+// bpfdump itself on a capture of each link type (generated packets, snapped copies included):
+// one summary line per packet with the link's prefix; with an expression, exactly the packets
+// libpcap's filter (pcap_offline_filter) keeps.
+TEST(SummaryLinks, BpfdumpReadsEveryLinkType) {
+  for (int lt : bpf::test::kLinkTypesMore) {
+    SCOPED_TRACE(lt);
+    std::mt19937 rng{uint32_t(lt) + 100};
+    const auto pkts = bpf::test::make_link_packets(lt, rng);
+    const std::string path = testing::temp_path("links_" + std::to_string(lt) + ".pcap");
+    pcap_t* dead = pcap_open_dead(lt, 262144);
+    pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
+    ASSERT_NE(dumper, nullptr) << pcap_geterr(dead);
+    for (size_t i = 0; i < pkts.size(); ++i) {
+      pcap_pkthdr h{};
+      h.ts.tv_sec = 1700000000 + long(i);
+      h.caplen = uint32_t(pkts[i].data.size());
+      h.len = pkts[i].wirelen;
+      pcap_dump(reinterpret_cast<u_char*>(dumper), &h, pkts[i].data.data());
+    }
+    pcap_dump_close(dumper);
+    const testing::Out all = testing::sh(std::string(BPFDUMP_PATH) + " -r " + path);
+    ASSERT_EQ(all.status, 0) << all.err;
+    size_t lines = 0, pos = 0;
+    for (size_t nl; (nl = all.out.find('\n', pos)) != std::string::npos; pos = nl + 1, ++lines)
+      EXPECT_EQ(all.out.substr(pos, nl - pos).find("linktype"), std::string::npos);
+    EXPECT_EQ(lines, pkts.size());
+    for (const char* e : {"ip", "ip6 or arp", "tcp port 80"}) {
+      bpf_program bp{};
+      if (pcap_compile(dead, &bp, e, 1, PCAP_NETMASK_UNKNOWN) != 0) continue;  // e.g. arp on SLIP
+      size_t want = 0;
+      for (const auto& p : pkts) {
+        pcap_pkthdr h{};
+        h.caplen = uint32_t(p.data.size());
+        h.len = p.wirelen;
+        want += pcap_offline_filter(&bp, &h, p.data.data()) != 0;
+      }
+      pcap_freecode(&bp);
+      const testing::Out f = testing::sh(std::string(BPFDUMP_PATH) + " -r " + path + " '" + e + "' | wc -l");
+      EXPECT_EQ(std::stoul(f.out), want) << e;
+    }
+    pcap_close(dead);
+    unlink(path.c_str());
   }
 }
 
