@@ -78,6 +78,20 @@ const char* const kLinkExprs[] = {
     "link addr2 $12", "ip broadcast", "tcp broadcast", "ip6 broadcast", "vpi 1 and lane and vci 2",
     "vlan 5", "mpls 1048576", "pppoes 65536", "lane and fddi host 00:11:22:33:44:55",
     "type mgt", "wlan host 00:11:22:33:44:55",
+    // runs long enough to be lowered as searches (compiler/expr_gen_sets.cpp)
+    "host 10.0.0.1 or host 10.0.0.2 or host 192.168.1.1 or host 127.0.0.1 or host 1.2.3.4 or "
+    "host 224.0.0.1 or host 10.0.0.255 or host 172.16.0.5 or host 10.0.255.255",
+    "port 22 or port 53 or port 80 or port 443 or port 1000 or port 1500 or port 2000 or "
+    "port 8080 or portrange 20-21",
+    "ip6 host ::1 or ip6 host fe80::1 or ip6 host 2001:db8::1 or ip6 host ff02::1 or "
+    "ip6 host 2001:db8::2 or ip6 host ::2 or ip6 host ::3 or ip6 host ::4",
+    "proto 6 or proto 17 or proto 1 or proto 2 or proto 9 or proto 103 or proto 112 or proto 47",
+    "ether host 00:11:22:33:44:55 or ether host 02:00:00:00:00:01 or ether host ff:ff:ff:ff:ff:ff or "
+    "ether host 01:00:5e:00:00:01 or ether host 33:33:00:00:00:01 or ether host 00:00:00:00:00:01 or "
+    "ether host 00:00:00:00:00:02 or ether host 00:00:00:00:00:03",
+    "lane and (ether src 00:11:22:33:44:55 or ether src 02:00:00:00:00:01 or ether src ff:ff:ff:ff:ff:ff or "
+    "ether src 01:00:5e:00:00:01 or ether src 33:33:00:00:00:01 or ether src 00:00:00:00:00:01 or "
+    "ether src 00:00:00:00:00:02 or ether src 00:00:00:00:00:03)",
 };
 
 // Primitives the random expressions of RandomExpressions are made of.
