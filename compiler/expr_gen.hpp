@@ -249,6 +249,7 @@ class Gen {
   // ---- expr_gen_serial.cpp / expr_gen_atm.cpp / expr_gen_lan.cpp: the link types beyond
   // Ethernet, cooked and loopback. Each *_more hook answers for its link types only.
   bool init_link_more();                        // false: not one of them
+  static bool init_link_more_types(int linktype);  // one of them?
   const char* link_name_more() const;           // nullptr: not one of them
   std::optional<Cond> linktype_more(uint32_t proto);
   std::optional<Cond> direction_more(bool out);  // `inbound`/`outbound` from the header

@@ -50,6 +50,16 @@ bool is_xdigit(char c) {
 
 }  // namespace
 
+bool Gen::init_link_more_types(int linktype) {
+  switch (linktype) {
+    case kDltPpp: case kDltPppSerial: case kDltCHdlc: case kDltPppEther: case kDltFrelay:
+    case kDltSlip: case kDltIpnet: case kDltArcnet: case kDltArcnetLinux: case kDltFddi:
+    case kDltIeee802: case kDltSunatm:
+      return true;
+  }
+  return false;
+}
+
 bool Gen::init_link_more() {
   switch (opts_.linktype) {
     case kDltPpp:
