@@ -225,6 +225,15 @@ void print_ether(std::string& out, Cursor c, uint32_t wirelen) {
 
 }  // namespace
 
+namespace detail {
+void summary_ethertype(std::string& out, uint16_t type, const uint8_t* p, uint32_t n, uint32_t len) {
+  print_ethertype(out, type, Cursor{p, n}, len);
+}
+void summary_ether(std::string& out, const uint8_t* p, uint32_t n, uint32_t wirelen) {
+  print_ether(out, Cursor{p, n}, wirelen);
+}
+}  // namespace detail
+
 void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, const uint8_t* data,
                     uint32_t caplen, uint32_t wirelen) {
   const time_t sec = static_cast<time_t>(ts.sec);
@@ -256,7 +265,9 @@ void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, con
       else appendf(out, "family %u, length %u", fam, wirelen);
       break;
     }
-    default: appendf(out, "linktype %d, length %u", linktype, wirelen);
+    default:
+      if (!detail::summary_link_more(out, linktype, data, caplen, wirelen))
+        appendf(out, "linktype %d, length %u", linktype, wirelen);
   }
 }
 

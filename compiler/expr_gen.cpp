@@ -360,6 +360,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kBroadcast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
+        if (auto c = lan_cast(false)) return *c;
         if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         static const uint8_t kBcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
         return prevlinkhdr_check(bcmp(Rel::kLinkHdr, 0, kBcast, 6));
@@ -378,7 +379,9 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kMulticast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
-        if (dlt_ != kDltEn10mb) fail("not a broadcast link");
+        if (auto c = lan_cast(true)) return *c;
+        if (dlt_ != kDltEn10mb) fail("link-layer multicast filters supported only on ethernet/FDDI/"
+                                     "token ring/ARCNET/802.11/ATM LANE/Fibre Channel");
         return prevlinkhdr_check(test(load(Rel::kLinkHdr, 0, 1), c::kJset, 1));
       }
       if (p == QProto::kIp) {
@@ -395,6 +398,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kInbound:
     case OtherKind::kOutbound: {
       bool out = n.other == OtherKind::kOutbound;
+      if (auto d = direction_more(out)) return *d;
       Cond b;
       if (dlt_ == kDltLinuxSll) {
         b = cmp(Rel::kLinkHdr, 0, 2, 4 /* LINUX_SLL_OUTGOING */);
@@ -419,7 +423,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kLlc: return gen_llc(n);
     case OtherKind::kPf: fail("'" + n.str + "' is supported only on PF (OpenBSD pflog) link types");
     case OtherKind::kP80211: fail("802.11 link-layer types supported only on 802.11");
-    case OtherKind::kAtm: fail("'" + n.str + "' is not supported on " + std::string(link_name()));
+    case OtherKind::kAtm: return gen_atm(n);
   }
   fail("syntax error in filter expression");
 }

@@ -16,6 +16,10 @@
 //  - expr_gen_transport.cpp: ports and port ranges (gen_port(6), gen_portrange(6));
 //  - expr_gen_arith.cpp:     arithmetic, `proto[expr:size]`, relations (gen_load, gen_arth,
 //                            gen_relation);
+//  - expr_gen_serial.cpp:    PPP, PPP_SERIAL, PPP_ETHER, C_HDLC, FRELAY, SLIP, IPNET, ARCNET
+//                            (offsets, link-layer type tests, ARCnet addresses, direction);
+//  - expr_gen_atm.cpp:       SUNATM and the ATM primitives (vpi, vci, lane, oam, ...);
+//  - expr_gen_lan.cpp:       FDDI and token ring (802.2 LLC type tests, fddi/tr addresses);
 //  - expr_gen_names.cpp:     identifiers, address parsing and name resolution (gen_scode,
 //                            gen_ncode, __pcap_atoin, pcap_nametoport...), link-type names.
 // Invariants: tests are built in libpcap's order (so that a load that fails on a snapped packet
@@ -53,7 +57,12 @@ namespace c = vm::code;
 inline constexpr int kDltNull = 0, kDltEn10mb = 1, kDltRaw = 12, kDltLoop = 108,
                      kDltLinuxSll = 113, kDltIpv4 = 228, kDltIpv6 = 229, kDltLinuxSll2 = 276;
 inline constexpr int kDltRawAlt = 14;  // DLT_RAW on some BSDs; libpcap maps LINKTYPE_RAW (101) too
-inline constexpr int kDltPpp = 9;      // only as the link type inside PPPoE sessions
+inline constexpr int kDltPpp = 9;      // also the link type inside PPPoE sessions
+// The serial, ATM and 802.x link types (libpcap's DLT_ numbers, pcap/dlt.h): see
+// expr_gen_serial.cpp, expr_gen_atm.cpp and expr_gen_lan.cpp.
+inline constexpr int kDltIeee802 = 6, kDltArcnet = 7, kDltSlip = 8, kDltFddi = 10,
+                     kDltPppSerial = 50, kDltPppEther = 51, kDltCHdlc = 104, kDltFrelay = 107,
+                     kDltSunatm = 123, kDltArcnetLinux = 129, kDltIpnet = 226;
 
 inline constexpr uint32_t kEtherMtu = 1500;
 inline constexpr uint32_t kEtIp = 0x0800, kEtArp = 0x0806, kEtRevArp = 0x8035, kEtIpv6 = 0x86dd,
@@ -132,6 +141,9 @@ int atoin(const std::string& s, uint32_t* out);
 // pcap_ether_aton's forms (a:b:c:d:e:f, aabb.ccdd.eeff, aabbccddeeff, ...); false if bogus.
 bool parse_mac(const std::string& s, uint8_t out[6]);
 
+// libpcap's message for `addr1`..`ta` on FDDI, token-ring and ARCnet addresses (expr_gen_lan.cpp).
+std::string wlan_qualifier_error(QDir dir);
+
 enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, kLlc, kLinkPlNosnap };
 
 class Gen {
@@ -173,6 +185,9 @@ class Gen {
   int reg_linkpl_ = -1;
   int reg_linktype_ = -1;
   bool is_geneve_ = false;  // libpcap's is_geneve (reset by PUSH_LINKHDR, i.e. `pppoes`)
+  int prev_dlt_ = -1;       // libpcap's prevlinktype, as far as `lane` sets it (expr_gen_atm.cpp)
+  uint32_t prev_off_linkhdr_ = 0;  // ... and its off_prevlinkhdr
+  bool is_atm_ = false;     // libpcap's is_atm: a SUNATM pseudo-header is present
   uint32_t next_reg_ = 0;   // M[] slots taken by variable offsets (alloc_reg)
   bool variable_offsets() const { return reg_linkhdr_ >= 0 || reg_linkpl_ >= 0 || reg_linktype_ >= 0; }
 
@@ -230,6 +245,23 @@ class Gen {
   Cond gen_pppoes(const Node& n);
   Cond gen_llc(const Node& n);
   Cond geneve(bool has_vni, uint32_t vni);
+
+  // ---- expr_gen_serial.cpp / expr_gen_atm.cpp / expr_gen_lan.cpp: the link types beyond
+  // Ethernet, cooked and loopback. Each *_more hook answers for its link types only.
+  bool init_link_more();                        // false: not one of them
+  static bool init_link_more_types(int linktype);  // one of them?
+  const char* link_name_more() const;           // nullptr: not one of them
+  std::optional<Cond> linktype_more(uint32_t proto);
+  std::optional<Cond> direction_more(bool out);  // `inbound`/`outbound` from the header
+  Cond arcnet_id(const Node& n);                // `$ab` (gen_acode)
+  Cond ahostop(uint8_t a, QDir dir);
+  Cond llc_linktype(uint32_t proto);
+  Cond lan_hostop(const uint8_t* ea, QDir dir);  // gen_fhostop, gen_thostop
+  std::optional<Cond> lan_cast(bool multicast);  // link broadcast/multicast beyond Ethernet
+  Cond llc_base();                              // gen_llc_internal beyond Ethernet
+  Cond gen_atm(const Node& n);
+  Cond lane_data_check(Cond b);  // gen_prevlinkhdr_check after `lane`
+  Cond atm_field(int field, uint32_t v, uint16_t jop, bool reverse);
 
   // ---- expr_gen_net.cpp: network layer -------------------------------------------------------
   Cond iso_proto(uint32_t v);

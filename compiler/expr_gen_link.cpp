@@ -6,6 +6,8 @@
 // (gen_llc, gen_llc_i/s/u, gen_llc_s_subtype/u_subtype).
 //  - link layers: EN10MB (type at 12, payload at 14), LINUX_SLL (14/16), LINUX_SLL2 (0/20),
 //    RAW (version nibble), IPV4/IPV6 (constant), NULL (host-order AF), LOOP (network-order AF);
+//    the serial, ATM and 802.x link types answer through the *_more hooks (expr_gen_serial.cpp,
+//    expr_gen_atm.cpp, expr_gen_lan.cpp); after `lane`, Ethernet tests also check the LE header;
 //  - `vlan` and `mpls` shift the offsets of everything after them, in source order (stateful, as
 //    libpcap's off_linktype/off_linkpl/off_nl); `pppoes` makes the link layer PPP;
 //  - `geneve` (gen_geneve) makes the link-type, link-header and payload offsets variable: kept in
@@ -30,6 +32,8 @@ namespace bpf::compiler::detail {
 // ---- link-layer offsets (init_linktype) -------------------------------------------------------
 void Gen::init_link() {
   dlt_ = opts_.linktype;
+  prev_dlt_ = dlt_;
+  if (init_link_more()) return;
   switch (opts_.linktype) {
     case kDltEn10mb:
       ethertype_link_ = true;
@@ -59,6 +63,7 @@ void Gen::init_link() {
 }
 
 const char* Gen::link_name() const {
+  if (const char* n = link_name_more()) return n;
   switch (dlt_) {
     case kDltPpp: return "PPP";
     case kDltEn10mb: return "Ethernet";
@@ -86,6 +91,7 @@ Cond Gen::linktype(uint32_t proto) {
   // gen_linktype: Geneve has an EtherType whether or not there is an inner Ethernet header.
   // (libpcap 1.10.3: no gen_prevlinkhdr_check then, straight to gen_ether_linktype.)
   if (is_geneve_) return ether_linktype(proto);
+  if (auto more = linktype_more(proto)) return *more;
   switch (dlt_) {
     case kDltPpp: {
       // ethertype_to_ppptype
@@ -103,7 +109,7 @@ Cond Gen::linktype(uint32_t proto) {
       return cmp(Rel::kLinkType, 0, 2, p);
     }
     case kDltEn10mb:
-      return ether_linktype(proto);
+      return prevlinkhdr_check(ether_linktype(proto));
     case kDltLinuxSll:
       return sll_linktype(proto);
     case kDltLinuxSll2:
@@ -217,13 +223,14 @@ Cond Gen::sll_linktype(uint32_t proto) {
 // gen_prevlinkhdr_check after `geneve` (gen_geneve_ll_check): the inner frame is Ethernet,
 // i.e. the link-layer header and payload offsets differ. Tested before `b`.
 Cond Gen::prevlinkhdr_check(Cond b) {
-  if (!is_geneve_) return b;
+  if (!is_geneve_) return prev_dlt_ == kDltSunatm ? lane_data_check(b) : b;
   std::vector<Insn> s{ins(c::kLd | c::kMem, static_cast<uint32_t>(reg_linkhdr_)),
                       ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg_linkpl_))};
   Cond t = not_(test(std::move(s), c::kJeq | c::kX, 0));
   return and_(t, b);
 }
 Cond Gen::ehostop(const uint8_t* ea, QDir dir) {
+  if ((dlt_ == kDltFddi || dlt_ == kDltIeee802) && ea) return lan_hostop(ea, dir);
   if (dlt_ != kDltEn10mb)
     fail("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/"
          "Fibre Channel");
@@ -269,7 +276,8 @@ Cond Gen::gen_mpls(const Node& n) {
     if (dlt_ == kDltPpp) {
       b0 = cmp(Rel::kLinkType, 0, 2, 0x0281);  // PPP_MPLS_UCAST
     } else {
-      if (dlt_ != kDltEn10mb) fail(std::string("no MPLS support for ") + link_name());
+      if (dlt_ != kDltEn10mb && dlt_ != kDltCHdlc)
+        fail(std::string("no MPLS support for ") + link_name());
       b0 = linktype(kEtMpls);
     }
   }
@@ -307,10 +315,14 @@ Cond Gen::gen_pppoes(const Node& n) {
 
 // ---- 802.2 LLC (gen_llc) --------------------------------------------------------------------
 Cond Gen::gen_llc(const Node& n) {
-  if (dlt_ != kDltEn10mb) fail(std::string("'llc' not supported for ") + link_name());
-  // gen_llc: an 802.3 frame (length field) that is not Novell raw 802.3 (0xffff)
-  Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
-  Cond llc = and_(b0, not_(cmp(Rel::kLlc, 0, 2, 0xffff)));
+  Cond llc;
+  if (dlt_ != kDltEn10mb) {
+    llc = llc_base();  // SUNATM, FDDI, token ring, or its error
+  } else {
+    // gen_llc: an 802.3 frame (length field) that is not Novell raw 802.3 (0xffff)
+    Cond b0 = not_(cmp(Rel::kLinkType, 0, 2, kEtherMtu, c::kJgt));
+    llc = and_(b0, not_(cmp(Rel::kLlc, 0, 2, 0xffff)));
+  }
   if (n.str.empty()) return llc;
   std::string t;
   for (char ch : n.str) t += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);

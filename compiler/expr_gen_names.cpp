@@ -227,7 +227,7 @@ Cond Gen::gen_id(const Node& n) {
       }
       fail("ethernet address used in non-ether expression");
     }
-    case IdKind::kArcnet: fail("aid supported only on ARCnet");
+    case IdKind::kArcnet: return arcnet_id(n);
   }
   fail("syntax error in filter expression");
 }
@@ -422,7 +422,12 @@ std::optional<int> linktype_from_name(std::string_view name) {
     int v;
   } kNames[] = {{"NULL", kDltNull},         {"EN10MB", kDltEn10mb},     {"RAW", kDltRaw},
                 {"LOOP", kDltLoop},         {"LINUX_SLL", kDltLinuxSll}, {"IPV4", kDltIpv4},
-                {"IPV6", kDltIpv6},         {"LINUX_SLL2", kDltLinuxSll2}};
+                {"IPV6", kDltIpv6},         {"LINUX_SLL2", kDltLinuxSll2},
+                {"IEEE802", kDltIeee802},   {"ARCNET", kDltArcnet},     {"SLIP", kDltSlip},
+                {"PPP", kDltPpp},           {"FDDI", kDltFddi},         {"PPP_SERIAL", kDltPppSerial},
+                {"PPP_ETHER", kDltPppEther}, {"C_HDLC", kDltCHdlc},     {"FRELAY", kDltFrelay},
+                {"SUNATM", kDltSunatm},     {"ARCNET_LINUX", kDltArcnetLinux},
+                {"IPNET", kDltIpnet}};
   for (const auto& e : kNames)
     if (s == e.n) return e.v;
   return std::nullopt;
@@ -433,6 +438,9 @@ bool linktype_supported(int lt) {
   switch (lt) {
     case kDltNull: case kDltEn10mb: case kDltRaw: case kDltRawAlt: case kDltLoop:
     case kDltLinuxSll: case kDltIpv4: case kDltIpv6: case kDltLinuxSll2:
+    case kDltIeee802: case kDltArcnet: case kDltSlip: case kDltPpp: case kDltFddi:
+    case kDltPppSerial: case kDltPppEther: case kDltCHdlc: case kDltFrelay: case kDltSunatm:
+    case kDltArcnetLinux: case kDltIpnet:
       return true;
   }
   return false;

@@ -76,7 +76,8 @@ enum class OtherKind : uint8_t {
   kLlc,                     // str (may be empty)
   kPf,                      // pf-only keyword (on/ifname, rnr, ...): str = keyword
   kP80211,                  // 802.11-only keyword (type/subtype/dir): str = keyword
-  kAtm,                     // ATM/MTP keyword: str = keyword
+  kAtm,                     // ATM/MTP keyword: str = keyword; `vpi`/`vci` values: has_num, num,
+                            // op (= > G), negate (<= < !=), an `or` of such nodes for a list
 };
 
 struct Node {

@@ -83,6 +83,28 @@ int32_t kw(ExprLexer* lx, OtherKind k, const EXPR_YYLTYPE& loc, const char* word
   nd(lx, n).str = word;
   return n;
 }
+// A value of `vpi`/`vci` (grammar.y's atmvalue); its field is set by atm_field.
+int32_t atm_value(ExprLexer* lx, const EXPR_YYLTYPE& loc, char op, bool negate, uint32_t num) {
+  int32_t n = other(lx, OtherKind::kAtm, loc, true, num);
+  nd(lx, n).op = op;
+  nd(lx, n).negate = negate;
+  return n;
+}
+// Names the field of every value under `root` (an `or` list is walked without recursion).
+int32_t atm_field(ExprLexer* lx, int32_t root, const char* field) {
+  std::vector<int32_t> todo{root};
+  while (!todo.empty()) {
+    Node& x = nd(lx, todo.back());
+    todo.pop_back();
+    if (x.kind == NodeKind::kOr) {
+      todo.push_back(x.a);
+      todo.push_back(x.b);
+    } else {
+      x.str = field;
+    }
+  }
+  return root;
+}
 Qual qset(int p, int d, int a) {
   return Qual{static_cast<QProto>(p), static_cast<QDir>(d), static_cast<QAddr>(a)};
 }
@@ -297,13 +319,21 @@ atmkw:    LANE                   { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKi
         | OAMF4                  { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "oamf4"); }
         | CONNECTMSG             { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "connectmsg"); }
         | METACONNECT            { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "metaconnect"); }
-        | VPI atmval             { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "vpi"); }
-        | VCI atmval             { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "vci"); }
+        | VPI atmval             { $$ = EXPR_YYSTYPE{}; $$.node = atm_field(lx, $2.node, "vpi"); }
+        | VCI atmval             { $$ = EXPR_YYSTYPE{}; $$.node = atm_field(lx, $2.node, "vci"); }
         | MTP                    { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "mtp"); }
         | MTP atmval             { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "mtp"); }
         ;
-atmval:   NUM | relop NUM | irelop NUM | '(' atmlist ')' ;
-atmlist:  NUM | atmlist or NUM ;
+// `vpi N`, `vci > N`, `vpi (1 or 2)`: each value is an ATM node (op '=' '>' 'G', negate for
+// `<=` `<` `!=`) whose field atm_field names once the keyword is reduced; a list is an `or` tree.
+atmval:   NUM                    { $$ = EXPR_YYSTYPE{}; $$.node = atm_value(lx, @1, '=', false, $1.num); }
+        | relop NUM              { $$ = EXPR_YYSTYPE{}; $$.node = atm_value(lx, @2, static_cast<char>($1.i), false, $2.num); }
+        | irelop NUM             { $$ = EXPR_YYSTYPE{}; $$.node = atm_value(lx, @2, static_cast<char>($1.i), true, $2.num); }
+        | '(' atmlist ')'        { $$ = $2; }
+        ;
+atmlist:  NUM                    { $$ = EXPR_YYSTYPE{}; $$.node = atm_value(lx, @1, '=', false, $1.num); }
+        | atmlist or NUM         { $$ = EXPR_YYSTYPE{}; $$.node = bin(lx, NodeKind::kOr, $1.node, atm_value(lx, @3, '=', false, $3.num), @2); }
+        ;
 relop:    '>'                    { $$.i = '>'; }
         | GEQ                    { $$.i = 'G'; }
         | '='                    { $$.i = '='; }

@@ -30,6 +30,8 @@ check "bpfc -f " c ddd listing xt_bpf bin asm
 check "bpfc --format=x" xt_bpf
 check "bpfc -x " asm c ddd xt_bpf bin
 check "bpfc -l LINUX" LINUX_SLL LINUX_SLL2
+check "bpfc -l PPP" PPP PPP_SERIAL PPP_ETHER
+check "bpfc -l ARC" ARCNET ARCNET_LINUX
 check "bpfc -l raw" RAW
 check "bpfc --target " linux bsd
 check "bpfc --dis" --disasm

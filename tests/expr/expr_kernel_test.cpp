@@ -87,4 +87,31 @@ TEST(ExprKernel, AcceptsThousandHostLists) {
   }
 }
 
+// The serial, ATM and 802.x link types (compiler/expr_gen_serial.cpp, expr_gen_atm.cpp,
+// expr_gen_lan.cpp): their keywords' programs at every level.
+TEST(ExprKernel, AcceptsProgramsOfMoreLinkTypes) {
+  const char* exprs[] = {"ip and tcp port 80", "ip6 or arp", "lane and ip host 10.0.0.1",
+                         "vpi 0 and vci 5", "connectmsg or metaconnect", "oam or ilmic",
+                         "fddi host 00:11:22:33:44:55", "tr broadcast", "link host $12",
+                         "inbound", "outbound and udp", "iso or stp or ipx", "pppoes and ip",
+                         "mpls and tcp", "llc and ip6", "lane and vlan and ether multicast"};
+  size_t accepted = 0;
+  for (int lt : {9, 50, 51, 104, 107, 8, 7, 129, 123, 10, 6, 226}) {
+    for (const char* e : exprs) {
+      for (int level : {0, 1, 2}) {
+        bpf::compiler::ExprOptions o;
+        o.linktype = lt;
+        o.opt_level = level;
+        auto r = bpf::compiler::compile_expression(e, o);
+        if (!r.ok()) continue;  // a keyword of another link type
+        int err = 0;
+        EXPECT_TRUE(kernel_accepts(*r, &err)) << e << " linktype " << lt << " -O" << level
+                                              << ": errno " << err;
+        ++accepted;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 200u);
+}
+
 }  // namespace
