@@ -228,19 +228,24 @@ Cond Gen::link_proto(uint32_t v) {
   return linktype(v);
 }
 
-// ---- protochain --------------------------------------------------------------------------------
+// ---- protochain ---------------------------------------------------------------------------------
 // libpcap walks the header chain with a backward jump (rejected by Linux) and no bound: the walk
 // ends at a header it does not know, at "no next header" (59) or at a load past the captured
 // bytes. We unroll the same walk a fixed number of times (kChainSteps headers), which is the
 // libpcap verdict for every packet whose chain before the wanted protocol has at most that many
 // headers; the walk itself is libpcap's: IPv6 hop-by-hop (0), destination (60), routing (43)
-// and fragment (44) advance by (length + 1) * 8, AH (51) for IPv6 and IPv4. RFC 8200 4.1 allows
-// each extension header once (destination options twice): at most 6 walked headers (ESP, 50,
-// ends libpcap's walk), so 8 covers every conforming chain; a longer (non-conforming) chain is
-// not matched here where libpcap matches it (tests/expr ProtochainWalkBound checks both sides
-// of the bound). More steps cost about 28 instructions each per walk.
+// and fragment (44) advance by (length + 1) * 8, AH (51) for IPv6 and IPv4.
+// The bound: RFC 8200 4.1 allows each extension header once (destination options twice), at
+// most 6 walked headers before ESP (50, which ends libpcap's walk too); real stacks stay far
+// below 32, while crafted or fuzzed packets can chain any number of 8-byte headers (up to 8,187
+// in 65,535 bytes), which no loop-free program can follow. Each step costs 27 instructions for
+// IPv6 and 14 for IPv4, so with 32 steps `ip6 protochain N` is 877 instructions and
+// `protochain N` (both walks) 1,322: a filter can hold three `protochain N` (3,976) or four
+// `ip6 protochain N` within the kernel's BPF_MAXINSNS (4,096). A chain longer than 32 headers
+// is not matched here where libpcap matches it (tests/expr ProtochainWalkBound checks both
+// sides of the bound; README known gaps).
 namespace {
-constexpr int kChainSteps = 8;
+constexpr int kChainSteps = 32;
 }  // namespace
 
 Cond Gen::protochain(uint32_t v, QProto proto) {
