@@ -396,9 +396,10 @@ Cond Gen::geneve(bool has_vni, uint32_t vni) {
   // (emit_program, only when some path needs it), so the program runs as libpcap's does with
   // zeroed scratch memory, and the kernel accepts it. (Offsets 0 then make those primitives
   // read the start of the frame, as libpcap's program does.)
-  // libpcap 1.10.3 leaves off_nl_nosnap at 0 here: `geneve and clnp` reads the NLPID where
-  // the inner 802.2 header starts (its DSAP), as libpcap's program does.
-  push_encap_ether(r_hdr, r_type, r_pl, 0);
+  // libpcap 1.10.3 leaves off_nl_nosnap as the outer link type set it (3 after Ethernet, 0
+  // after RAW or the cooked types, + 4 per MPLS label): `geneve and clnp` reads the inner NLPID
+  // there, as libpcap's program does (found by tests/analysis/optimiser_equiv_test's proof).
+  push_encap_ether(r_hdr, r_type, r_pl, off_nl_nosnap_);
   return r;
 }
 

@@ -18,7 +18,8 @@
 //    inside a test), `protochain` after it is an error, and slots read on paths where `vxlan`
 //    failed (`vxlan or ip`) start at 0 (see Gen::geneve);
 //  - the OSI primitives read the inner NLPID after the 3-byte 802.2 header (`vxlan and clnp`
-//    matches inner CLNP); libpcap 1.10.3's `geneve` leaves that offset at 0 (kept there);
+//    matches inner CLNP whatever the outer link type); libpcap 1.10.3's `geneve` keeps the
+//    outer link type's offset instead (0 after RAW or LINUX_SLL), kept there, not here;
 //  - an IPv4 outer packet that is a non-first fragment does not match (the UDP header is not
 //    there; the port test has the usual fragment check).
 // Tested by tests/expr/vxlan_test.cpp: `vxlan and X` on encapsulated frames (IPv4 and IPv6
