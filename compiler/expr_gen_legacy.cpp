@@ -35,12 +35,23 @@ namespace bpf::compiler::detail {
 namespace {
 constexpr uint32_t kNlpidClnp = 0x81, kNlpidEsis = 0x82, kNlpidIsis = 0x83;  // nlpid.h
 constexpr uint32_t kEtDecnet = 0x6003;
+// The link types whose gen_proto(Q_ISO) branch differs (pcap/dlt.h); compiled only once their
+// link layer is supported (compiler/expr_gen_link.cpp init_link, linktype).
+constexpr int kIsoDltFrelay = 107, kIsoDltCHdlc = 104, kIsoDltHdlc = 112;
 }  // namespace
 
 // ---- OSI -----------------------------------------------------------------------------------
-// gen_proto(v, Q_ISO) on the link types we support (libpcap's default branch; Frame Relay and
-// Cisco HDLC have their own, added with those link types).
+// gen_proto(v, Q_ISO).
 Cond Gen::iso_proto(uint32_t v) {
+  if (dlt_ == kIsoDltFrelay) {
+    // Frame Relay: the NLPID follows the 2-byte address and the UI control byte (0x03).
+    return cmp(Rel::kLinkHdr, 2, 2, (0x03u << 8) | v);
+  }
+  if (dlt_ == kIsoDltCHdlc || dlt_ == kIsoDltHdlc) {
+    // Cisco HDLC: protocol 0xfefe, then a fudge byte before the NLPID.
+    Cond b0 = linktype((kLlcSapIsons << 8) | kLlcSapIsons);
+    return and_(b0, cmp(Rel::kLinkPlNosnap, 1, 1, v));
+  }
   Cond b0 = linktype(kLlcSapIsons);
   return and_(b0, cmp(Rel::kLinkPlNosnap, 0, 1, v));
 }
