@@ -15,6 +15,9 @@
 //    `not geneve and ip`) read M[] slots never written on that path: libpcap reads
 //    uninitialised memory there (and Linux rejects its program); ours initialises those slots
 //    at program start to the outer frame's offsets, so they look at the outer frame.
+//    Its two steps that are not Geneve's own (encap_iphdrlen: X = IP header length;
+//    push_encap_ether: the inner Ethernet frame's state) are shared with `vxlan`
+//    (compiler/expr_gen_vxlan.cpp).
 // Tested by tests/expr/expr_diff_test.cpp (every link type, the stacks and their errors).
 #include <sys/socket.h>
 #include <arpa/inet.h>
