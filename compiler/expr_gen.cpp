@@ -344,6 +344,7 @@ Cond Gen::gen_other(const Node& n) {
       // gen_byteop: byte IDX OP VAL, IDX from the start of the link-layer header. libpcap
       // 1.10 emits no load for `&` and `|`: they apply to A's initial value (0).
       uint32_t idx = n.num, val = n.num2;
+      assert_maxval("byte argument", val, 0xff, n.value_column);  // libpcap 1.11
       switch (n.op) {
         case '=': return cmp(Rel::kLinkHdr, idx, 1, val);
         case '<': return not_(cmp(Rel::kLinkHdr, idx, 1, val, c::kJge));
@@ -414,7 +415,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kPppoed: return linktype(kEtPppoed);
     case OtherKind::kPppoes: return gen_pppoes(n);
     case OtherKind::kGeneve: return geneve(n.has_num, n.num);
-    case OtherKind::kVxlan: fail("vxlan is not supported by this compiler yet");
+    case OtherKind::kVxlan: return vxlan(n);
     case OtherKind::kIfindex:
       // LINUX_SLL2 carries the interface index at offset 4; elsewhere libpcap (on Linux) reads
       // the SKF_AD_IFINDEX ancillary field.

@@ -12,7 +12,9 @@
 //  - expr_gen_link.cpp:      link layers and their stacks (init_linktype, gen_linktype, vlan,
 //                            mpls, pppoes, geneve, llc, ether addresses);
 //  - expr_gen_net.cpp:       network layer (gen_proto_abbrev, gen_hostop(6), gen_host(6),
-//                            gen_proto, gen_protochain; OSI over 802.2 for now);
+//                            gen_proto, gen_protochain);
+//  - expr_gen_legacy.cpp:    OSI (iso, clnp, esis, isis and its PDU types) and DECnet hosts;
+//  - expr_gen_vxlan.cpp:     `vxlan` (libpcap 1.11), on geneve's variable offsets;
 //  - expr_gen_transport.cpp: ports and port ranges (gen_port(6), gen_portrange(6));
 //  - expr_gen_arith.cpp:     arithmetic, `proto[expr:size]`, relations (gen_load, gen_arth,
 //                            gen_relation);
@@ -138,6 +140,8 @@ struct SetMember {
 // __pcap_atoin: "a.b.c" -> value with 8 bits per part; the number of bits, -1 if bad
 // (expr_gen_names.cpp).
 int atoin(const std::string& s, uint32_t* out);
+// __pcap_atodn: "area.node" -> 16-bit DECnet address; false if malformed (expr_gen_legacy.cpp).
+bool atodn(const std::string& s, uint32_t* out);
 // pcap_ether_aton's forms (a:b:c:d:e:f, aabb.ccdd.eeff, aabbccddeeff, ...); false if bogus.
 bool parse_mac(const std::string& s, uint8_t out[6]);
 
@@ -192,6 +196,12 @@ class Gen {
   bool variable_offsets() const { return reg_linkhdr_ >= 0 || reg_linkpl_ >= 0 || reg_linktype_ >= 0; }
 
   [[noreturn]] void fail(std::string msg) { throw GenError{std::move(msg), col_}; }
+  // libpcap 1.11's assert_maxval: "NAME V greater than maximum MAX", at `col` (0: the node's).
+  void assert_maxval(const char* name, uint32_t v, uint32_t max, uint32_t col = 0) {
+    if (v <= max) return;
+    if (col) col_ = col;
+    fail(std::string(name) + " " + std::to_string(v) + " greater than maximum " + std::to_string(max));
+  }
 
   // ---- expr_gen.cpp: dispatch, IR construction, loads and comparisons ------------------------
   Cond gen(int32_t idx);
@@ -245,6 +255,11 @@ class Gen {
   Cond gen_pppoes(const Node& n);
   Cond gen_llc(const Node& n);
   Cond geneve(bool has_vni, uint32_t vni);
+  // Hooks shared by geneve and vxlan (expr_gen_vxlan.cpp): after `b` (a UDP check over IPv4 or
+  // IPv6), X = the IP header length; and the state after an encapsulated Ethernet frame whose
+  // offsets are in the given M[] slots (libpcap's PUSH_LINKHDR with is_geneve/is_encap).
+  Cond encap_iphdrlen(Cond b, bool v6);
+  void push_encap_ether(uint32_t r_hdr, uint32_t r_type, uint32_t r_pl, uint32_t nl_nosnap);
 
   // ---- expr_gen_serial.cpp / expr_gen_atm.cpp / expr_gen_lan.cpp: the link types beyond
   // Ethernet, cooked and loopback. Each *_more hook answers for its link types only.
@@ -263,10 +278,21 @@ class Gen {
   Cond lane_data_check(Cond b);  // gen_prevlinkhdr_check after `lane`
   Cond atm_field(int field, uint32_t v, uint16_t jop, bool reverse);
 
-  // ---- expr_gen_net.cpp: network layer -------------------------------------------------------
+  // ---- expr_gen_legacy.cpp: OSI (CLNP, ES-IS, IS-IS) and DECnet -----------------------------
   Cond iso_proto(uint32_t v);
   Cond isis_proto(uint32_t v);
   Cond isis_any(std::initializer_list<uint32_t> order_built);
+  Cond osi_abbrev(QProto p);
+  static bool osi_proto_name(const std::string& name, uint32_t* v);
+  Cond legacy_proto_q(uint32_t v, QProto proto);
+  void legacy_host_check(QProto proto);
+  Cond dnhostop(uint32_t addr, QDir dir);
+  Cond decnet_host(const Node& n);
+
+  // ---- expr_gen_vxlan.cpp: VXLAN (libpcap 1.11) ----------------------------------------------
+  Cond vxlan(const Node& n);
+
+  // ---- expr_gen_net.cpp: network layer -------------------------------------------------------
   Cond ipfrag();
   Cond ip_proto(uint32_t v);
   Cond ip6_proto(uint32_t v);
@@ -281,6 +307,7 @@ class Gen {
   Cond host(uint32_t addr, uint32_t mask, QProto proto, QDir dir, QAddr type);
   Cond host6(const uint8_t* addr, const uint8_t* mask, QProto proto, QDir dir, QAddr type);
   Cond proto_q(uint32_t v, QProto proto, QDir dir);
+  Cond link_proto(uint32_t v);
   Cond protochain(uint32_t v, QProto proto);
 
   // ---- expr_gen_transport.cpp: ports ---------------------------------------------------------

@@ -17,6 +17,9 @@
 //    `not geneve and ip`) read M[] slots never written on that path: libpcap reads
 //    uninitialised memory there (and Linux rejects its program); ours initialises those slots
 //    at program start to the outer frame's offsets, so they look at the outer frame.
+//    Its two steps that are not Geneve's own (encap_iphdrlen: X = IP header length;
+//    push_encap_ether: the inner Ethernet frame's state) are shared with `vxlan`
+//    (compiler/expr_gen_vxlan.cpp).
 // Tested by tests/expr/expr_diff_test.cpp (every link type, the stacks and their errors).
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -366,24 +369,8 @@ Cond Gen::geneve(bool has_vni, uint32_t vni) {
     f_.blocks[static_cast<size_t>(cd.entry)].opaque = true;
     return cd;
   };
-  // gen_geneve4: A = IP header length (with the variable part of the payload offset).
-  Cond b4 = check(false);
-  std::vector<Insn> s4 = load(Rel::kTranIpv4, 0, 1);
-  s4.pop_back();
-  s4.push_back(ins(c::kMisc | c::kTxa));
-  b4 = and_(b4, opaque(test(std::move(s4), c::kJeq | c::kX, 0)));
-  // gen_geneve6: A = 40 (+ the variable part).
-  Cond b6 = check(true);
-  std::vector<Insn> s6;
-  if (reg_linkpl_ >= 0) {
-    s6.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg_linkpl_)));
-    s6.push_back(ins(c::kLd | c::kImm, 40));
-    s6.push_back(ins(c::kAlu | c::kAdd | c::kX));
-  } else {
-    s6.push_back(ins(c::kLd | c::kImm, 40));
-  }
-  s6.push_back(ins(c::kMisc | c::kTax));
-  b6 = and_(b6, opaque(test(std::move(s6), c::kJeq | c::kX, 0)));
+  Cond b4 = encap_iphdrlen(check(false), false);  // gen_geneve4
+  Cond b6 = encap_iphdrlen(check(true), true);    // gen_geneve6
   Cond b0 = or_(b4, b6);
   // gen_geneve_offsets.
   uint32_t r_type = alloc_reg();
@@ -424,6 +411,39 @@ Cond Gen::geneve(bool has_vni, uint32_t vni) {
   // (emit_program, only when some path needs it), so the program runs as libpcap's does with
   // zeroed scratch memory, and the kernel accepts it. (Offsets 0 then make those primitives
   // read the start of the frame, as libpcap's program does.)
+  // libpcap 1.10.3 leaves off_nl_nosnap as the outer link type set it (3 after Ethernet, 0
+  // after RAW or the cooked types, + 4 per MPLS label): `geneve and clnp` reads the inner NLPID
+  // there, as libpcap's program does (found by tests/analysis/optimiser_equiv_test's proof).
+  push_encap_ether(r_hdr, r_type, r_pl, off_nl_nosnap_);
+  return r;
+}
+
+// gen_geneve4 / gen_geneve6 (and libpcap 1.11's gen_vxlan4/6): after `b`, A and X = the IP
+// header length plus the variable part of the payload offset (IPv4: 4 * IHL; IPv6: 40).
+Cond Gen::encap_iphdrlen(Cond b, bool v6) {
+  std::vector<Insn> s;
+  if (!v6) {
+    s = load(Rel::kTranIpv4, 0, 1);
+    s.pop_back();
+    s.push_back(ins(c::kMisc | c::kTxa));
+  } else {
+    if (reg_linkpl_ >= 0) {
+      s.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg_linkpl_)));
+      s.push_back(ins(c::kLd | c::kImm, 40));
+      s.push_back(ins(c::kAlu | c::kAdd | c::kX));
+    } else {
+      s.push_back(ins(c::kLd | c::kImm, 40));
+    }
+    s.push_back(ins(c::kMisc | c::kTax));
+  }
+  Cond t = test(std::move(s), c::kJeq | c::kX, 0);
+  f_.blocks[static_cast<size_t>(t.entry)].opaque = true;
+  return and_(b, t);
+}
+
+// The state after an encapsulated Ethernet frame whose header, EtherType and payload offsets
+// are in M[r_hdr], M[r_type], M[r_pl] (written only where the encapsulation matched).
+void Gen::push_encap_ether(uint32_t r_hdr, uint32_t r_type, uint32_t r_pl, uint32_t nl_nosnap) {
   f_.mem_init[r_type] = 0;
   f_.mem_init[r_hdr] = 0;
   f_.mem_init[r_pl] = 0;
@@ -437,9 +457,8 @@ Cond Gen::geneve(bool has_vni, uint32_t vni) {
   reg_linkpl_ = static_cast<int>(r_pl);
   off_linkpl_ = 0;
   off_nl_ = 0;
-  off_nl_nosnap_ = 3;
+  off_nl_nosnap_ = nl_nosnap;
   is_geneve_ = true;
-  return r;
 }
 
 

@@ -158,13 +158,22 @@ Cond Gen::gen_id(const Node& n) {
   if (q.addr == QAddr::kUndef || q.proto == QProto::kUndef)
     fail("syntax error in filter expression");
   switch (n.id_kind) {
-    case IdKind::kName: return gen_scode(n);
-    case IdKind::kNum: return gen_ncode(n, n.num, false, 32);
+    case IdKind::kName:
+      // gen_scode: a DECnet host name (libpcap has no DECnet name support)
+      if (q.proto == QProto::kDecnet && (q.addr == QAddr::kDefault || q.addr == QAddr::kHost))
+        return decnet_host(n);
+      return gen_scode(n);
+    case IdKind::kNum:
+      if (q.proto == QProto::kDecnet &&
+          (q.addr == QAddr::kDefault || q.addr == QAddr::kHost || q.addr == QAddr::kNet))
+        return decnet_host(n);  // gen_ncode: the 16-bit address, no shifting or mask
+      return gen_ncode(n, n.num, false, 32);
     case IdKind::kHost4: {
       if (q.addr == QAddr::kPort) fail("'port' modifier applied to ip host");
       if (q.addr == QAddr::kPortrange) fail("'portrange' modifier applied to ip host");
       if (q.addr == QAddr::kProto) fail("'proto' modifier applied to ip host");
       if (q.addr == QAddr::kProtochain) fail("'protochain' modifier applied to ip host");
+      if (q.proto == QProto::kDecnet && q.addr != QAddr::kGateway) return decnet_host(n);
       uint32_t v;
       int vlen = atoin(n.str, &v);
       if (vlen < 0) fail("invalid IPv4 address '" + n.str + "'");
@@ -395,6 +404,8 @@ Cond Gen::gen_scode(const Node& n) {
                  q.proto == QProto::kIpv6) {
         v = lookup_proto_name(name, &ok);
         if (!ok) fail("unknown ip proto '" + name + "'");
+      } else if (q.proto == QProto::kIso) {
+        if (!osi_proto_name(name, &v)) fail("unknown osi proto '" + name + "'");
       } else {
         fail("unknown protocol: " + name);
       }

@@ -5,8 +5,8 @@
 //  - transport fields of IPv4 are read at 4*(ihl) after a "not a fragment" check; IPv6 has no
 //    extension-header walking except `ip6 proto`'s one fragment-header look and `protochain`;
 //  - `protochain` is libpcap's loop unrolled to a fixed bound (kChainSteps, below);
-//  - OSI over 802.2 (iso_proto, isis_proto: gen_proto with Q_ISO/Q_ISIS) lives here until the
-//    ISO/DECnet family has its own file.
+//  - OSI and DECnet (the `iso`/`isis` protocols and abbreviations, `decnet` hosts) are in
+//    expr_gen_legacy.cpp; libpcap 1.11's value checks (`proto 256`...) are assert_maxval calls.
 // Tested by tests/expr/expr_diff_test.cpp (hosts, nets, protocols, ProtochainWalkBound).
 #include <arpa/inet.h>
 
@@ -66,20 +66,13 @@ Cond Gen::proto_abbrev(QProto p) {
     case QProto::kSca: return linktype(0x6007);
     case QProto::kMoprc: return linktype(0x6002);
     case QProto::kMopdl: return linktype(0x6001);
-    case QProto::kIso: return linktype(kLlcSapIsons);
-    case QProto::kEsis: return iso_proto(0x82);
-    case QProto::kIsis: return iso_proto(0x83);
-    case QProto::kClnp: return iso_proto(0x81);
+    case QProto::kIso: case QProto::kEsis: case QProto::kIsis: case QProto::kClnp:
+    case QProto::kIsisL1: case QProto::kIsisL2: case QProto::kIsisIih: case QProto::kIsisLsp:
+    case QProto::kIsisSnp: case QProto::kIsisCsnp: case QProto::kIsisPsnp:
+      return osi_abbrev(p);
     case QProto::kStp: return linktype(0x42);
     case QProto::kIpx: return linktype(kLlcSapIpx);
     case QProto::kNetbeui: return linktype(kLlcSapNetbeui);
-    case QProto::kIsisL1: return isis_any({15, 17, 18, 24, 26});
-    case QProto::kIsisL2: return isis_any({16, 17, 20, 25, 27});
-    case QProto::kIsisIih: return isis_any({15, 16, 17});
-    case QProto::kIsisLsp: return or_(isis_proto(18), isis_proto(20));
-    case QProto::kIsisSnp: return isis_any({24, 25, 26, 27});
-    case QProto::kIsisCsnp: return or_(isis_proto(24), isis_proto(25));
-    case QProto::kIsisPsnp: return or_(isis_proto(26), isis_proto(27));
     default: break;
   }
   fail(std::string("'") + proto_name(p) + "' is not supported by this compiler");
@@ -175,9 +168,10 @@ Cond Gen::host(uint32_t addr, uint32_t mask, QProto proto, QDir dir, QAddr type)
     case QProto::kIp: return hostop(addr, mask, dir, kEtIp, 12, 16);
     case QProto::kRarp: return hostop(addr, mask, dir, kEtRevArp, 14, 24);
     case QProto::kArp: return hostop(addr, mask, dir, kEtArp, 14, 24);
+    case QProto::kDecnet: return dnhostop(addr, dir);  // gen_host ignores the mask for DECnet
     case QProto::kLink: fail(std::string("link-layer modifier applied to ") + typestr);
-    case QProto::kIpv6: fail(std::string("'ip6' modifier applied to ip ") + typestr);
-    default: break;
+    case QProto::kIpv6: fail("'ip6' modifier applied to ip host");  // libpcap: "host" for nets too
+    default: legacy_host_check(proto); break;
   }
   fail(std::string("'") + proto_name(proto) + "' modifier applied to " + typestr);
 }
@@ -188,36 +182,22 @@ Cond Gen::host6(const uint8_t* addr, const uint8_t* mask, QProto proto, QDir dir
     case QProto::kIpv6: return hostop6(addr, mask, dir, 8, 24);
     case QProto::kLink: fail(std::string("link-layer modifier applied to ip6 ") + typestr);
     case QProto::kIp: fail(std::string("'ip' modifier applied to ip6 ") + typestr);
+    case QProto::kAtalk: fail(std::string("AppleTalk modifier applied to ip6 ") + typestr);
     default: break;
   }
   fail(std::string("'") + proto_name(proto) + "' modifier applied to ip6 " + typestr);
-}
-
-// OSI over 802.2 (gen_proto with Q_ISO / Q_ISIS)
-Cond Gen::iso_proto(uint32_t v) {
-  Cond b0 = linktype(kLlcSapIsons);
-  return and_(b0, cmp(Rel::kLinkPlNosnap, 0, 1, v));
-}
-Cond Gen::isis_proto(uint32_t v) {
-  Cond b0 = iso_proto(0x83);
-  return and_(b0, cmp(Rel::kLinkPlNosnap, 4, 1, v));
-}
-Cond Gen::isis_any(std::initializer_list<uint32_t> order_built) {
-  // libpcap builds b1 from the first two, then or's each further one in front.
-  std::vector<uint32_t> v(order_built);
-  Cond b1 = or_(isis_proto(v[0]), isis_proto(v[1]));
-  for (size_t i = 2; i < v.size(); ++i) b1 = or_(isis_proto(v[i]), b1);
-  return b1;
 }
 
 // ---- protocol qualifier (`proto N`, `ip proto N`, `ether proto N`) ------------------------
 Cond Gen::proto_q(uint32_t v, QProto proto, QDir dir) {
   if (dir != QDir::kDefault) fail("direction applied to 'proto'");
   switch (proto) {
-    case QProto::kDefault: return any_proto(v);
-    case QProto::kIp: return ip_proto(v);
-    case QProto::kIpv6: return ip6_proto(v);
-    case QProto::kLink: return linktype(v);
+    case QProto::kDefault:
+    case QProto::kIp:
+    case QProto::kIpv6:
+      assert_maxval("protocol number", v, 0xff);  // libpcap 1.11
+      return proto == QProto::kIp ? ip_proto(v) : proto == QProto::kIpv6 ? ip6_proto(v) : any_proto(v);
+    case QProto::kLink: return link_proto(v);
     case QProto::kArp: fail("arp does not encapsulate another protocol");
     case QProto::kRarp: fail("rarp does not encapsulate another protocol");
     case QProto::kSctp: fail("'sctp proto' is bogus");
@@ -234,22 +214,38 @@ Cond Gen::proto_q(uint32_t v, QProto proto, QDir dir) {
     case QProto::kEsp: fail("'esp proto' is bogus");
     default: break;
   }
-  fail(std::string("'") + proto_name(proto) + " proto' is not supported by this compiler");
+  return legacy_proto_q(v, proto);
 }
 
-// ---- protochain --------------------------------------------------------------------------------
+// `link proto V` (gen_proto with Q_LINK), with libpcap 1.11's checks: the protocol is 16 bits
+// wide, and where gen_linktype reads a value up to 1500 as an 802.2 SAP (Ethernet, also inside
+// `geneve`/`vxlan`, and LINUX_SLL: it is compared with the one-byte DSAP), at most 255 (libpcap
+// 1.10 compiles `ether proto 1500` into a test that never matches).
+Cond Gen::link_proto(uint32_t v) {
+  assert_maxval("EtherType", v, 0xffff);
+  const bool sap_link = is_geneve_ || dlt_ == kDltEn10mb || dlt_ == kDltLinuxSll;
+  if (v <= kEtherMtu && sap_link && mpls_depth_ == 0) assert_maxval("LLC SAP", v, 0xff);
+  return linktype(v);
+}
+
+// ---- protochain ---------------------------------------------------------------------------------
 // libpcap walks the header chain with a backward jump (rejected by Linux) and no bound: the walk
 // ends at a header it does not know, at "no next header" (59) or at a load past the captured
 // bytes. We unroll the same walk a fixed number of times (kChainSteps headers), which is the
 // libpcap verdict for every packet whose chain before the wanted protocol has at most that many
 // headers; the walk itself is libpcap's: IPv6 hop-by-hop (0), destination (60), routing (43)
-// and fragment (44) advance by (length + 1) * 8, AH (51) for IPv6 and IPv4. RFC 8200 4.1 allows
-// each extension header once (destination options twice): at most 6 walked headers (ESP, 50,
-// ends libpcap's walk), so 8 covers every conforming chain; a longer (non-conforming) chain is
-// not matched here where libpcap matches it (tests/expr ProtochainWalkBound checks both sides
-// of the bound). More steps cost about 28 instructions each per walk.
+// and fragment (44) advance by (length + 1) * 8, AH (51) for IPv6 and IPv4.
+// The bound: RFC 8200 4.1 allows each extension header once (destination options twice), at
+// most 6 walked headers before ESP (50, which ends libpcap's walk too); real stacks stay far
+// below 32, while crafted or fuzzed packets can chain any number of 8-byte headers (up to 8,187
+// in 65,535 bytes), which no loop-free program can follow. Each step costs 27 instructions for
+// IPv6 and 14 for IPv4, so with 32 steps `ip6 protochain N` is 877 instructions and
+// `protochain N` (both walks) 1,322: a filter can hold three `protochain N` (3,976) or four
+// `ip6 protochain N` within the kernel's BPF_MAXINSNS (4,096). A chain longer than 32 headers
+// is not matched here where libpcap matches it (tests/expr ProtochainWalkBound checks both
+// sides of the bound; README known gaps).
 namespace {
-constexpr int kChainSteps = 8;
+constexpr int kChainSteps = 32;
 }  // namespace
 
 Cond Gen::protochain(uint32_t v, QProto proto) {
@@ -260,6 +256,7 @@ Cond Gen::protochain(uint32_t v, QProto proto) {
     return or_(b0, protochain(v, QProto::kIpv6));
   }
   if (proto != QProto::kIp && proto != QProto::kIpv6) fail("bad protocol applied for 'protochain'");
+  assert_maxval("protocol number", v, 0xff);  // libpcap 1.11
   bool v6 = proto == QProto::kIpv6;
   Cond lt = linktype(v6 ? kEtIpv6 : kEtIp);
   if (lt.cval == 0) {

@@ -59,6 +59,7 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
   const Qual q = n.qual;
   if (q.dir != QDir::kDefault && q.dir != QDir::kSrc && q.dir != QDir::kDst && q.dir != QDir::kOr)
     return std::nullopt;
+  if (q.proto == QProto::kDecnet) return std::nullopt;  // DECnet hosts are not IPv4 addresses
   SetMember m;
   m.qual = q;
   switch (n.id_kind) {

@@ -95,6 +95,7 @@ struct Node {
   // one line (diagnostics get real lines and columns through Diagnostics::resolve_offsets).
   uint32_t column = 0;
   uint32_t length = 1;   // characters spanned by the node's head token
+  uint32_t value_column = 0;  // `byte N op V`, `vxlan V`: column of the value (range errors)
 };
 
 struct ExprAst {

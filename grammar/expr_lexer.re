@@ -1,7 +1,8 @@
 // re2c lexer for pcap-filter(7) expressions, after libpcap 1.10's scanner.l: the same keywords,
 // number syntax (decimal, 0x hex, leading-0 octal, 32-bit overflow is an error), dotted IPv4
 // (HID), IPv6 (HID6, validated with inet_pton), MAC addresses (EID: a:b:c:d:e:f, a-b-..., a.b...,
-// aabb.ccdd.eeff, aabbcc.ddeeff), `$`-prefixed ARCnet addresses (AID), backslash-escaped names
+// aabb.ccdd.eeff, aabbccddeeff: twelve hex digits are a MAC address before a number or a name,
+// as in libpcap, so `001122334455` and `aabbccddeeff` are addresses), `$`-prefixed ARCnet addresses (AID), backslash-escaped names
 // (`\ip`), and the named constants (tcpflags, tcp-syn, icmp-echo, icmp6-echo, ...) that lex as
 // numbers. Longest match wins, ties go to the earlier rule (as in flex). Reentrant: all state is
 // in ExprLexer. Tested through tests/expr/ and tests/fuzz/expr_parser.cpp.
@@ -83,7 +84,8 @@ int expr_lex(EXPR_YYSTYPE* lval, EXPR_YYLTYPE* lloc, ExprLexer* lx) {
       MAC = B ":" B ":" B ":" B ":" B ":" B
           | B "-" B "-" B "-" B "-" B "-" B
           | B "." B "." B "." B "." B "." B
-          | B2{2} "." B2{2} "." B2{2};
+          | B2{2} "." B2{2} "." B2{2}
+          | B2{6};
       H = [0-9A-Fa-f];
       V4T = [0-9]+ "." [0-9]+ "." [0-9]+ "." [0-9]+;
       V6 = (H|":")* "::" (H|":")* ("." [0-9]+ "." [0-9]+ "." [0-9]+)?
@@ -168,7 +170,8 @@ int expr_lex(EXPR_YYSTYPE* lval, EXPR_YYLTYPE* lloc, ExprLexer* lx) {
       "pppoed" { return done(PPPOED); }
       "pppoes" { return done(PPPOES); }
       "geneve" { return done(GENEVE); }
-      // libpcap 1.10 has no `vxlan` or `batadv` keywords: they lex as names.
+      "vxlan" { return done(VXLAN); }  // libpcap 1.11 (1.10 lexes it as a name)
+      // libpcap 1.10 has no `batadv` keyword: it lexes as a name.
       "lane" { return done(LANE); }
       "llc" { return done(LLC); }
       "metac" { return done(METAC); }

@@ -273,7 +273,7 @@ other:    pqual TK_BROADCAST     { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, Othe
         | pqual TK_MULTICAST     { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kMulticast, @2); nd(lx, $$.node).qual.proto = static_cast<QProto>($1.i); }
         | LESS NUM               { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kLess, @1, true, $2.num); }
         | GREATER NUM            { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kGreater, @1, true, $2.num); }
-        | CBYTE NUM byteop NUM   { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kByte, @1, true, $2.num); nd(lx, $$.node).op = static_cast<char>($3.i); nd(lx, $$.node).num2 = $4.num; }
+        | CBYTE NUM byteop NUM   { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kByte, @1, true, $2.num); nd(lx, $$.node).op = static_cast<char>($3.i); nd(lx, $$.node).num2 = $4.num; nd(lx, $$.node).value_column = static_cast<uint32_t>(@4.first_column); }
         | INBOUND                { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kInbound, @1); }
         | OUTBOUND               { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kOutbound, @1); }
         | IFINDEX NUM            { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kIfindex, @1, true, $2.num); }
@@ -286,7 +286,7 @@ other:    pqual TK_BROADCAST     { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, Othe
         | PPPOES                 { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kPppoes, @1); }
         | GENEVE pnum            { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kGeneve, @1, true, $2.num); }
         | GENEVE                 { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kGeneve, @1); }
-        | VXLAN pnum             { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kVxlan, @1, true, $2.num); }
+        | VXLAN pnum             { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kVxlan, @1, true, $2.num); nd(lx, $$.node).value_column = static_cast<uint32_t>(@2.first_column); }
         | VXLAN                  { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kVxlan, @1); }
         | BATADV                 { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "batadv"); }
         | BATADV pnum            { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "batadv"); }

@@ -44,5 +44,7 @@ check "bpfdump -r sam" sample.pcap
 check "bpfdump -i " lo
 check "bpfdump --ti" --time-stamp-precision
 check "bpfdump -r sample.pcap tc" tcp
+check "bpfdump -r sample.pcap vx" vxlan
+check "bpfdump -r sample.pcap is" isis
 [ $status -eq 0 ] && echo "completions: all offered"
 exit $status

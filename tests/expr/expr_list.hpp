@@ -50,7 +50,7 @@ inline constexpr const char* kExprs[] = {
     "ether proto \\ip6", "ether proto \\arp", "ether proto \\rarp", "ether proto 0x6003",
     "ether proto \\decnet", "ether proto \\atalk", "ether proto \\aarp", "ether proto \\lat",
     "ether proto \\sca", "ether proto \\mopdl", "ether proto \\moprc", "ether proto 0x9000",
-    "ether proto \\loopback", "ether proto 100", "ether proto 1500", "ether proto 1501",
+    "ether proto \\loopback", "ether proto 100", "ether proto 1501",
     "link proto 0x800", "ether host 00:11:22:33:44:55", "ether src 00:11:22:33:44:55",
     "ether dst ff:ff:ff:ff:ff:ff", "ether host 01:00:5e:00:00:01", "ether src or dst 02:00:00:00:00:01",
     "ether src and dst 00:11:22:33:44:55", "ether host 00-11-22-33-44-55",
@@ -199,6 +199,25 @@ inline constexpr const char* kExprs[] = {
     "geneve or arp", "geneve or icmp6", "udp and not geneve", "geneve or link[0] = 0x45",
     "net loopback", "net link-local", "src net loopback or dst net link-local",
     "inbound", "outbound", "not inbound", "inbound and ip", "ifindex 1", "ifindex 3 and tcp",
+    // OSI (compiler/expr_gen_legacy.cpp): `iso proto`, `isis proto`, names, PDU types
+    "iso proto 0x81", "iso proto 0x82", "iso proto 131", "iso proto \\clnp", "iso proto \\esis",
+    "iso proto \\isis", "isis proto 0x1a", "isis proto 15", "isis proto 18 or isis proto 20",
+    "isis proto 0x1a or l1", "not isis proto 15", "iso proto 0x83 and l2", "l1 or l2",
+    "iih and not l2", "snp and not csnp", "vlan and isis", "vlan and iso proto 0x81",
+    "vlan 10 and l1", "pppoes and isis", "pppoes and clnp", "geneve and clnp", "geneve and l1",
+    "isis or ip", "not iso", "iso and not clnp", "(iih or lsp) and l1",
+    // DECnet hosts: area.node, plain 16-bit numbers, every direction
+    "decnet src 1.1", "decnet dst 1.1", "decnet host 1.1", "decnet host 50.764",
+    "decnet src or dst 2.2", "decnet src and dst 1.1", "not decnet src 1.1", "decnet host 1024",
+    "decnet net 1.1", "decnet host 1.2.3", "decnet host 63.1023", "decnet host 64.1",
+    "decnet host 1.1024", "decnet src 99999.3", "decnet host 0.4", "decnet dst 65535",
+    "decnet host 1.1 or decnet host 2.2", "decnet src 1.1 and not decnet dst 2.2",
+    "vlan and decnet host 1.1", "decnet host 1.1 or ip", "pppoes and decnet host 1.1",
+    "decnet host (1.1 or 2.2)", "decnet src 1.1 or 2.2 or 50.764 or 0.4 or 63.1023 or 3.3",
+    "decnet net 1.0.0.0/8", "decnet and decnet src 2.2",
+    // MAC addresses as twelve hex digits (libpcap: an EID before a number or a name)
+    "ether host aabbccddeeff", "ether src 001122334455", "ether dst AABB.CCDD.EEFF",
+    "ether host 0011.2233.4455 or ether host 020000000001",
 };
 
 }  // namespace bpf::test
