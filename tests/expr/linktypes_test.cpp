@@ -82,6 +82,9 @@ const char* const kLinkExprs[] = {
     "link addr2 $12", "ip broadcast", "tcp broadcast", "ip6 broadcast", "vpi 1 and lane and vci 2",
     "vlan 5", "mpls 1048576", "pppoes 65536", "lane and fddi host 00:11:22:33:44:55",
     "type mgt", "wlan host 00:11:22:33:44:55",
+    // OSI on every link type (gen_proto Q_ISO's Frame Relay NLPID, Cisco HDLC 0xfefe, LLC)
+    "iso proto 0x81", "clnp", "esis", "isis", "isis proto 0x1a or l1", "l2", "iih", "lsp",
+    "snp", "csnp", "psnp", "iso proto \\isis and not l1", "decnet host 1.2", "decnet src 50.764",
     // runs long enough to be lowered as searches (compiler/expr_gen_sets.cpp)
     "host 10.0.0.1 or host 10.0.0.2 or host 192.168.1.1 or host 127.0.0.1 or host 1.2.3.4 or "
     "host 224.0.0.1 or host 10.0.0.255 or host 172.16.0.5 or host 10.0.255.255",
@@ -291,7 +294,8 @@ TEST(ExprLinkTypes, GeneratedPacketsExerciseBothVerdicts) {
   std::mt19937 rng(7);
   const std::pair<int, const char*> cases[] = {
       {9, "ip"}, {9, "ip6"}, {50, "tcp port 80"}, {51, "udp"}, {104, "ip"}, {104, "iso"},
-      {104, "mpls"}, {107, "ip"}, {107, "iso"}, {8, "ip"}, {8, "inbound"}, {7, "ip"},
+      {104, "mpls"}, {107, "ip"}, {107, "iso"}, {107, "clnp"}, {104, "clnp"}, {9, "iso"},
+      {8, "ip"}, {8, "inbound"}, {7, "ip"},
       {7, "link host $12"}, {129, "arp"}, {129, "broadcast"}, {123, "lane"}, {123, "ip"},
       {123, "lane and ip"}, {123, "vci 5"}, {123, "connectmsg"}, {123, "oam"},
       {10, "fddi host 00:11:22:33:44:55"}, {10, "ip"}, {10, "multicast"}, {6, "tr broadcast"},

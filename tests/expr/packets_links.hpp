@@ -72,6 +72,13 @@ inline std::vector<uint8_t> link_frame(int lt, const NetPacket& np, std::mt19937
       }
       if (ip && rng() % 10 == 0) { et = 0x8847; h.insert(h.end(), {0x00, 0x03, 0x01, 0x40}); }
       put16(h, 2, et);
+      // OSI over Cisco HDLC: 0xfefe, the fudge byte, then the NLPID (the LLC header's place):
+      // an OSI PDU from the LLC generator loses its `fe fe 03` most of the time.
+      if (et == 0xfefe && np.bytes.size() > 3 && np.bytes[0] == 0xfe && np.bytes[1] == 0xfe &&
+          rng() % 4 != 0) {
+        h.insert(h.end(), np.bytes.begin() + 3, np.bytes.end());
+        return h;
+      }
       break;
     }
     case 107: {  // FRELAY: Q.922 address, UI, NLPID
