@@ -113,7 +113,8 @@ void check(const vm::Program& prog, vm::Target target, const std::vector<std::ve
       }
       vm::Context ctx;
       // xdp and tc have no network-header offset: SKF_NET_OFF loads fail (translate.hpp).
-      if (h != Hook::kSocket) ctx.net_offset = 0xffffffffu;
+      if (h == Hook::kXdp) ctx.net_offset = 0xffffffffu;
+      if (h == Hook::kTc) ctx.net_offset = kEthHlen;
       const uint32_t want = jit::ebpf::hook_verdict(h, interp.run(data, len, len, ctx));
       auto r = test_run(l.fd, p.data(), static_cast<uint32_t>(p.size()));
       if (!r && errno == EINVAL) {  // a few short frames (30 bytes, IP ethertype): not testable
