@@ -17,7 +17,9 @@
 // checked one by one. The verifier proves direct access only within the first 65,535 bytes
 // (MAX_PACKET_OFF): a test for more checks those 65,535 (shorter packets fail in that stretch
 // anyway), and loads past them go through bpf_skb_load_bytes (tc) / bpf_xdp_load_bytes (xdp),
-// which fail as the classic load does on a short packet. `SKF_NET_OFF + n` under tc reads from
+// which fail as the classic load does on a short packet. bpf_xdp_load_bytes refuses an offset
+// past 0xffff (net/core/filter.c, bpf_xdp_pointer), so under xdp a load starting past byte
+// 65,535 rejects: such frames reach XDP only in generic mode (loopback's 64 KiB MTU, GRO). `SKF_NET_OFF + n` under tc reads from
 // skb's network header with bpf_skb_load_bytes_relative(BPF_HDR_START_NET), as the socket
 // filter's bpf_internal_load_pointer_neg_helper does (net/core/filter.c; the helper refuses
 // n > 65,535 where the classic one reads on while the linear data lasts: only packets with over
@@ -190,8 +192,10 @@ class Translator {
     e_.emit(ldx(ld_size(size), dst, kR2, 0));
     if (size > 1) e_.emit(to_be(dst, static_cast<int32_t>(size * 8)));
     e_.ja(done);
-    e_.bind(far);  // the helpers take a u32 offset and refuse one past INT_MAX
-    e_.jump(make(op::kJmp | op::kJgt | op::kK, kR1, 0, 0, 0x7fffffff), fail_);
+    e_.bind(far);  // the helpers refuse an offset past INT_MAX (skb), past 0xffff (xdp)
+    e_.jump(make(op::kJmp | op::kJgt | op::kK, kR1, 0, 0,
+                 hook_ == Hook::kXdp ? int32_t{kMaxPacketOff} : 0x7fffffff),
+            fail_);
     e_.emit(mov64_reg(kR2, kR1));
     load_helper(dst, size, false);
     e_.bind(done);
@@ -210,7 +214,8 @@ class Translator {
     }
     if (vm::counted_load(prog_.target(), k, size)) {  // covered by check_before()
       if (uint64_t{k} + size > kMaxPacketOff) {  // past the verifier's direct-access range
-        if (k > 0x7fffffff) return fail_always();  // BSD offsets the helpers cannot take
+        // BSD offsets the helpers cannot take; xdp: bpf_xdp_pointer's limit
+        if (k > (hook_ == Hook::kXdp ? kMaxPacketOff : 0x7fffffffu)) return fail_always();
         e_.emit(mov32_imm(kR2, k));
         load_helper(dst, size, false);
         return;
