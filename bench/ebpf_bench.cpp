@@ -79,14 +79,16 @@ void kernel(benchmark::State& st, size_t i, Hook h) {
   // include but the benchmark's wall clock does.
   const std::vector<bpf::jit::PacketView> pkts(testable().begin(),
                                                testable().begin() + std::min<size_t>(testable().size(), 200));
+  // Frames a test run refuses (socket, tc: IPv4/IPv6 shorter than its header, see
+  // tests/ebpf/kernel_harness.hpp) are left out of the average.
   auto per_packet = [&](int fd) {
-    uint64_t total = 0;
+    uint64_t total = 0, n = 0;
     for (const auto& p : pkts) {
       auto r = bpf::test::test_run(fd, p.data, p.caplen, kRepeat);
-      total += r ? r->duration_ns : 0;
+      if (r) total += r->duration_ns, ++n;
       benchmark::DoNotOptimize(r);
     }
-    return double(total) / double(pkts.size());
+    return n ? double(total) / double(n) : 0.0;
   };
   double ns = 0, base_ns = 0;
   for (auto _ : st) {
