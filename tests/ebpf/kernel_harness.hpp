@@ -24,7 +24,9 @@
 //    ingress_ifindex and rx_queue_index likewise. The thread is pinned to one CPU, which is
 //    SKF_AD_CPU. Programs that load SKF_AD_RANDOM are loaded, not run (the kernel draws a fresh
 //    prandom_u32 each time).
-// Packets a test run cannot take are skipped and counted, never silently:
+// A program that reads no packet byte, no length and no context field returns the same on every
+// frame: it runs on a spread of 256 frames instead of all. Packets a test run cannot take are
+// skipped and counted, never silently:
 //  - snapped packets (caplen < wire length: a test run has no wire length) and frames under 14
 //    bytes (eth_type_trans needs a header; the kernel returns EINVAL);
 //  - socket and tc: frames over 3,712 bytes (one page less NET_SKB_PAD and skb_shared_info:
@@ -58,6 +60,8 @@ struct KernelStats {
   size_t skip_short_ip = 0;              // frames the kernel refuses (commit 12bec2bd4b76)
   size_t skip_oversize = 0;              // frames past the test run's page
   size_t skip_ll_packet = 0;             // socket: an indexed load landed in SKF_LL_OFF
+  size_t frame_independent = 0;          // translations run on a spread of frames only: the
+                                         // program reads no packet byte, length or context
   void add(const KernelStats& o);
 };
 void print_stats(const char* what, const KernelStats& st);
