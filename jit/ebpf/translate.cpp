@@ -19,14 +19,15 @@
 // anyway), and loads past them go through bpf_skb_load_bytes (tc) / bpf_xdp_load_bytes (xdp),
 // which fail as the classic load does on a short packet. bpf_xdp_load_bytes refuses an offset
 // past 0xffff (net/core/filter.c, bpf_xdp_pointer), so under xdp a load starting past byte
-// 65,535 rejects: such frames reach XDP only in generic mode (loopback's 64 KiB MTU, GRO). `SKF_NET_OFF + n` under tc reads from
-// skb's network header with bpf_skb_load_bytes_relative(BPF_HDR_START_NET), as the socket
-// filter's bpf_internal_load_pointer_neg_helper does (net/core/filter.c; the helper refuses
-// n > 65,535 where the classic one reads on while the linear data lasts: only packets with over
-// 64 KiB after the network header differ). xdp has no network header (the frame is not parsed
-// yet): an absolute SKF_NET_OFF load is a located translation error, an indexed one that lands
-// there rejects at run time. A failed check, and div/mod by X == 0, return the hook's reject
-// verdict (classic: 0). Shifts, division and loads follow vm/semantics.hpp for the program's target.
+// 65,535 rejects: such frames reach XDP only in generic mode (loopback's 64 KiB MTU, GRO).
+// `SKF_NET_OFF + n` under tc reads from skb's network header with
+// bpf_skb_load_bytes_relative(BPF_HDR_START_NET), as the socket filter's
+// bpf_internal_load_pointer_neg_helper does (net/core/filter.c; the helper refuses n > 65,535
+// where the classic one reads on while the linear data lasts: only packets with over 64 KiB
+// after the network header differ). xdp has no network header (the frame is not parsed yet):
+// an absolute SKF_NET_OFF load is a located translation error, an indexed one that lands there
+// rejects at run time. A failed check, and div/mod by X == 0, return the hook's reject verdict
+// (classic: 0). Shifts, division and loads follow vm/semantics.hpp for the program's target.
 // Unreachable classic instructions are not translated (the kernel rejects unreachable code).
 #include "jit/ebpf/translate.hpp"
 
@@ -181,8 +182,8 @@ class Translator {
   // directly within the first 65,535 bytes, through the hook's helper past them.
   void load_at_r1(uint8_t dst, uint32_t size) {
     Label far = e_.new_label(), done = e_.new_label();
-    e_.jump(make(op::kJmp | op::kJgt | op::kK, kR1, 0, 0, static_cast<int32_t>(kMaxPacketOff - size)),
-            far);
+    const auto last_direct = static_cast<int32_t>(kMaxPacketOff - size);
+    e_.jump(make(op::kJmp | op::kJgt | op::kK, kR1, 0, 0, last_direct), far);
     e_.emit(mov64_reg(kR2, kData));
     e_.emit(alu64_reg(op::kAdd, kR2, kR1));
     e_.emit(mov64_reg(kR3, kR2));
@@ -268,7 +269,8 @@ class Translator {
     e_.emit(mov32_reg(kR1, kX));
     e_.emit(alu32_imm(op::kAdd, kR1, static_cast<int32_t>(k)));
     e_.jump(make(op::kJmp32 | op::kJsge | op::kK, kR1, 0, 0, 0), positive);
-    e_.jump(make(op::kJmp32 | op::kJslt | op::kK, kR1, 0, 0, static_cast<int32_t>(vm::kSkfLlOff)), fail_);
+    e_.jump(make(op::kJmp32 | op::kJslt | op::kK, kR1, 0, 0, static_cast<int32_t>(vm::kSkfLlOff)),
+            fail_);
     e_.jump(make(op::kJmp32 | op::kJsge | op::kK, kR1, 0, 0, static_cast<int32_t>(vm::kSkfNetOff)),
             hook_ == Hook::kTc ? net : fail_);
     e_.emit(alu32_imm(op::kSub, kR1, static_cast<int32_t>(vm::kSkfLlOff)));

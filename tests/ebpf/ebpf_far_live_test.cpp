@@ -60,9 +60,13 @@ std::vector<uint8_t> payload(bool accept) {
   auto at = [&](size_t frame_off) -> uint8_t& { return p[frame_off - kHeaders]; };
   at(100) = 0x77;
   if (!accept) return p;
-  at(65534) = 0x5a; at(65535) = 0x5b;
+  at(65534) = 0x5a;
+  at(65535) = 0x5b;
   at(65540) = 0x5a;
-  at(65544) = 1; at(65545) = 2; at(65546) = 3; at(65547) = 4;
+  at(65544) = 1;
+  at(65545) = 2;
+  at(65546) = 3;
+  at(65547) = 4;
   at(65548) = 0x66;
   return p;
 }
@@ -179,16 +183,18 @@ TEST(EbpfFarLive, LoadsPast64KiBOnLoopback) {
       ASSERT_TRUE(WIFEXITED(status));
       const int got = WEXITSTATUS(status);
       ASSERT_LT(got, 100) << "setup failed (" << got << ") for hook " << jit::ebpf::hook_name(h);
-      EXPECT_EQ(got, h == Hook::kXdp ? want_xdp : want) << src << " (hook " << jit::ebpf::hook_name(h)
-                           << "): bit 0 = first datagram delivered, bit 1 = second";
+      EXPECT_EQ(got, h == Hook::kXdp ? want_xdp : want)
+          << src << " (hook " << jit::ebpf::hook_name(h)
+          << "): bit 0 = first datagram delivered, bit 1 = second";
       ++checked;
     }
     accepted += (want & 1) + (want >> 1 & 1);
     rejected += 2 - ((want & 1) + (want >> 1 & 1));
   }
-  std::printf("%zu translations attached to lo, 2 frames of %zu bytes each: %zu accepted, %zu "
-              "rejected by the interpreter, the kernel agreeing on all\n",
-              checked, kFrame, accepted, rejected);
+  std::printf(
+      "%zu translations attached to lo, 2 frames of %zu bytes each: %zu accepted, %zu "
+      "rejected by the interpreter, the kernel agreeing on all\n",
+      checked, kFrame, accepted, rejected);
   EXPECT_GT(accepted, 0u);
   EXPECT_GT(rejected, 0u);
 }

@@ -29,9 +29,9 @@ namespace {
 using jit::ebpf::Hook;
 constexpr int kConformanceShards = 6;
 
-#define SKIP_UNLESS_BPF()                                  \
-  do {                                                     \
-    if (!kernel_available()) GTEST_SKIP() << "no eBPF";     \
+#define SKIP_UNLESS_BPF()                               \
+  do {                                                  \
+    if (!kernel_available()) GTEST_SKIP() << "no eBPF"; \
   } while (0)
 
 const std::vector<Frame>& frames() {
@@ -57,7 +57,8 @@ std::vector<CaseProgram> case_programs() {
     std::stringstream ss;
     ss << in.rdbuf();
     for (const auto& c : conformance::parse_cases(ss.str(), path.filename().string()).cases) {
-      CaseProgram p{c.file + ":" + std::to_string(c.line) + " " + c.name, c.source, c.linux, c.bsd, {}};
+      CaseProgram p{
+          c.file + ":" + std::to_string(c.line) + " " + c.name, c.source, c.linux, c.bsd, {}};
       for (const auto& r : c.runs)
         if (r.packet.size() == r.wirelen && r.packet.size() >= 14) p.own.push_back(r.packet);
       out.push_back(std::move(p));
@@ -78,7 +79,8 @@ TEST_P(EbpfConformance, KernelAgreesOnEveryFrame) {
     auto prog = compiler::assemble(cases[i].source);
     if (!prog.ok()) continue;
     ++mine;
-    if (cases[i].linux) h.check(*prog, vm::Target::kLinux, cases[i].name + " [linux]", st, cases[i].own);
+    if (cases[i].linux)
+      h.check(*prog, vm::Target::kLinux, cases[i].name + " [linux]", st, cases[i].own);
     if (cases[i].bsd) h.check(*prog, vm::Target::kBsd, cases[i].name + " [bsd]", st, cases[i].own);
   }
   std::printf("shard %d of %d: %zu of %zu cases, %zu frames\n", GetParam(), kConformanceShards,
@@ -133,15 +135,15 @@ bool calls(const std::vector<jit::ebpf::EbpfInsn>& insns, int32_t helper) {
 // agree with the interpreter given the test-run skb's network offset (14); xdp has no network
 // header: the absolute form is a located translation error, the indexed one rejects at run time.
 const char* const kNetOffPrograms[] = {
-    "ldb [-1048567]\njeq #6, a, r\na: ret #1\nr: ret #0\n",          // IPv4 protocol = TCP
-    "ldh [-1048574]\njgt #60, a, r\na: ret #1\nr: ret #0\n",          // total length > 60
+    "ldb [-1048567]\njeq #6, a, r\na: ret #1\nr: ret #0\n",   // IPv4 protocol = TCP
+    "ldh [-1048574]\njgt #60, a, r\na: ret #1\nr: ret #0\n",  // total length > 60
     "ld [-1048564]\nand #0xff000000\njeq #0x0a000000, a, r\na: ret #1\nr: ret #0\n",
     "ldxb 4*([-1048576]&0xf)\nldh [x + 14]\njgt #1023, a, r\na: ret #1\nr: ret #0\n",
-    "ldx #0xfff00000\nldb [x + 9]\nret a\n",                         // indexed into the network header
+    "ldx #0xfff00000\nldb [x + 9]\nret a\n",  // indexed into the network header
     "ldx #0xfff00000\nld [x + 1500]\njeq #0, r, a\na: ret #1\nr: ret #0\n",
-    "ldx #0xfffff000\nldb [x + 9]\nret #1\n",                        // SKF_AD_OFF range: net + 0xff009
+    "ldx #0xfffff000\nldb [x + 9]\nret #1\n",  // SKF_AD_OFF range: net + 0xff009
     "ldx #0xffe00000\nldh [x + 12]\njeq #0x800, a, r\na: ret #1\nr: ret #0\n",  // SKF_LL_OFF
-    "ldb [-2097140]\njeq #0x86, a, r\na: ret #1\nr: ret #0\n",                   // SKF_LL_OFF + 12
+    "ldb [-2097140]\njeq #0x86, a, r\na: ret #1\nr: ret #0\n",                  // SKF_LL_OFF + 12
 };
 
 TEST(EbpfKernel, NetworkHeaderLoads) {
@@ -154,7 +156,8 @@ TEST(EbpfKernel, NetworkHeaderLoads) {
     h.check(*prog, vm::Target::kLinux, std::string("'") + src + "'", st);
   }
   print_stats("SKF_NET_OFF / SKF_LL_OFF loads", st);
-  EXPECT_EQ(st.refused, 4u);  // the four absolute SKF_NET_OFF loads under xdp (one in ldxb 4*([k]&0xf))
+  EXPECT_EQ(st.refused,
+            4u);  // the four absolute SKF_NET_OFF loads under xdp (one in ldxb 4*([k]&0xf))
   EXPECT_GT(st.runs, 10000u);
   EXPECT_EQ(st.mismatches, 0u);
   // The absolute form under xdp: an error naming the instruction.
@@ -165,9 +168,12 @@ TEST(EbpfKernel, NetworkHeaderLoads) {
   auto x = jit::ebpf::translate(*v, Hook::kXdp);
   ASSERT_FALSE(x.ok());
   EXPECT_EQ(x.diagnostics().items().at(0).insn_index, 0u);
-  EXPECT_TRUE(calls(translation(kNetOffPrograms[0], Hook::kTc), jit::ebpf::kHelperSkbLoadBytesRelative));
-  EXPECT_TRUE(calls(translation(kNetOffPrograms[4], Hook::kTc), jit::ebpf::kHelperSkbLoadBytesRelative));
-  EXPECT_FALSE(calls(translation(kNetOffPrograms[4], Hook::kXdp), jit::ebpf::kHelperSkbLoadBytesRelative));
+  EXPECT_TRUE(
+      calls(translation(kNetOffPrograms[0], Hook::kTc), jit::ebpf::kHelperSkbLoadBytesRelative));
+  EXPECT_TRUE(
+      calls(translation(kNetOffPrograms[4], Hook::kTc), jit::ebpf::kHelperSkbLoadBytesRelative));
+  EXPECT_FALSE(
+      calls(translation(kNetOffPrograms[4], Hook::kXdp), jit::ebpf::kHelperSkbLoadBytesRelative));
 }
 
 // Loads past the first 65,535 bytes, which the kernel verifier cannot prove for direct packet
@@ -183,7 +189,7 @@ const char* const kFarPrograms[] = {
     "ldb [100]\nldb [65536]\nret #1\n",
     "ldx #70000\nldb [x + 0]\nret #1\n",
     "ldx #65530\nld [x + 4]\nret #1\n",
-    "ldx #65530\nld [x + 1]\nret #1\n",  // 65,531..65,534: still direct access
+    "ldx #65530\nld [x + 1]\nret #1\n",            // 65,531..65,534: still direct access
     "ldx #0xffe00000\nldb [x + 70000]\nret #1\n",  // SKF_LL_OFF + 70,000
     "ldxb 4*([14]&0xf)\nld [x + 65520]\nret #1\n",
 };

@@ -47,7 +47,8 @@ uint32_t max_run(Hook h) { return h == Hook::kXdp ? kMaxXdpRun : kMaxSkbRun; }
 bool kernel_refuses_short_ip(Hook h, const Frame& f) {
   if (h == Hook::kXdp) return false;
   const uint16_t type = uint16_t(f[12] << 8 | f[13]);
-  return (type == 0x0800 && f.size() < kEthHlen + 20) || (type == 0x86dd && f.size() < kEthHlen + 40);
+  return (type == 0x0800 && f.size() < kEthHlen + 20) ||
+         (type == 0x86dd && f.size() < kEthHlen + 40);
 }
 
 // What the kernel computes itself for a test-run skb (or xdp_buff), read back by a probe.
@@ -79,16 +80,24 @@ eb::EbpfProgram probe_program(Hook h) {
     return p;
   }
   const size_t cb = offsetof(__sk_buff, cb);
-  v = {ldx_w(kR2, kR1, offsetof(__sk_buff, protocol)), stx_w(kR1, kR2, cb),
-       ldx_w(kR2, kR1, offsetof(__sk_buff, pkt_type)), stx_w(kR1, kR2, cb + 4),
-       ldx_w(kR2, kR1, offsetof(__sk_buff, queue_mapping)), stx_w(kR1, kR2, cb + 8),
-       ldx_w(kR2, kR1, offsetof(__sk_buff, hash)), stx_w(kR1, kR2, cb + 12),
+  v = {ldx_w(kR2, kR1, offsetof(__sk_buff, protocol)),
+       stx_w(kR1, kR2, cb),
+       ldx_w(kR2, kR1, offsetof(__sk_buff, pkt_type)),
+       stx_w(kR1, kR2, cb + 4),
+       ldx_w(kR2, kR1, offsetof(__sk_buff, queue_mapping)),
+       stx_w(kR1, kR2, cb + 8),
+       ldx_w(kR2, kR1, offsetof(__sk_buff, hash)),
+       stx_w(kR1, kR2, cb + 12),
        ldx_w(kR2, kR1, offsetof(__sk_buff, vlan_tci)),
-       ldx_w(kR3, kR1, offsetof(__sk_buff, vlan_present)), alu64_imm(op::kLsh, kR3, 16),
-       alu64_reg(op::kOr, kR2, kR3), stx_w(kR1, kR2, cb + 16),
+       ldx_w(kR3, kR1, offsetof(__sk_buff, vlan_present)),
+       alu64_imm(op::kLsh, kR3, 16),
+       alu64_reg(op::kOr, kR2, kR3),
+       stx_w(kR1, kR2, cb + 16),
        ldx_w(kR0, kR1, offsetof(__sk_buff, vlan_proto)),
-       ldx_w(kR3, kR1, offsetof(__sk_buff, ifindex)), alu64_imm(op::kLsh, kR3, 16),
-       alu64_reg(op::kOr, kR0, kR3), exit_insn()};
+       ldx_w(kR3, kR1, offsetof(__sk_buff, ifindex)),
+       alu64_imm(op::kLsh, kR3, 16),
+       alu64_reg(op::kOr, kR0, kR3),
+       exit_insn()};
   return p;
 }
 
@@ -131,11 +140,19 @@ std::string hex_prefix(const Frame& f) {
 }  // namespace
 
 void KernelStats::add(const KernelStats& o) {
-  programs += o.programs; translations += o.translations; refused += o.refused;
-  loaded += o.loaded; runs += o.runs; mismatches += o.mismatches;
-  ancillary_runs += o.ancillary_runs; not_run_random += o.not_run_random;
-  not_run_socket_ll += o.not_run_socket_ll; frame_independent += o.frame_independent; skip_short_ip += o.skip_short_ip;
-  skip_oversize += o.skip_oversize; skip_ll_packet += o.skip_ll_packet;
+  programs += o.programs;
+  translations += o.translations;
+  refused += o.refused;
+  loaded += o.loaded;
+  runs += o.runs;
+  mismatches += o.mismatches;
+  ancillary_runs += o.ancillary_runs;
+  not_run_random += o.not_run_random;
+  not_run_socket_ll += o.not_run_socket_ll;
+  frame_independent += o.frame_independent;
+  skip_short_ip += o.skip_short_ip;
+  skip_oversize += o.skip_oversize;
+  skip_ll_packet += o.skip_ll_packet;
 }
 
 void print_stats(const char* what, const KernelStats& st) {
@@ -262,8 +279,8 @@ void KernelHarness::check(const vm::Program& prog, vm::Target target, const std:
     const vm::Op o = d.op;
     reads_frame |= vm::info(o).load_size != 0 || o == vm::Op::kLdxMsh || o == vm::Op::kLdLen ||
                    o == vm::Op::kLdxLen;
-    const bool abs = o == vm::Op::kLdW || o == vm::Op::kLdH || o == vm::Op::kLdB ||
-                     o == vm::Op::kLdxMsh;
+    const bool abs =
+        o == vm::Op::kLdW || o == vm::Op::kLdH || o == vm::Op::kLdB || o == vm::Op::kLdxMsh;
     indexed |= o == vm::Op::kLdWInd || o == vm::Op::kLdHInd || o == vm::Op::kLdBInd;
     if (!linux || !abs) continue;
     random |= d.k >= vm::kSkfAdOff && vm::ancillary_for(d.k) == vm::Ancillary::kRandom;
@@ -275,8 +292,9 @@ void KernelHarness::check(const vm::Program& prog, vm::Target target, const std:
     if (!e.ok()) {  // only ancillary loads the hook has no field for, or SKF_NET_OFF under xdp
       ++st.refused;
       for (const Diagnostic& d : e.diagnostics().items()) {
-        const bool expected = d.message.find("ancillary") != std::string::npos ||
-                              (h == Hook::kXdp && d.message.find("SKF_NET_OFF") != std::string::npos);
+        const bool expected =
+            d.message.find("ancillary") != std::string::npos ||
+            (h == Hook::kXdp && d.message.find("SKF_NET_OFF") != std::string::npos);
         EXPECT_TRUE(expected && d.insn_index) << where << ": " << d.message;
       }
       continue;
@@ -302,10 +320,12 @@ void KernelHarness::check(const vm::Program& prog, vm::Target target, const std:
         return;
       }
       __sk_buff in = skb_ctx(index);
-      const TestRunCtx tctx = h != Hook::kXdp && ancillary ? TestRunCtx{&in, sizeof in} : TestRunCtx{};
+      const TestRunCtx tctx =
+          h != Hook::kXdp && ancillary ? TestRunCtx{&in, sizeof in} : TestRunCtx{};
       if (kernel_refuses_short_ip(h, f)) {
         auto r = test_run(l.fd, f.data(), uint32_t(f.size()), tctx);
-        EXPECT_TRUE(!r && errno == EINVAL) << where << ": a " << f.size()
+        EXPECT_TRUE(!r && errno == EINVAL)
+            << where << ": a " << f.size()
             << "-byte short IP frame was expected to be refused by BPF_PROG_TEST_RUN";
         ++st.skip_short_ip;
         return;

@@ -54,14 +54,14 @@ using Frame = std::vector<uint8_t>;
 
 struct KernelStats {
   size_t programs = 0, translations = 0, refused = 0, loaded = 0, runs = 0, mismatches = 0;
-  size_t ancillary_runs = 0;             // runs of programs with ancillary loads (ctx_in, probe)
-  size_t not_run_random = 0;             // translations loaded, not run: SKF_AD_RANDOM
-  size_t not_run_socket_ll = 0;          // socket translations with a constant SKF_LL_OFF load
-  size_t skip_short_ip = 0;              // frames the kernel refuses (commit 12bec2bd4b76)
-  size_t skip_oversize = 0;              // frames past the test run's page
-  size_t skip_ll_packet = 0;             // socket: an indexed load landed in SKF_LL_OFF
-  size_t frame_independent = 0;          // translations run on a spread of frames only: the
-                                         // program reads no packet byte, length or context
+  size_t ancillary_runs = 0;     // runs of programs with ancillary loads (ctx_in, probe)
+  size_t not_run_random = 0;     // translations loaded, not run: SKF_AD_RANDOM
+  size_t not_run_socket_ll = 0;  // socket translations with a constant SKF_LL_OFF load
+  size_t skip_short_ip = 0;      // frames the kernel refuses (commit 12bec2bd4b76)
+  size_t skip_oversize = 0;      // frames past the test run's page
+  size_t skip_ll_packet = 0;     // socket: an indexed load landed in SKF_LL_OFF
+  size_t frame_independent = 0;  // translations run on a spread of frames only: the
+                                 // program reads no packet byte, length or context
   void add(const KernelStats& o);
 };
 void print_stats(const char* what, const KernelStats& st);
@@ -82,8 +82,8 @@ class KernelHarness {
   // Verifies `prog` for `target` (user-space rules), translates it for each hook, loads and runs
   // it on the frames and on `extra` (not cached). Disagreements and refusals are test failures
   // (gtest ADD_FAILURE), the first 10 reported in full.
-  void check(const vm::Program& prog, vm::Target target, const std::string& name,
-             KernelStats& st, std::span<const Frame> extra = {});
+  void check(const vm::Program& prog, vm::Target target, const std::string& name, KernelStats& st,
+             std::span<const Frame> extra = {});
 
  private:
   struct Impl;
