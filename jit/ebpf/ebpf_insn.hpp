@@ -1,7 +1,7 @@
 // eBPF instructions: the kernel's `struct bpf_insn` wire format and its encodings
 // (include/uapi/linux/bpf.h, bpf_common.h; Documentation/bpf/standardization/instruction-set.rst),
 // as constexpr values that never collide with the kernel's macros (this header does not include
-// <linux/bpf.h>; tests/ebpf/ebpf_kernel_test.cpp static_asserts the layout and constants against
+// <linux/bpf.h>; tests/ebpf/kernel_abi_check.cpp static_asserts the layout and constants against
 // it). Builders below make one instruction each; jit/ebpf/translate.cpp uses them.
 #pragma once
 
