@@ -43,7 +43,8 @@ constexpr uint32_t kMarks[] = {0, 1, 2, 0x80000000u, 0xffffffffu, 0x12345678u, 0
 uint32_t max_run(Hook h) { return h == Hook::kXdp ? kMaxXdpRun : kMaxSkbRun; }
 
 // net/bpf/test_run.c since commit 12bec2bd4b76: EINVAL when eth_type_trans finds IPv4 or IPv6
-// but fewer bytes than the fixed header follow the Ethernet header (socket and tc only).
+// but fewer bytes than the fixed header follow the Ethernet header (socket and tc only; `f` is
+// the test run's data_in).
 bool kernel_refuses_short_ip(Hook h, const Frame& f) {
   if (h == Hook::kXdp) return false;
   const uint16_t type = uint16_t(f[12] << 8 | f[13]);
@@ -113,16 +114,22 @@ __sk_buff skb_ctx(size_t index) {
   return c;
 }
 
-// Whether an indexed load of this run lands in SKF_LL_OFF (the tracing evaluator gives X at
-// each step; an indexed load leaves X as it found it).
-bool indexed_load_in_ll(const vm::VerifiedProgram& v, const uint8_t* data, uint32_t len,
-                        const vm::Context& ctx) {
-  const analysis::Trace t = analysis::trace(v, data, len, len, ctx);
+// Under the socket hook SKF_LL_OFF + n reads byte n of the copied Ethernet header and then the
+// frame again: the same as our model (link header at offset 0) only while n + size <= 14.
+bool ll_load_past_header(uint32_t k, uint32_t size) {
+  return k >= vm::kSkfLlOff && k < vm::kSkfNetOff && k - vm::kSkfLlOff + size > kEthHlen;
+}
+
+// Whether an indexed load of this run reads SKF_LL_OFF past the link header (the tracing
+// evaluator gives X at each step; an indexed load leaves X as it found it).
+bool indexed_load_past_ll_header(const vm::VerifiedProgram& v, const Frame& f,
+                                 const vm::Context& ctx) {
+  const uint32_t len = uint32_t(f.size());
+  const analysis::Trace t = analysis::trace(v, f.data(), len, len, ctx);
   for (const analysis::TraceStep& s : t.steps) {
     const vm::DecodedInsn& d = v.decoded()[s.index];
     if (d.op != vm::Op::kLdWInd && d.op != vm::Op::kLdHInd && d.op != vm::Op::kLdBInd) continue;
-    const uint32_t off = s.x + d.k;
-    if (off >= vm::kSkfLlOff && off < vm::kSkfNetOff) return true;
+    if (ll_load_past_header(s.x + d.k, vm::info(d.op).load_size)) return true;
   }
   return false;
 }
@@ -284,7 +291,7 @@ void KernelHarness::check(const vm::Program& prog, vm::Target target, const std:
     indexed |= o == vm::Op::kLdWInd || o == vm::Op::kLdHInd || o == vm::Op::kLdBInd;
     if (!linux || !abs) continue;
     random |= d.k >= vm::kSkfAdOff && vm::ancillary_for(d.k) == vm::Ancillary::kRandom;
-    ll_const |= d.k >= vm::kSkfLlOff && d.k < vm::kSkfNetOff;
+    ll_const |= ll_load_past_header(d.k, o == vm::Op::kLdxMsh ? 1 : vm::info(o).load_size);
   }
   for (Hook h : kHooks) {
     const std::string where = name + " (hook " + std::string(eb::hook_name(h)) + ")";
@@ -314,18 +321,28 @@ void KernelHarness::check(const vm::Program& prog, vm::Target target, const std:
       ++st.not_run_socket_ll;
       continue;
     }
+    Frame socket_in;
     auto one = [&](const Frame& f, size_t index) {
-      if (f.size() > max_run(h)) {
+      // data_in: the frame; for a socket filter its Ethernet header twice, since eth_type_trans
+      // pulls one and the program sees the frame from its first byte (kernel_harness.hpp).
+      const Frame* in_bytes = &f;
+      if (h == Hook::kSocket) {
+        socket_in.assign(f.begin(), f.begin() + kEthHlen);
+        socket_in.insert(socket_in.end(), f.begin(), f.end());
+        in_bytes = &socket_in;
+      }
+      const Frame& din = *in_bytes;
+      if (din.size() > max_run(h)) {
         ++st.skip_oversize;
         return;
       }
       __sk_buff in = skb_ctx(index);
       const TestRunCtx tctx =
           h != Hook::kXdp && ancillary ? TestRunCtx{&in, sizeof in} : TestRunCtx{};
-      if (kernel_refuses_short_ip(h, f)) {
-        auto r = test_run(l.fd, f.data(), uint32_t(f.size()), tctx);
+      if (kernel_refuses_short_ip(h, din)) {
+        auto r = test_run(l.fd, din.data(), uint32_t(din.size()), tctx);
         EXPECT_TRUE(!r && errno == EINVAL)
-            << where << ": a " << f.size()
+            << where << ": a " << din.size()
             << "-byte short IP frame was expected to be refused by BPF_PROG_TEST_RUN";
         ++st.skip_short_ip;
         return;
@@ -335,7 +352,7 @@ void KernelHarness::check(const vm::Program& prog, vm::Target target, const std:
       ctx.net_offset = h == Hook::kSocket ? 0 : h == Hook::kTc ? kEthHlen : 0xffffffffu;
       if (ancillary) {
         std::optional<Probe> scratch;
-        const std::optional<Probe>& p = impl_->probe_for(h, f, index, scratch);
+        const std::optional<Probe>& p = impl_->probe_for(h, din, index, scratch);
         if (!p) {
           ADD_FAILURE() << where << ": the probe's test run failed on a " << f.size()
                         << "-byte frame: " << std::strerror(errno);
@@ -351,19 +368,14 @@ void KernelHarness::check(const vm::Program& prog, vm::Target target, const std:
         ctx.vlan_tpid = p->vlan_tpid;
         ctx.mark = h == Hook::kXdp ? 0 : in.mark;
       }
-      const uint8_t* data = f.data();
-      uint32_t len = uint32_t(f.size());
-      if (h == Hook::kSocket) {  // the socket program sees the frame after eth_type_trans
-        data += kEthHlen;
-        len -= kEthHlen;
-      }
-      const uint32_t raw = interp.run(data, len, len, ctx);
-      if (h == Hook::kSocket && linux && indexed && indexed_load_in_ll(*v, data, len, ctx)) {
+      const uint32_t len = uint32_t(f.size());
+      const uint32_t raw = interp.run(f.data(), len, len, ctx);
+      if (h == Hook::kSocket && linux && indexed && indexed_load_past_ll_header(*v, f, ctx)) {
         ++st.skip_ll_packet;
         return;
       }
       const uint32_t want = eb::hook_verdict(h, raw);
-      auto r = test_run(l.fd, f.data(), uint32_t(f.size()), tctx);
+      auto r = test_run(l.fd, din.data(), uint32_t(din.size()), tctx);
       if (!r) {
         ADD_FAILURE() << where << ": BPF_PROG_TEST_RUN failed on a " << f.size()
                       << "-byte frame: " << std::strerror(errno) << " " << hex_prefix(f);

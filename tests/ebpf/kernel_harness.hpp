@@ -7,13 +7,15 @@
 // ebpf_expr_kernel_test.cpp (the expression differential list).
 //
 // What the test run gives a program, and so what the interpreter is given (net/bpf/test_run.c):
-//  - socket: bpf_prog_test_run_skb runs eth_type_trans, which pulls the Ethernet header: the
-//    program sees the frame from byte 14 (skb->len = size - 14), the network header there
-//    (SKF_NET_OFF: Context::net_offset 0) and the link header 14 bytes before its data. Our
-//    model puts the link header at offset 0 of what the filter sees (a packet socket), so under
-//    the socket hook a program with a constant SKF_LL_OFF load is loaded but not run, and a
-//    packet on which an indexed load lands in SKF_LL_OFF (the interpreter's verdict changes
-//    when the link header is taken away) is skipped for that program.
+//  - socket: bpf_prog_test_run_skb runs eth_type_trans, which pulls the Ethernet header, so
+//    data_in is the frame's Ethernet header followed by the whole frame: the program sees the
+//    frame from its first byte, as a packet socket does, skb->protocol and pkt_type come from
+//    the frame's own header, the network header is at 0 (SKF_NET_OFF: Context::net_offset 0)
+//    and the link header (SKF_LL_OFF) is the copy: byte n of it is the frame's byte n for
+//    n < 14, as in our model (link header at offset 0), but past 14 it is the frame again from
+//    byte 0. So under the socket hook a program with a constant SKF_LL_OFF load reaching past
+//    14 bytes is loaded but not run, and a run on which an indexed load does (traced with
+//    analysis::trace) is skipped.
 //  - tc: the same skb with the Ethernet header pushed back: the whole frame, network header at
 //    14 (Context::net_offset 14).
 //  - xdp: the whole frame, no network header (Context::net_offset past any packet: fails).
@@ -29,15 +31,17 @@
 // skipped and counted, never silently:
 //  - snapped packets (caplen < wire length: a test run has no wire length) and frames under 14
 //    bytes (eth_type_trans needs a header; the kernel returns EINVAL);
-//  - socket and tc: frames over 3,712 bytes (one page less NET_SKB_PAD and skb_shared_info:
-//    bpf_test_init returns EINVAL); xdp: over 3,520 bytes (page less XDP_PACKET_HEADROOM and
-//    skb_shared_info: the rest goes into fragments, which a program loaded without
-//    BPF_F_XDP_HAS_FRAGS, as ours are, never meets on a real device);
+//  - socket and tc: data_in over 3,712 bytes (one page less NET_SKB_PAD and skb_shared_info:
+//    bpf_test_init returns EINVAL; socket frames over 3,698 with the copied header); xdp: over
+//    3,520 bytes (page less XDP_PACKET_HEADROOM and skb_shared_info: the rest goes into fragments,
+//    which a program loaded without BPF_F_XDP_HAS_FRAGS, as ours are, never meets on a real
+//    device);
 //  - socket and tc: frames whose EtherType is IPv4 with fewer than 20 bytes after the Ethernet
-//    header, or IPv6 with fewer than 40: since upstream commit 12bec2bd4b76 ("bpf: reject short
-//    IPv4/IPv6 inputs in bpf_prog_test_run_skb", syzbot; in 6.18 and the stable trees)
-//    bpf_prog_test_run_skb returns EINVAL for them before running the program. The harness
-//    predicts exactly these and fails on any other EINVAL.
+//    header, or IPv6 with fewer than 40 (socket: the copied header, so the frame itself is short):
+//    since upstream commit 12bec2bd4b76 ("bpf: reject short IPv4/IPv6 inputs in
+//    bpf_prog_test_run_skb", syzbot; in 6.18 and the stable trees) bpf_prog_test_run_skb returns
+//    EINVAL for them before running the program. The harness predicts exactly these and fails on
+//    any other EINVAL.
 #pragma once
 
 #include <cstddef>
