@@ -1,7 +1,7 @@
 // eBPF instructions: the kernel's `struct bpf_insn` wire format and its encodings
 // (include/uapi/linux/bpf.h, bpf_common.h; Documentation/bpf/standardization/instruction-set.rst),
 // as constexpr values that never collide with the kernel's macros (this header does not include
-// <linux/bpf.h>; tests/ebpf/ebpf_kernel_test.cpp static_asserts the layout and constants against
+// <linux/bpf.h>; tests/ebpf/kernel_abi_check.cpp static_asserts the layout and constants against
 // it). Builders below make one instruction each; jit/ebpf/translate.cpp uses them.
 #pragma once
 
@@ -55,7 +55,11 @@ enum Reg : uint8_t { kR0, kR1, kR2, kR3, kR4, kR5, kR6, kR7, kR8, kR9, kR10 };
 // Helper function ids (enum bpf_func_id).
 inline constexpr int32_t kHelperGetPrandomU32 = 7;
 inline constexpr int32_t kHelperGetSmpProcessorId = 8;
+inline constexpr int32_t kHelperSkbLoadBytes = 26;
 inline constexpr int32_t kHelperSkbPullData = 39;
+inline constexpr int32_t kHelperSkbLoadBytesRelative = 68;
+inline constexpr int32_t kHelperXdpLoadBytes = 189;
+inline constexpr int32_t kHdrStartNet = 1;  // BPF_HDR_START_NET (bpf_skb_load_bytes_relative)
 
 constexpr EbpfInsn make(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
   return EbpfInsn{code, static_cast<uint8_t>((dst & 0x0f) | (src & 0x0f) << 4), off, imm};

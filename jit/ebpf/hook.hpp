@@ -1,6 +1,6 @@
 // The three places an eBPF translation can run (../shared/CLI.md, "eBPF"): its program type, ELF
 // section, return convention and the context fields the translation reads. Offsets are those of
-// struct __sk_buff and struct xdp_md (include/uapi/linux/bpf.h); tests/ebpf/ebpf_kernel_test.cpp
+// struct __sk_buff and struct xdp_md (include/uapi/linux/bpf.h); tests/ebpf/kernel_abi_check.cpp
 // static_asserts every one against the kernel header.
 #pragma once
 

@@ -36,6 +36,9 @@ const char* helper_name(int32_t id) {
     case kHelperGetPrandomU32: return "bpf_get_prandom_u32";
     case kHelperGetSmpProcessorId: return "bpf_get_smp_processor_id";
     case kHelperSkbPullData: return "bpf_skb_pull_data";
+    case kHelperSkbLoadBytes: return "bpf_skb_load_bytes";
+    case kHelperSkbLoadBytesRelative: return "bpf_skb_load_bytes_relative";
+    case kHelperXdpLoadBytes: return "bpf_xdp_load_bytes";
   }
   return "unknown";
 }

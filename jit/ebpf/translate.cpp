@@ -14,11 +14,24 @@
 // per block as the asmjit and LLVM engines do); after that test the kernel's verifier knows the
 // range of r9 and accepts plain loads at r9 + k. tc first makes the whole packet linear with
 // bpf_skb_pull_data when it is not (direct access sees only the linear part). `ld [x + k]` is
-// checked one by one. A failed check, and div/mod by X == 0, return the hook's reject verdict
+// checked one by one. The verifier proves direct access only within the first 65,535 bytes
+// (MAX_PACKET_OFF): a test for more checks those 65,535 (shorter packets fail in that stretch
+// anyway), and loads past them go through bpf_skb_load_bytes (tc) / bpf_xdp_load_bytes (xdp),
+// which fail as the classic load does on a short packet. bpf_xdp_load_bytes refuses an offset
+// past 0xffff (net/core/filter.c, bpf_xdp_pointer), so under xdp a load starting past byte
+// 65,535 rejects: such frames reach XDP only in generic mode (loopback's 64 KiB MTU, GRO).
+// `SKF_NET_OFF + n` under tc reads from skb's network header with
+// bpf_skb_load_bytes_relative(BPF_HDR_START_NET), as the socket filter's
+// bpf_internal_load_pointer_neg_helper does (net/core/filter.c; the helper refuses n > 65,535
+// where the classic one reads on while the linear data lasts: only packets with over 64 KiB
+// after the network header differ). xdp has no network header (the frame is not parsed yet):
+// an absolute SKF_NET_OFF load is a located translation error, an indexed one that lands there
+// rejects at run time. A failed check, and div/mod by X == 0, return the hook's reject verdict
 // (classic: 0). Shifts, division and loads follow vm/semantics.hpp for the program's target.
 // Unreachable classic instructions are not translated (the kernel rejects unreachable code).
 #include "jit/ebpf/translate.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "jit/ebpf/emitter.hpp"
@@ -32,6 +45,7 @@ using vm::Op;
 
 constexpr uint8_t kA = kR7, kX = kR8, kCtx = kR6, kData = kR9;
 constexpr int16_t kScratchBase = -64;
+constexpr int16_t kHelperBuf = -72;  // bytes a load helper copies out (below M[])
 constexpr uint32_t kMaxPacketOff = 0xffff;  // the kernel verifier's MAX_PACKET_OFF
 
 int16_t slot(uint32_t k) { return static_cast<int16_t>(kScratchBase + 4 * static_cast<int32_t>(k)); }
@@ -125,12 +139,10 @@ class Translator {
     e_.jump(make(op::kJmp | op::kJeq | op::kK, kR1, 0, 0, 0), fail_);
   }
 
-  // if data + need > data_end: reject.
+  // if data + need > data_end: reject. Past MAX_PACKET_OFF the direct loads' 65,535 bytes are
+  // tested; the helper loads beyond check for themselves.
   void packet_check(uint32_t need) {
-    if (need > kMaxPacketOff) {
-      fail_always();
-      return;
-    }
+    need = std::min(need, kMaxPacketOff);
     e_.emit(mov64_reg(kR1, kData));
     e_.emit(alu64_imm(op::kAdd, kR1, static_cast<int32_t>(need)));
     e_.emit(ldx(op::kW, kR2, kCtx, data_end_off()));
@@ -150,10 +162,28 @@ class Translator {
     if (size > 1) e_.emit(to_be(dst, static_cast<int32_t>(size * 8)));
   }
 
-  // dst = the packet bytes at the byte offset in r1 (a 64-bit value < 2^32), checked here.
+  // dst = `size` big-endian bytes at packet offset r2 (xdp, tc: bpf_xdp_load_bytes /
+  // bpf_skb_load_bytes) or network-header offset r2 (tc: bpf_skb_load_bytes_relative); a
+  // failed copy rejects.
+  void load_helper(uint8_t dst, uint32_t size, bool from_net) {
+    e_.emit(mov64_reg(kR1, kCtx));
+    e_.emit(mov64_reg(kR3, kR10));
+    e_.emit(alu64_imm(op::kAdd, kR3, kHelperBuf));
+    e_.emit(mov32_imm(kR4, size));
+    if (from_net) e_.emit(mov32_imm(kR5, kHdrStartNet));
+    e_.emit(call(from_net ? kHelperSkbLoadBytesRelative
+                          : hook_ == Hook::kXdp ? kHelperXdpLoadBytes : kHelperSkbLoadBytes));
+    e_.jump(make(op::kJmp | op::kJne | op::kK, kR0, 0, 0, 0), fail_);
+    e_.emit(ldx(ld_size(size), dst, kR10, kHelperBuf));
+    if (size > 1) e_.emit(to_be(dst, static_cast<int32_t>(size * 8)));
+  }
+
+  // dst = the packet bytes at the byte offset in r1 (a 64-bit value < 2^33), checked here:
+  // directly within the first 65,535 bytes, through the hook's helper past them.
   void load_at_r1(uint8_t dst, uint32_t size) {
-    e_.jump(make(op::kJmp | op::kJgt | op::kK, kR1, 0, 0, static_cast<int32_t>(kMaxPacketOff - size)),
-            fail_);
+    Label far = e_.new_label(), done = e_.new_label();
+    const auto last_direct = static_cast<int32_t>(kMaxPacketOff - size);
+    e_.jump(make(op::kJmp | op::kJgt | op::kK, kR1, 0, 0, last_direct), far);
     e_.emit(mov64_reg(kR2, kData));
     e_.emit(alu64_reg(op::kAdd, kR2, kR1));
     e_.emit(mov64_reg(kR3, kR2));
@@ -162,6 +192,14 @@ class Translator {
     e_.jump(make(op::kJmp | op::kJgt | op::kX, kR3, kR4, 0, 0), fail_);
     e_.emit(ldx(ld_size(size), dst, kR2, 0));
     if (size > 1) e_.emit(to_be(dst, static_cast<int32_t>(size * 8)));
+    e_.ja(done);
+    e_.bind(far);  // the helpers refuse an offset past INT_MAX (skb), past 0xffff (xdp)
+    e_.jump(make(op::kJmp | op::kJgt | op::kK, kR1, 0, 0,
+                 hook_ == Hook::kXdp ? int32_t{kMaxPacketOff} : 0x7fffffff),
+            fail_);
+    e_.emit(mov64_reg(kR2, kR1));
+    load_helper(dst, size, false);
+    e_.bind(done);
   }
 
   // `ld [k]` / `ldxb 4*([k]&0xf)` into dst (a packet load, not ancillary).
@@ -176,8 +214,11 @@ class Translator {
       return;
     }
     if (vm::counted_load(prog_.target(), k, size)) {  // covered by check_before()
-      if (uint64_t{k} + size > kMaxPacketOff) {
-        fail_always();
+      if (uint64_t{k} + size > kMaxPacketOff) {  // past the verifier's direct-access range
+        // BSD offsets the helpers cannot take; xdp: bpf_xdp_pointer's limit
+        if (k > (hook_ == Hook::kXdp ? kMaxPacketOff : 0x7fffffffu)) return fail_always();
+        e_.emit(mov32_imm(kR2, k));
+        load_helper(dst, size, false);
         return;
       }
       load_direct(dst, k, size);
@@ -189,7 +230,13 @@ class Translator {
       return;
     }
     if (linux_ && k >= vm::kSkfNetOff && k < vm::kSkfAdOff) {
-      error(i, "a load relative to the network header (SKF_NET_OFF) has no equivalent here");
+      if (hook_ == Hook::kXdp) {
+        error(i, "a load relative to the network header (SKF_NET_OFF) has no equivalent here: "
+                 "XDP runs before the frame's headers are parsed");
+        return;
+      }
+      e_.emit(mov32_imm(kR2, k - vm::kSkfNetOff));
+      load_helper(dst, size, true);
       return;
     }
     fail_always();  // negative offsets below SKF_LL_OFF, BSD offsets past 2^32: always fail
@@ -209,21 +256,35 @@ class Translator {
       e_.emit(mov32_reg(kA, kR0));
       return;
     }
-    if (linux_) {
-      // off = (int)(X + k); negative: SKF_LL_OFF + n reads packet byte n, others fail.
-      Label positive = e_.new_label();
-      e_.emit(mov32_reg(kR1, kX));
-      e_.emit(alu32_imm(op::kAdd, kR1, static_cast<int32_t>(k)));
-      e_.jump(make(op::kJmp32 | op::kJsge | op::kK, kR1, 0, 0, 0), positive);
-      e_.jump(make(op::kJmp32 | op::kJlt | op::kK, kR1, 0, 0, static_cast<int32_t>(vm::kSkfLlOff)), fail_);
-      e_.jump(make(op::kJmp32 | op::kJge | op::kK, kR1, 0, 0, static_cast<int32_t>(vm::kSkfNetOff)), fail_);
-      e_.emit(alu32_imm(op::kSub, kR1, static_cast<int32_t>(vm::kSkfLlOff)));
-      e_.bind(positive);
-    } else {
+    if (!linux_) {  // BSD: X + k without wrapping
       e_.emit(mov32_imm(kR1, k));
       e_.emit(alu64_reg(op::kAdd, kR1, kX));
+      load_at_r1(kA, size);
+      return;
     }
+    // off = (int)(X + k); negative (bpf_internal_load_pointer_neg_helper): SKF_NET_OFF + n
+    // reads the network header's byte n (tc; xdp has none: reject), SKF_LL_OFF + n packet byte
+    // n, lower offsets fail.
+    Label positive = e_.new_label(), net = e_.new_label();
+    e_.emit(mov32_reg(kR1, kX));
+    e_.emit(alu32_imm(op::kAdd, kR1, static_cast<int32_t>(k)));
+    e_.jump(make(op::kJmp32 | op::kJsge | op::kK, kR1, 0, 0, 0), positive);
+    e_.jump(make(op::kJmp32 | op::kJslt | op::kK, kR1, 0, 0, static_cast<int32_t>(vm::kSkfLlOff)),
+            fail_);
+    e_.jump(make(op::kJmp32 | op::kJsge | op::kK, kR1, 0, 0, static_cast<int32_t>(vm::kSkfNetOff)),
+            hook_ == Hook::kTc ? net : fail_);
+    e_.emit(alu32_imm(op::kSub, kR1, static_cast<int32_t>(vm::kSkfLlOff)));
+    e_.bind(positive);
     load_at_r1(kA, size);
+    if (e_.used(net)) {
+      Label done = e_.new_label();
+      e_.ja(done);
+      e_.bind(net);
+      e_.emit(mov32_reg(kR2, kR1));
+      e_.emit(alu32_imm(op::kSub, kR2, static_cast<int32_t>(vm::kSkfNetOff)));
+      load_helper(kA, size, true);
+      e_.bind(done);
+    }
   }
 
   // Ancillary load `ld [SKF_AD_OFF + n]` (Linux): A's new value from the hook's context.

@@ -83,6 +83,29 @@ inline std::optional<TestRun> test_run(int fd, const uint8_t* data, uint32_t siz
   return TestRun{a.test.retval, a.test.duration};
 }
 
+// A test run with a context (struct __sk_buff for socket and tc programs: mark, priority, cb
+// ... in; the skb's fields out) and BPF_PROG_TEST_RUN flags.
+struct TestRunCtx {
+  const void* in = nullptr;
+  uint32_t in_size = 0;
+  void* out = nullptr;
+  uint32_t out_size = 0;
+};
+inline std::optional<TestRun> test_run(int fd, const uint8_t* data, uint32_t size,
+                                       const TestRunCtx& ctx, uint32_t repeat = 1) {
+  bpf_attr a{};
+  a.test.prog_fd = static_cast<uint32_t>(fd);
+  a.test.data_in = reinterpret_cast<uint64_t>(data);
+  a.test.data_size_in = size;
+  a.test.repeat = repeat;
+  a.test.ctx_in = reinterpret_cast<uint64_t>(ctx.in);
+  a.test.ctx_size_in = ctx.in_size;
+  a.test.ctx_out = reinterpret_cast<uint64_t>(ctx.out);
+  a.test.ctx_size_out = ctx.out_size;
+  if (bpf_sys(BPF_PROG_TEST_RUN, a) < 0) return std::nullopt;
+  return TestRun{a.test.retval, a.test.duration};
+}
+
 // Whether this process may load programs (root, bpf(2) available).
 inline bool can_load_bpf(std::string* why) {
   if (geteuid() != 0) {
