@@ -63,7 +63,7 @@ std::vector<std::string> rules(size_t n) {
     sub("%L", 40 + rng() % 1400);
     if (t.find("ether src") != std::string::npos) {  // hex octets
       char buf[64];
-      std::snprintf(buf, sizeof buf, "ether src 00:11:22:33:%02x:%02x", rng() % 256, rng() % 256);
+      std::snprintf(buf, sizeof buf, "ether src 00:11:22:33:%02x:%02x", unsigned(rng() % 256), unsigned(rng() % 256));
       t = buf;
     }
     out.push_back(t);

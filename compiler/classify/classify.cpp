@@ -8,6 +8,8 @@
 // short packet meets, so its verdict). The optimiser then works on the whole graph: an edge that leaves rule i having learnt
 // "EtherType != 0x800" skips every test of rule i+1 that this decides, and so on down the
 // chain; blocks equal in two rules are merged; loads of values a register holds are removed.
+// Runs of consecutive rules of one shape (`tcp port 22`, `tcp port 80`, ...) are evaluated
+// together, with searches over their constants (groups.cpp).
 // Tested by tests/expr/classify_diff_test.cpp.
 #include "compiler/classify/classify.hpp"
 
@@ -15,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/classify/groups.hpp"
 #include "compiler/classify/guards.hpp"
 #include "compiler/expr_gen.hpp"
 #include "compiler/expr_ir.hpp"
@@ -113,6 +116,14 @@ Result<vm::Program> compile_classifier(std::span<const Rule> rules, const ExprOp
   }
   if (diags.has_errors()) return diags;
 
+  // libpcap's optimiser on each rule alone decides which tests, so which loads, a packet
+  // meets (a short packet's verdict depends on it: `port 53 or port 80` accepts a packet
+  // whose source port is 80 and whose destination port lies past its end)
+  if (opts.opt_level > 0)
+    for (detail::IrFunc& fn : funcs) detail::optimise(fn);
+  // rules of one shape, searched together where the first of them stands (groups.cpp)
+  const detail::Grouping groups = opts.opt_level > 0 ? detail::find_groups(funcs) : detail::Grouping{};
+
   // Splice, last rule first, so that each rule's failure target exists when it is placed.
   detail::IrFunc all;
   auto add_ret = [&](uint32_t k) {
@@ -123,13 +134,23 @@ Result<vm::Program> compile_classifier(std::span<const Rule> rules, const ExprOp
     return static_cast<int>(all.blocks.size() - 1);
   };
   int next_entry = add_ret(0);
+  std::vector<int> accept_of(rules.size(), -1);
   for (size_t i = rules.size(); i-- > 0;) {
     detail::IrFunc& fn = funcs[i];
-    // libpcap's optimiser on the rule alone decides which tests, so which loads, a packet
-    // meets (a short packet's verdict depends on it: `port 53 or port 80` accepts a packet
-    // whose source port is 80 and whose destination port lies past its end)
-    if (opts.opt_level > 0) detail::optimise(fn);
     const int accept = add_ret(static_cast<uint32_t>(i + 1));
+    for (detail::IrBlock& b : fn.blocks)
+      if (b.loc.known()) {
+        b.loc.line = rules[i].line;
+        b.loc.column += rules[i].column - 1;
+      }
+    accept_of[i] = accept;
+    const int g = groups.group_of.empty() ? -1 : groups.group_of[i];
+    if (g >= 0) {  // a run of rules, evaluated together where the first of them stands
+      if (groups.members[static_cast<size_t>(g)].front() == i)
+        next_entry = detail::emit_group_eval(all, fn, groups, static_cast<size_t>(g), accept_of,
+                                             next_entry, opts.target);
+      continue;
+    }
     const int base = static_cast<int>(all.blocks.size());
     auto map = [&](int t) {
       const detail::IrBlock& tb = fn.blocks[static_cast<size_t>(t)];
@@ -139,10 +160,6 @@ Result<vm::Program> compile_classifier(std::span<const Rule> rules, const ExprOp
     for (detail::IrBlock& b : fn.blocks) {
       if (!b.is_ret)
         for (int& s : b.succ) s = map(s);
-      if (b.loc.known()) {
-        b.loc.line = rules[i].line;
-        b.loc.column += rules[i].column - 1;
-      }
     }
     const int entry = map(fn.entry);
     for (detail::IrBlock& b : fn.blocks) all.blocks.push_back(std::move(b));

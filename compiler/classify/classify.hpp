@@ -14,8 +14,15 @@
 //    (compiler/expr_opt.cpp, expr_emit.cpp) threads jumps over tests already decided on the
 //    way (the EtherType, the IP protocol, the ports are tested once on each path) and removes
 //    loads of values a register already holds; `or`-runs of hosts/ports inside a rule become
-//    searches (compiler/expr_gen_sets.cpp) as in a single filter;
+//    searches (compiler/expr_gen_sets.cpp) as in a single filter; runs of consecutive rules
+//    of one shape that differ only in a constant (a services table of `tcp port P`, a list of
+//    `host A`) are evaluated once, with searches over their constants
+//    (compiler/classify/groups.cpp);
 //  - diagnostics name the rule's line and column in the rules text, all of them.
+// PACKET_FANOUT_CBPF: the kernel runs a fanout program on the packet from its network header
+// on (net/packet/af_packet.c: packet_rcv_fanout demultiplexes before the link-layer header is
+// pushed back), so for an Ethernet device the rules are compiled for DLT_RAW (`-l RAW`); a
+// socket filter (SO_ATTACH_FILTER) sees the link-layer header (tests/capture/live_classify_test.cpp).
 // Not supported in rules (a located error): `protochain` and `geneve` (libpcap does not
 // optimise them; their unrolled walk and offset slots read registers left by other blocks) and
 // `byte N & V` / `byte N | V` (libpcap tests A as whatever ran before, no packet value).

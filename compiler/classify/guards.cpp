@@ -57,10 +57,13 @@ void guard_loads(IrFunc& f, size_t first, size_t end, int entry, int fail, vm::T
   // length every path into each block has already checked: a block whose loads all lie within
   // it needs no G0 (the block that checked it dominates on every path).
   std::vector<int> order;
+  // Blocks from `first` on: the range, and what was appended after it (a group's search,
+  // compiler/classify/groups.cpp, whose blocks load nothing); earlier ones are other rules.
+  const size_t top = f.blocks.size();
   {
-    std::vector<uint8_t> state(end - first, 0);
+    std::vector<uint8_t> state(top - first, 0);
     std::vector<std::pair<int, int>> stack;
-    auto inside = [&](int b) { return b >= static_cast<int>(first) && b < static_cast<int>(end); };
+    auto inside = [&](int b) { return b >= static_cast<int>(first) && b < static_cast<int>(top); };
     if (inside(entry)) stack.push_back({entry, 0});
     if (inside(entry)) state[static_cast<size_t>(entry) - first] = 1;
     while (!stack.empty()) {
@@ -77,15 +80,21 @@ void guard_loads(IrFunc& f, size_t first, size_t end, int entry, int fail, vm::T
       order.push_back(b);
       stack.pop_back();
     }
-    std::reverse(order.begin(), order.end());
+    std::reverse(order.begin(), order.end());  // (blocks no path reaches never run)
   }
   constexpr uint64_t kUnset = ~uint64_t{0};
-  std::vector<uint64_t> known(end - first, kUnset);  // min over the paths into the block
+  std::vector<uint64_t> known(top - first, kUnset);  // min over the paths into the block
   if (!order.empty()) known[static_cast<size_t>(entry) - first] = 0;
   for (const int bi : order) {
     const size_t b = static_cast<size_t>(bi);
     if (f.blocks[b].is_ret) continue;
     const uint64_t known_in = known[b - first] == kUnset ? 0 : known[b - first];
+    if (b >= end) {  // loads nothing: what is known passes through
+      for (const int s : f.blocks[b].succ)
+        if (s >= static_cast<int>(first) && s < static_cast<int>(top))
+          known[static_cast<size_t>(s) - first] = std::min(known[static_cast<size_t>(s) - first], known_in);
+      continue;
+    }
     uint64_t need = 0;  // G0's T
     std::vector<Check> checks;
     const std::vector<Insn> ss = f.blocks[b].stmts;
@@ -116,7 +125,7 @@ void guard_loads(IrFunc& f, size_t first, size_t end, int entry, int fail, vm::T
     // both exits of the block: its loads succeeded, so len >= need
     const std::vector<uint64_t>::size_type nfirst = first;
     for (const int s : f.blocks[b].succ)
-      if (s >= static_cast<int>(first) && s < static_cast<int>(end)) {
+      if (s >= static_cast<int>(first) && s < static_cast<int>(top)) {
         uint64_t& k = known[static_cast<size_t>(s) - nfirst];
         k = std::min(k, std::max(known_in, need));
       }

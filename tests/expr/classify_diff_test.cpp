@@ -129,7 +129,8 @@ std::string listing_of(const RuleSet& rs) {
   return s;
 }
 
-void check_link_type(int lt, const char* corpus, std::initializer_list<size_t> sizes, int seeds) {
+void check_link_type(int lt, const char* corpus, std::initializer_list<size_t> sizes, int seeds,
+                     RuleSet (*gen)(size_t, int, std::mt19937&) = make_rules) {
   std::mt19937 rng(1500 + uint32_t(lt));
   const std::vector<TestPacket> pkts = packets(lt, corpus, rng);
   std::printf("link type %d: %zu unsnapped packets (generated, corpus %s, mutated)\n", lt,
@@ -137,7 +138,7 @@ void check_link_type(int lt, const char* corpus, std::initializer_list<size_t> s
   for (size_t n : sizes) {
     size_t total_ours = 0, total_alone = 0, accepted = 0, checked = 0;
     for (int seed = 0; seed < seeds; ++seed) {
-      RuleSet rs = make_rules(n, lt, rng);
+      RuleSet rs = gen(n, lt, rng);
       bpf::compiler::ExprOptions o;
       o.linktype = lt;
       auto prog = bpf::compiler::compile_classifier(rs.rules, o);
@@ -180,9 +181,54 @@ void check_link_type(int lt, const char* corpus, std::initializer_list<size_t> s
   }
 }
 
+// Runs of rules of one shape (a services table: `tcp port 22`, `tcp port 80`, ...; host lists;
+// protocol numbers; nets), searched together (compiler/classify/groups.cpp), duplicates and
+// other rules between the runs.
+RuleSet make_runs(size_t n, int lt, std::mt19937& rng) {
+  static const char* kShapes[] = {"tcp port %", "udp dst port %", "port %", "host 10.0.0.%",
+                                  "ip proto %", "src net 10.0.%.0/24", "tcp src port %", "ip6 and udp port %"};
+  static const int kPorts[] = {22, 53, 80, 443, 1000, 1500, 2000, 20, 21, 8080, 65535, 0, 5, 7, 9999};
+  static const int kLast[] = {1, 2, 255, 0, 3, 4};
+  RuleSet rs;
+  bpf::compiler::ExprOptions o;
+  o.linktype = lt;
+  while (rs.rules.size() < n) {
+    const std::string shape = kShapes[rng() % (sizeof kShapes / sizeof kShapes[0])];
+    const size_t run = 2 + rng() % 12;
+    for (size_t j = 0; j < run && rs.rules.size() < n; ++j) {
+      const int v = shape.find("port") != std::string::npos ? kPorts[rng() % 15]
+                    : shape.find("proto") != std::string::npos ? int(1 + rng() % 20)
+                                                               : kLast[rng() % 6];
+      std::string r = shape;
+      r.replace(r.find('%'), 1, std::to_string(v));
+      auto ref = bpf::test::libpcap_program(r, lt, 1);
+      if (!ref) continue;
+      auto ours = bpf::compiler::compile_expression(r, o);
+      if (!ours) continue;
+      rs.one_by_one += ours->insns.size();
+      rs.rules.push_back({r, uint32_t(rs.rules.size() + 1), 1, r});
+      rs.ref.push_back(*ref);
+    }
+    if (rng() % 3 == 0 && rs.rules.size() < n) {  // something else between runs
+      std::string r = make_rule(rng);
+      auto ref = bpf::test::libpcap_program(r, lt, 1);
+      auto ours = bpf::compiler::compile_expression(r, o);
+      if (!ref || !ours) continue;
+      rs.one_by_one += ours->insns.size();
+      rs.rules.push_back({r, uint32_t(rs.rules.size() + 1), 1, r});
+      rs.ref.push_back(*ref);
+    }
+  }
+  return rs;
+}
+
 TEST(Classify, FirstMatchIsLibpcapsEthernet) { check_link_type(1, "ether.pcap", {2, 3, 5, 10, 40, 200}, 5); }
 TEST(Classify, FirstMatchIsLibpcapsSll) { check_link_type(113, "sll.pcap", {2, 10, 40}, 2); }
 TEST(Classify, FirstMatchIsLibpcapsRaw) { check_link_type(12, "raw.pcap", {2, 10, 40}, 2); }
+TEST(Classify, FirstMatchIsLibpcapsRunsOfOneShape) {
+  check_link_type(1, "ether.pcap", {4, 10, 40, 200}, 4, make_runs);
+  check_link_type(113, nullptr, {10, 40}, 2, make_runs);
+}
 
 // A snapped packet gives the full packet's rule number, or 0 (a load past the captured bytes).
 TEST(Classify, SnappedPacketsGiveTheFullResultOrZero) {
