@@ -171,6 +171,7 @@ Result<vm::Program> compile_classifier(std::span<const Rule> rules, const ExprOp
   // steps that keep every verdict run (jumps threaded over decided tests, identical blocks
   // merged, at -O2 redundant loads removed), none that reorders a rule's tests.
   all.unoptimised_reference = true;
+  detail::thread_length_guards(all, opts.target);
 
   vm::Program prog;
   if (!detail::emit_program(all, opts.opt_level, &prog.insns, &prog.locs, &diags)) return diags;

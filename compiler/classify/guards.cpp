@@ -185,3 +185,96 @@ void guard_loads(IrFunc& f, size_t first, size_t end, int entry, int fail, vm::T
 }
 
 }  // namespace bpf::compiler::detail
+
+namespace bpf::compiler::detail {
+
+namespace {
+
+bool is_len_guard(const IrBlock& b) {
+  return !b.is_ret && !b.opaque && b.stmts.size() == 1 && b.stmts[0].code == (c::kLd | c::kW | c::kLen) &&
+         b.jcode == (c::kJmp | c::kJge | c::kK);
+}
+
+// The smallest len that decides an indexed-load guard (`...; ldxb 4*([k]&0xf); ...; ld len;
+// sub #e; jge x`, X at most 60) true; 0 when the guard is not of that form.
+uint64_t x_guard_len(const IrBlock& b) {
+  const size_t n = b.stmts.size();
+  if (b.is_ret || b.opaque || n < 3 || b.jcode != (c::kJmp | c::kJge | c::kX) ||
+      b.stmts[n - 2].code != (c::kLd | c::kW | c::kLen) || b.stmts[n - 1].code != (c::kAlu | c::kSub | c::kK))
+    return 0;
+  for (size_t i = n - 2; i-- > 0;) {  // the last statement that sets X
+    const uint16_t cls = c::cls(b.stmts[i].code);
+    if (cls == c::kLdx) return c::mode(b.stmts[i].code) == c::kMsh ? uint64_t{b.stmts[n - 1].k} + 60 : 0;
+    if (cls == c::kMisc && c::miscop(b.stmts[i].code) == c::kTax) return 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void thread_length_guards(IrFunc& f, vm::Target target) {
+  if (f.entry < 0) return;
+  // reverse postorder from the entry
+  std::vector<int> order;
+  {
+    std::vector<uint8_t> seen(f.blocks.size(), 0);
+    std::vector<std::pair<int, int>> stack{{f.entry, 0}};
+    seen[static_cast<size_t>(f.entry)] = 1;
+    while (!stack.empty()) {
+      auto& [b, w] = stack.back();
+      const IrBlock& bb = f.blocks[static_cast<size_t>(b)];
+      if (!bb.is_ret && w < 2) {
+        const int s = bb.succ[w++];
+        if (!seen[static_cast<size_t>(s)]) {
+          seen[static_cast<size_t>(s)] = 1;
+          stack.push_back({s, 0});
+        }
+        continue;
+      }
+      order.push_back(b);
+      stack.pop_back();
+    }
+    std::reverse(order.begin(), order.end());
+  }
+  // [lo, hi] of len on every path into each block (lo > hi: no path seen yet)
+  std::vector<uint64_t> lo(f.blocks.size(), ~uint64_t{0}), hi(f.blocks.size(), 0);
+  lo[static_cast<size_t>(f.entry)] = 0;
+  hi[static_cast<size_t>(f.entry)] = 0xffffffffu;
+  for (const int bi : order) {
+    const size_t b = static_cast<size_t>(bi);
+    if (lo[b] > hi[b] || f.blocks[b].is_ret) continue;  // every path into it was moved away
+    uint64_t out_lo[2] = {lo[b], lo[b]}, out_hi[2] = {hi[b], hi[b]};
+    const IrBlock& bb = f.blocks[b];
+    if (is_len_guard(bb)) {
+      out_lo[0] = std::max<uint64_t>(lo[b], bb.k);
+      out_hi[1] = std::min<uint64_t>(hi[b], bb.k == 0 ? 0 : bb.k - 1);
+      if (bb.k == 0) out_lo[1] = 1, out_hi[1] = 0;  // never false
+    } else {
+      uint64_t end = 0;  // its absolute loads succeeded (they are guarded)
+      for (const Insn& s : bb.stmts)
+        if (c::cls(s.code) == c::kLd && c::mode(s.code) == c::kAbs && vm::counted_load(target, s.k, size_bytes(s.code)))
+          end = std::max<uint64_t>(end, uint64_t{s.k} + size_bytes(s.code));
+      out_lo[0] = out_lo[1] = std::max(lo[b], end);
+    }
+    for (int w = 0; w < 2; ++w) {
+      if (out_lo[w] > out_hi[w]) continue;  // an exit no packet takes
+      int& t = f.blocks[b].succ[w];
+      for (;;) {  // past every guard this edge decides
+        const IrBlock& tb = f.blocks[static_cast<size_t>(t)];
+        if (const uint64_t need = x_guard_len(tb); need != 0 && out_lo[w] >= need) {
+          t = tb.succ[0];
+          continue;
+        }
+        if (!is_len_guard(tb)) break;
+        if (out_lo[w] >= tb.k) t = tb.succ[0];
+        else if (out_hi[w] < tb.k) t = tb.succ[1];
+        else break;
+      }
+      const size_t ts = static_cast<size_t>(t);
+      lo[ts] = std::min(lo[ts], out_lo[w]);
+      hi[ts] = std::max(hi[ts], out_hi[w]);
+    }
+  }
+}
+
+}  // namespace bpf::compiler::detail
