@@ -674,9 +674,8 @@ int run(const Args& a) {
     co2.stats = a.stats;
     co2.rules = a.rules;
     co2.file_snaplen = a.read_file.empty() ? snaplen : cap->source_snaplen();
-    if (!a.iface.empty())
-      std::fprintf(stderr, "bpfdump: listening on %s, link-type %d, snapshot length %u bytes, classifying with %zu rules\n",
-                   a.iface.c_str(), cap->linktype(), snaplen, co2.rules);
+    co2.iface = a.iface;
+    co2.snaplen = snaplen;
     return tools::run_classify(*cap, *filter, co2, g_interrupted);
   }
   std::unique_ptr<capture::PcapWriter> writer;

@@ -25,6 +25,9 @@ int run_classify(capture::Capture& cap, const jit::Filter& classifier, const Cla
     std::fprintf(stderr, "bpfdump: %s\n", d.items().front().message.c_str());
     return 1;
   }
+  if (!o.iface.empty())  // as bpfdump's filter mode: once the sockets are bound
+    std::fprintf(stderr, "bpfdump: listening on %s, link-type %d, snapshot length %u bytes, classifying with %zu rules\n",
+                 o.iface.c_str(), cap.linktype(), o.snaplen, o.rules);
   int status = 0;
   uint64_t matched = 0, received = 0;
   bool stopping = false;

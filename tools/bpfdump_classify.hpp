@@ -17,6 +17,8 @@ struct ClassifyOutput {
   bool stats = false;             // --stats: per-rule counts on stderr
   size_t rules = 0;
   uint32_t file_snaplen = 262144;  // snap length written in the pcap headers
+  std::string iface;               // live: the interface, for the "listening on" line
+  uint32_t snaplen = 262144;
 };
 
 // Every packet of the (unfiltered) capture through the classifier, in the main thread: a

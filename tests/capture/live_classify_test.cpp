@@ -6,18 +6,24 @@
 // each rule and of none (ARP, IPv4 UDP/TCP/ICMP, a truncated IPv4 header) are sent on the
 // peer; each carries a tag so that stray traffic is ignored. The kernel runs fanout programs
 // from the network header: the rules are compiled for DLT_RAW.
+// Also `bpfdump -i veth1 --classify RULES -w PREFIX -c N` in the namespace: each PREFIX.N.pcap
+// holds exactly rule N's frames.
 #include <gtest/gtest.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <poll.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "compiler/classify/classify.hpp"
 #include "tests/capture/netns.hpp"
+#include "tests/capture/test_packets.hpp"
 
 namespace {
 
@@ -159,6 +165,72 @@ TEST(LiveClassify, FanoutCbpfSendsRuleIToSocketI) {
   std::printf("%zu frames, per socket:", got.size());
   for (size_t s = 0; s <= n; ++s) std::printf(" %zu", per[s]);
   std::printf(" (%zu stray frames ignored)\n", stray);
+}
+
+TEST(LiveClassify, BpfdumpSplitsALiveCaptureByRule) {
+  VethNetns ns;
+  if (!ns.ok()) {
+    std::printf("%s\n", ns.why().c_str());
+    GTEST_SKIP() << ns.why();
+  }
+  const std::string dir = ::testing::TempDir();
+  const std::string rules = dir + "live_classify.rules", prefix = dir + "live_split", err = dir + "live_classify.err";
+  std::ofstream(rules) << "udp dst port 1001\narp\ntcp\n";
+  for (int r = 1; r <= 3; ++r) unlink((prefix + "." + std::to_string(r) + ".pcap").c_str());
+  unlink(err.c_str());
+  std::map<uint32_t, int> want;
+  std::vector<std::vector<uint8_t>> frames;
+  uint32_t tag = 0x5e1f0000;
+  for (int rep = 0; rep < 10; ++rep) {
+    want[++tag] = 1;
+    frames.push_back(frame(0x0800, ip4(17, 5000, 1001, tag)));
+    want[++tag] = 3;
+    frames.push_back(frame(0x0800, ip4(6, 5000, 80, tag)));
+    std::vector<uint8_t> arp(28 + 4, 0);
+    arp[1] = 1, arp[2] = 8, arp[4] = 6, arp[5] = 4, arp[7] = 1;
+    want[++tag] = 2;
+    std::memcpy(&arp[28], &tag, 4);
+    frames.push_back(frame(0x0806, arp));
+    want[++tag] = 0;
+    frames.push_back(frame(0x0800, ip4(1, 0, 0, tag)));
+  }
+  const std::string cmd = "ip netns exec " + ns.name() + " " + BPFDUMP_PATH + " -i veth1 -p --classify " + rules +
+                          " -c 30 -w " + prefix + " --stats 2>" + err;
+  FILE* p = popen(("timeout 20 " + cmd + "; echo exit status $? >>" + err).c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 500; ++i) {  // bound once it says so
+    std::ifstream f(err);
+    const std::string text((std::istreambuf_iterator<char>(f)), {});
+    if (text.find("listening on") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(ns.send(frames));
+  pclose(p);
+  std::ifstream ef(err);
+  const std::string log((std::istreambuf_iterator<char>(ef)), {});
+  EXPECT_NE(log.find("exit status 0"), std::string::npos) << log;
+  EXPECT_NE(log.find("rule 2: 10\n"), std::string::npos) << log;
+  size_t total = 0;
+  for (int r = 1; r <= 3; ++r) {
+    const std::string path = prefix + "." + std::to_string(r) + ".pcap";
+    std::string e;
+    const auto got = bpf::capture::testing::read_with_libpcap(path, &e);
+    EXPECT_EQ(e, "") << path;
+    size_t mine = 0;
+    for (const auto& pk : got) {
+      uint32_t t = 0;
+      if (pk.bytes.size() >= 4) std::memcpy(&t, pk.bytes.data() + pk.bytes.size() - 4, 4);
+      if (!want.count(t)) continue;  // stray traffic
+      EXPECT_EQ(want[t], r) << path << " tag " << std::hex << t;
+      ++mine;
+    }
+    EXPECT_EQ(mine, 10u) << path;
+    total += mine;
+    unlink(path.c_str());
+  }
+  std::printf("bpfdump -i --classify: %zu frames split into 3 files\n", total);
+  unlink(rules.c_str());
+  unlink(err.c_str());
 }
 
 }  // namespace
