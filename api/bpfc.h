@@ -48,6 +48,13 @@ struct bpfc_program {       /* == libpcap's struct bpf_program */
  * (bpfc -O; libpcap's 1 = the same optimiser structure, 2 adds redundant load elimination). */
 BPFC_API int bpfc_compile(struct bpfc_program *out, const char *expr, int dlt,
                           unsigned int snaplen, int optimize, char *errbuf);
+/* Compiles a classifier (bpfc --classify): `rules` holds one pcap-filter(7) expression per line
+ * (blank lines and lines starting with '#' skipped); the program returns the number (1, 2, ...)
+ * of the first rule that accepts the packet, 0 when none does; each rule keeps its libpcap
+ * verdict on every packet whose captured length is its wire length. Errors name LINE:COL of
+ * the rule, all of them. */
+BPFC_API int bpfc_compile_rules(struct bpfc_program *out, const char *rules, int dlt,
+                                int optimize, char *errbuf);
 /* Assembles bpf_asm / netsniff-ng bpfc syntax. */
 BPFC_API int bpfc_assemble(struct bpfc_program *out, const char *source, char *errbuf);
 /* 0 if the verifier of `target` accepts the program (warnings are not errors). */

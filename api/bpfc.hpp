@@ -1,5 +1,6 @@
 // <bpfc/bpfc.hpp>: the C++ API of libbpfc in one header, what an embedding application uses:
 //   compile a pcap-filter(7) expression   bpf::compiler::compile_expression  (compiler/expr.hpp)
+//   compile rules into one classifier    bpf::compiler::compile_classifier  (compiler/classify/)
 //   assemble classic BPF assembly         bpf::compiler::assemble            (compiler/assembler.hpp)
 //   read or print bytecode formats        bpf::compiler::read_bytecode, format_program (formats.hpp)
 //   verify (the only way to run)          bpf::verifier::verify              (verifier/verifier.hpp)
@@ -17,6 +18,7 @@
 #include "capture/ring.hpp"
 #include "capture/source.hpp"
 #include "compiler/assembler.hpp"
+#include "compiler/classify/classify.hpp"
 #include "compiler/expr.hpp"
 #include "compiler/formats.hpp"
 #include "jit/ebpf/output.hpp"

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "compiler/assembler.hpp"
+#include "compiler/classify/classify.hpp"
 #include "compiler/expr.hpp"
 #include "jit/engine.hpp"
 #include "verifier/verifier.hpp"
@@ -207,6 +208,29 @@ int bpfc_compile(bpfc_program* out, const char* expr, int dlt, unsigned int snap
     if (!r) {
       r.diagnostics().resolve_offsets(expr);
       set_error(errbuf, render_errors(r.diagnostics(), "compiling the expression"));
+      return -1;
+    }
+    return store(out, *r, errbuf);
+  });
+}
+
+int bpfc_compile_rules(bpfc_program* out, const char* rules, int dlt, int optimize, char* errbuf) {
+  clear(out);
+  if (out == nullptr || rules == nullptr) {
+    set_error(errbuf, out == nullptr ? "no output program (NULL)" : "no rules (NULL)");
+    return -1;
+  }
+  return guarded(errbuf, -1, [&] {
+    if (!bpf::compiler::linktype_supported(dlt)) {
+      set_error(errbuf, "link type " + std::to_string(dlt) + " is not supported");
+      return -1;
+    }
+    bpf::compiler::ExprOptions opts;
+    opts.linktype = dlt;
+    opts.opt_level = optimize < 0 ? 0 : optimize > 2 ? 2 : optimize;
+    auto r = bpf::compiler::compile_classifier(std::string_view(rules), opts);
+    if (!r) {
+      set_error(errbuf, render_errors(r.diagnostics(), "compiling the rules"));
       return -1;
     }
     return store(out, *r, errbuf);

@@ -429,6 +429,18 @@ Cond Gen::gen_other(const Node& n) {
   fail("syntax error in filter expression");
 }
 
+bool lower_expression(const ExprAst& ast, const ExprOptions& opts, IrFunc* out, Diagnostics* diags) {
+  Gen gen(ast, opts);
+  try {
+    gen.build(ast.root);
+  } catch (const GenError& e) {
+    diags->error(e.msg, SourceLoc{1, e.column ? e.column : 1, 1});
+    return false;
+  }
+  *out = std::move(gen.func());
+  return true;
+}
+
 }  // namespace detail
 
 // ---- public API -------------------------------------------------------------------------------

@@ -341,4 +341,10 @@ class Gen {
   Cond gen_ncode(const Node& n, uint32_t v, bool from_string, uint32_t vlen);
 };
 
+// ---- hook for compiler/classify/ -------------------------------------------------------------
+// Lowers a parsed expression to unoptimised IR: the accepting leaf is `ret opts.snaplen`, the
+// rejecting one `ret 0` (the only two ret blocks). False, with a located error (line 1, column
+// = byte offset in the expression) in *diags, when the expression has no meaning.
+bool lower_expression(const ExprAst& ast, const ExprOptions& opts, IrFunc* out, Diagnostics* diags);
+
 }  // namespace bpf::compiler::detail

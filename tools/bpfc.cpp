@@ -2,7 +2,8 @@
 //
 // The command-line contract is ../shared/CLI.md: FILE or stdin, -f/--format, -d/-dd/-ddd,
 // -x/--input-format (autodetected when absent), --disasm, --check, -V/--verbose, --target,
-// -e EXPR or -F FILE (as tcpdump -F) and -O/-l/-s for expressions; exit status 0 success,
+// -e EXPR or -F FILE (as tcpdump -F) and -O/-l/-s for expressions; --classify RULES (one
+// expression per line, compiled into one program returning the first matching rule's number); exit status 0 success,
 // 1 invalid input, 2 usage error. Output is built completely in memory and written only on
 // success, so stdout stays empty on any error; diagnostics go to stderr in the
 // `FILE:LINE:COL: error: ...` form with source line and caret. Everything that prints a program
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "compiler/assembler.hpp"
+#include "compiler/classify/classify.hpp"
 #include "compiler/expr.hpp"
 #include "compiler/formats.hpp"
 #include "verifier/verifier.hpp"
@@ -48,6 +50,9 @@ const char* const kUsage =
     "       bpfc --check [options] FILE|-    verify only (exit 0 valid, 1 invalid)\n"
     "       bpfc --equiv [options] A B       decide whether two filters agree on every packet\n"
     "                                        (each -e EXPR, -F FILE or a program FILE)\n"
+    "       bpfc --classify [options] RULES  compile a rule file (one expression a line) into\n"
+    "                                        one program returning the first matching rule's\n"
+    "                                        number (1, 2, ...), 0 for none\n"
     "\n"
     "options:\n"
     "  -f, --format F         output: c (default, tcpdump -dd), ddd (tcpdump -ddd),\n"
@@ -81,6 +86,7 @@ struct Options {
   std::optional<std::string> file;
   std::optional<std::string> expr;
   std::optional<std::string> expr_file;  // -F
+  std::optional<std::string> rules_file;  // --classify
   std::optional<Format> out_format;
   std::optional<Format> in_format;
   bool disasm = false;
@@ -209,6 +215,10 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
       if (!value("-e", v)) return usage_error("option -e needs an expression");
       if (o.expr) return usage_error("give one expression (-e) only");
       o.expr = std::string(v);
+    } else if (is_opt("--classify")) {
+      if (!value("--classify", v)) return usage_error("option --classify needs a rules file");
+      if (o.rules_file) return usage_error("give one rules file (--classify) only");
+      o.rules_file = std::string(v);
     } else if (is_opt("-F")) {
       if (!value("-F", v)) return usage_error("option -F needs a file");
       if (o.expr_file) return usage_error("give one expression file (-F) only");
@@ -239,7 +249,9 @@ std::optional<int> parse_args(int argc, char** argv, Options& o) {
   if (o.dot && (!o.verify || o.check))
     return usage_error("-f dot draws the verified program: it excludes --no-verify and --check");
   if (o.ebpf && !o.verify) return usage_error("the eBPF formats translate verified programs only (no --no-verify)");
-  const bool expression = o.expr || o.expr_file;
+  if (o.rules_file && (o.expr || o.expr_file || o.file))
+    return usage_error("--classify RULES excludes -e, -F and an input file");
+  const bool expression = o.expr || o.expr_file || o.rules_file;
   if (expression && o.disasm) return usage_error("--disasm reads bytecode, not an expression");
   if (expression && o.in_format) return usage_error("-x does not apply to expressions");
   return std::nullopt;
@@ -314,7 +326,28 @@ int run(int argc, char** argv) {
     }
     o.expr = text.take();
   }
-  if (o.expr) {
+  if (o.rules_file) {
+    std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
+    if (!lt || !bpf::compiler::linktype_supported(*lt))
+      return usage_error("unknown or unsupported link type '" + o.linktype +
+                         "' (EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP)");
+    std::string why;
+    if (!bpf::tools::read_input(*o.rules_file, source, why)) {
+      std::fprintf(stderr, "bpfc: cannot read the rules file '%s': %s\n", o.rules_file->c_str(),
+                   why.c_str());
+      return kExitInvalid;
+    }
+    display = *o.rules_file == "-" ? "<stdin>" : *o.rules_file;
+    bpf::compiler::ExprOptions eo;
+    eo.linktype = *lt;
+    eo.opt_level = o.opt_level;
+    eo.target = o.target;
+    prog = bpf::compiler::compile_classifier(source, eo);
+    if (!o.verbose) {
+      auto& items = prog.diagnostics().items();
+      std::erase_if(items, [](const bpf::Diagnostic& d) { return d.severity == bpf::Severity::kWarning; });
+    }
+  } else if (o.expr) {
     std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
     if (!lt || !bpf::compiler::linktype_supported(*lt))
       return usage_error("unknown or unsupported link type '" + o.linktype +

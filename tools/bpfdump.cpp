@@ -43,6 +43,8 @@
 #include "capture/capture.hpp"
 #include "capture/context.hpp"
 #include "capture/summary.hpp"
+#include "compiler/classify/classify.hpp"
+#include "tools/bpfdump_classify.hpp"
 #include "compiler/assembler.hpp"
 #if BPFC_HAVE_EXPR
 #include "compiler/expr.hpp"
@@ -83,6 +85,8 @@ struct Stdout {
 
 struct Args {
   std::string read_file, iface, write_file, program_file, input_format, expr_file;
+  std::string classify_file;  // --classify RULES (tools/bpfdump_classify.cpp)
+  mutable size_t rules = 0;   // ... how many rules it holds (set when it is compiled)
   std::string engine = "auto", semantics = "linux";
   std::optional<uint64_t> count;
   std::optional<uint32_t> snaplen;
@@ -109,6 +113,9 @@ constexpr const char* kUsage =
     "                   the eBPF translation, SO_ATTACH_BPF, any length), auto (default)\n"
     "  --semantics S    linux (default) or bsd (libpcap's bpf_filter)\n"
     "  --verdicts       print 'INDEX VALUE' for every input packet\n"
+    "  --classify RULES classify by a rule file (one expression a line): summary lines\n"
+    "                   start with [N], -w PREFIX writes PREFIX.N.pcap per rule, --verdicts\n"
+    "                   prints rule numbers, --stats counts per rule\n"
     "  --trace N[-M]    print every instruction packets N to M execute (0-based)\n"
     "  --bench N        run the filter N times over the whole input in memory, print ns/packet\n"
     "  --stats          print counters at the end (on stderr)\n"
@@ -190,6 +197,10 @@ int parse_args(int argc, char** argv, Args& a) {
       if (!need(v)) return usage_error("--semantics needs linux or bsd");
       a.semantics = v;
       if (a.semantics != "linux" && a.semantics != "bsd") return usage_error("--semantics is linux or bsd");
+    } else if (arg == "--classify") {
+      const char* v = value("--classify");
+      if (!need(v)) return usage_error("--classify needs a rules file");
+      a.classify_file = v;
     } else if (arg == "--verdicts") {
       a.verdicts = true;
     } else if (arg == "--bench") {
@@ -241,6 +252,10 @@ int parse_args(int argc, char** argv, Args& a) {
   if (!a.expr_file.empty() && !a.expr.empty()) return usage_error("give either -F FILE or an expression on the command line, not both");
   if (!a.expr_file.empty() && !a.program_file.empty()) return usage_error("give either -F FILE or --program, not both");
   if (!a.input_format.empty() && a.program_file.empty()) return usage_error("-x applies to --program");
+  if (!a.classify_file.empty() && (!a.expr.empty() || !a.expr_file.empty() || !a.program_file.empty()))
+    return usage_error("--classify RULES excludes an expression, -F and --program");
+  if (!a.classify_file.empty() && (a.engine == "kernel" || a.engine == "ebpf" || a.trace))
+    return usage_error("--classify runs in user space: it excludes --engine kernel|ebpf and --trace");
   if ((a.verdicts || a.bench) && a.read_file.empty()) return usage_error("--verdicts and --bench need -r FILE");
   if (a.verdicts && a.bench) return usage_error("--verdicts and --bench exclude each other");
   if (a.trace && (a.read_file.empty() || a.verdicts || a.bench || !a.write_file.empty()))
@@ -301,6 +316,24 @@ int load_program(const Args& a, int linktype, uint32_t snaplen, std::optional<vm
       return 1;
     }
     out = r.take();
+    return -1;
+  }
+  if (!a.classify_file.empty()) {
+    std::string text, why;
+    if (!tools::read_input(a.classify_file, text, why)) {
+      std::fprintf(stderr, "bpfdump: cannot read the rules file %s: %s\n", a.classify_file.c_str(), why.c_str());
+      return 1;
+    }
+    compiler::ExprOptions eo;
+    eo.linktype = linktype;
+    eo.target = a.semantics == "bsd" ? vm::Target::kBsd : vm::Target::kLinux;
+    auto r = compiler::compile_classifier(text, eo);
+    if (!r.ok()) {
+      std::fputs(r.diagnostics().render(a.classify_file == "-" ? "<stdin>" : a.classify_file, false).c_str(), stderr);
+      return 1;
+    }
+    out = r.take();
+    a.rules = compiler::parse_rules(text).size();
     return -1;
   }
   std::string expr = a.expr, shown = "<expr>", file_text;
@@ -608,7 +641,7 @@ int run(const Args& a) {
     // times the --bench repetitions.
     if (*e == jit::Engine::kAuto) *e = jit::choose_auto(expected_packets(a), verified ? verified->size() : 0);
     if (verified) {
-      if (a.verdicts || a.bench) {
+      if (a.verdicts || a.bench || !a.classify_file.empty()) {
         auto f = jit::Filter::compile(*verified, *e);
         if (!f.ok()) {
           std::fputs(f.diagnostics().render("<filter>").c_str(), stderr);
@@ -635,6 +668,21 @@ int run(const Args& a) {
     return run_offline_direct(a, *direct, filter ? &*filter : nullptr, ctx);
   }
 
+  if (!a.classify_file.empty()) {
+    if (verified->facts().uses_ancillary || verified->facts().uses_negative_offsets) {
+      std::fprintf(stderr, "bpfdump: --classify: rules that read ancillary data (inbound, ifindex, ...) are not supported\n");
+      return 1;
+    }
+    tools::ClassifyOutput co2;
+    co2.write_prefix = a.write_file;
+    co2.count = a.count;
+    co2.stats = a.stats;
+    co2.rules = a.rules;
+    co2.file_snaplen = a.read_file.empty() ? snaplen : cap->source_snaplen();
+    co2.iface = a.iface;
+    co2.snaplen = snaplen;
+    return tools::run_classify(*cap, *filter, co2, g_interrupted);
+  }
   std::unique_ptr<capture::PcapWriter> writer;
 
   const auto t0 = std::chrono::steady_clock::now();

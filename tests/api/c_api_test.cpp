@@ -481,3 +481,34 @@ TEST(CApiC99, HeaderCompilesAsC99AndWorksFromC) {
 }
 
 }  // namespace
+
+// bpfc_compile_rules: the classifier (compiler/classify/, tested against libpcap in
+// tests/expr/classify_diff_test.cpp): rule numbers, and every bad rule located.
+TEST(CApiCompileRules, ReturnsTheFirstMatchingRuleNumber) {
+  Errbuf err;
+  bpfc_program prog;
+  ASSERT_EQ(bpfc_compile_rules(&prog, "# web\ntcp port 80\n\ntcp\nudp\n", kEn10mb, 2, err.get()), 0) << err.str();
+  bpfc_filter* f = bpfc_filter_new(&prog, "interp", BPFC_TARGET_LINUX, err.get());
+  ASSERT_NE(f, nullptr) << err.str();
+  unsigned char pkt[54] = {};
+  pkt[12] = 0x08;
+  pkt[14] = 0x45;
+  pkt[17] = 40;
+  pkt[23] = 6;
+  pkt[37] = 80;
+  EXPECT_EQ(bpfc_filter_run(f, pkt, 54, 54), 1u);
+  pkt[37] = 81;
+  EXPECT_EQ(bpfc_filter_run(f, pkt, 54, 54), 2u);
+  pkt[23] = 17;
+  EXPECT_EQ(bpfc_filter_run(f, pkt, 54, 54), 3u);
+  pkt[23] = 1;
+  EXPECT_EQ(bpfc_filter_run(f, pkt, 54, 54), 0u);
+  bpfc_filter_free(f);
+  bpfc_program_free(&prog);
+  EXPECT_EQ(bpfc_compile_rules(&prog, "tcp\nudp prot 53\n  tcp and\n", kEn10mb, 2, err.get()), -1);
+  EXPECT_EQ(prog.len, 0u);
+  EXPECT_NE(err.str().find("2:5: "), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("3:10: "), std::string::npos) << err.str();
+  EXPECT_EQ(bpfc_compile_rules(&prog, nullptr, kEn10mb, 2, err.get()), -1);
+  EXPECT_EQ(bpfc_compile_rules(&prog, "\n# none\n", kEn10mb, 2, err.get()), -1);
+}

@@ -342,3 +342,42 @@ TEST(Cli, LastFormatWins) {
 }
 
 }  // namespace
+
+// bpfc --classify RULES (compiler/classify/, tested against libpcap in
+// tests/expr/classify_diff_test.cpp): every output format, -O levels, -l, located errors of
+// every bad rule (exit 1), usage errors (exit 2).
+TEST(Cli, ClassifyRules) {
+  const std::string rules = write_temp("cli.rules", "# comment\ntcp port 80\n\n  udp\narp\n");
+  const Outcome c = bpfc("--classify " + rules);
+  ASSERT_EQ(c.status, 0) << c.err;
+  EXPECT_NE(c.out.find("{ 0x6, 0, 0, 0x00000003 },"), std::string::npos) << c.out;  // ret #3
+  EXPECT_NE(c.out.find("{ 0x6, 0, 0, 0x00000000 },"), std::string::npos) << c.out;
+  for (const char* f : {"listing", "ddd", "xt_bpf", "asm", "bin", "dot", "ebpf"}) {
+    const Outcome r = bpfc("--classify " + rules + " -f " + f);
+    EXPECT_EQ(r.status, 0) << f << ": " << r.err;
+    EXPECT_FALSE(r.out.empty()) << f;
+  }
+  const Outcome l = bpfc("--classify " + rules + " -d");
+  EXPECT_NE(l.out.find("ret      #2"), std::string::npos) << l.out;
+  for (const char* o : {"-O0", "-O1", "-O2"}) EXPECT_EQ(bpfc(std::string("--classify ") + rules + " " + o).status, 0) << o;
+  // the listing read back by the assembler is the same program
+  const Outcome a = bpfc("--classify " + rules + " -f asm");
+  EXPECT_EQ(bpfc("-f c -", a.out).out, c.out);
+  // -l RAW: no link header, `arp` cannot be expressed there
+  const Outcome raw = bpfc("--classify " + rules + " -l RAW");
+  EXPECT_EQ(raw.status, 1);
+  EXPECT_NE(raw.err.find(rules + ":5:1: error:"), std::string::npos) << raw.err;
+  const std::string ip_rules = write_temp("cli_ip.rules", "tcp port 80\nudp\n");
+  EXPECT_EQ(bpfc("--classify " + ip_rules + " -l RAW").status, 0);
+  // every bad rule, with its line and column
+  const std::string bad = write_temp("cli_bad.rules", "tcp\nudp prot 53\n  tcp and\nip protochain 6\n");
+  const Outcome b = bpfc("--classify " + bad);
+  EXPECT_EQ(b.status, 1);
+  EXPECT_EQ(b.out, "");
+  EXPECT_NE(b.err.find(bad + ":2:5: error:"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find(bad + ":3:10: error:"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find(bad + ":4:15: error: 'protochain' is not supported"), std::string::npos) << b.err;
+  EXPECT_EQ(bpfc("--classify " + rules + " -e tcp").status, 2);
+  EXPECT_EQ(bpfc("--classify").status, 2);
+  EXPECT_EQ(bpfc("--classify /nonexistent/rules").status, 1);
+}
