@@ -16,6 +16,7 @@
 //  - expr_gen_transport.cpp: ports and port ranges (gen_port(6), gen_portrange(6));
 //  - expr_gen_arith.cpp:     arithmetic, `proto[expr:size]`, relations (gen_load, gen_arth,
 //                            gen_relation);
+//  - expr_gen_sets.cpp, expr_gen_sets_ip6.cpp: long `or` lists of one shape as searches;
 //  - expr_gen_names.cpp:     identifiers, address parsing and name resolution (gen_scode,
 //                            gen_ncode, __pcap_atoin, pcap_nametoport...), link-type names.
 // Invariants: tests are built in libpcap's order (so that a load that fails on a snapped packet
@@ -121,9 +122,11 @@ inline uint16_t size_code(uint32_t bytes) {
 // A member of a set-able run of `or`ed primitives (compiler/expr_gen_sets.cpp): the interval of
 // values it matches and the shape it shares with the run.
 struct SetMember {
-  enum Cls : uint8_t { kIpv4, kPort, kEther, kProto } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
+  enum Cls : uint8_t { kIpv4, kPort, kEther, kProto, kIpv6 } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
   Qual qual{};
   uint32_t lo = 0, hi = 0;
+  uint32_t w6[4] = {};  // kIpv6: the address (host order words) and its prefix length
+  uint32_t plen6 = 0;
 };
 
 // __pcap_atoin: "a.b.c" -> value with 8 bits per part; the number of bits, -1 if bad
@@ -214,6 +217,9 @@ class Gen {
   Cond search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l, size_t r,
               uint32_t lo_known, uint32_t hi_known, std::vector<int>* per = nullptr);
   Cond ether_search(const std::vector<std::pair<uint32_t, uint32_t>>& macs, uint32_t off);
+  // expr_gen_sets_ip6.cpp: IPv6 host and net lists
+  std::optional<SetMember> set_member6(const Node& n) const;
+  Cond gen_set6(const std::vector<SetMember>& ms, const std::vector<int32_t>& members);
 
   // ---- expr_gen_link.cpp: link layers and their stacks ---------------------------------------
   uint32_t alloc_reg();

@@ -13,6 +13,8 @@
 // fully, and against libpcap -O0 on full-length packets for big lists
 // (tests/expr/big_filter_test.cpp).
 //
+// IPv6 host and net lists are searched by expr_gen_sets_ip6.cpp (a trie over the address words
+// that keeps libpcap's member-by-member walk on snapped packets).
 // MAC address lists (`ether host`, `ether src|dst`) are searched too (ether_search), and IP
 // protocol lists (`proto N`, `ip proto N`, `ip6 proto N`: the protocol field and, for IPv6,
 // the one behind a fragment header).
@@ -95,6 +97,9 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
       m.hi = a | ~mask;
       return m;
     }
+    case IdKind::kHost6:
+    case IdKind::kHost6Len:
+      return set_member6(n);  // expr_gen_sets_ip6.cpp
     case IdKind::kEther: {  // `ether host M`, `ether src M`, ...
       if ((q.addr != QAddr::kHost && q.addr != QAddr::kDefault) || q.proto != QProto::kLink)
         return std::nullopt;
@@ -224,6 +229,7 @@ Cond Gen::gen_set(const std::vector<int32_t>& members) {
   const Node& n = ast_.at(members.front());
   col_ = n.column;
   const Qual q = n.qual;
+  if (ms.front().cls == SetMember::kIpv6) return gen_set6(ms, members);
   if (ms.front().cls == SetMember::kIpv4) {
     std::vector<uint32_t> masks;  // ~(hi - lo), in order of first appearance
     for (const SetMember& m : ms)
