@@ -1,16 +1,19 @@
 // Set-aware lowering of IPv6 host and net lists (`host A or host B ...`, `src host`, `dst host`,
 // `ip6 net P/len ...`, one direction qualifier per run; the run is found by or_segments,
 // expr_gen_sets.cpp): a search over the members' address words instead of a test per member.
-// Tested by tests/expr/big_filter_test.cpp (BigFilters.Ipv6Lists: every verdict, snapped packets
-// at every length through the IPv6 header included, against libpcap -O0 and -O1).
+// Tested by tests/expr/big_filter_ip6_test.cpp (BigFilters.Ipv6Lists*: every verdict, packets
+// snapped at every length through the IPv6 addresses included, against libpcap -O1 and -O0);
+// tests/expr/expr_kernel_test.cpp attaches 1,000-host lists.
 //
 // What the search must reproduce. libpcap's gen_hostop6 tests the address words in order
 // (offset+0, +4, +8, +12: it builds them last word first, but gen_and puts its left operand
 // first), after the EtherType; a word whose mask is 0 (nets) is `and #0` in the -O0 program and
 // is deleted as a dead load by the optimiser (so a member loads its words 0 .. last, where last
 // is the last word its prefix reaches). libpcap's optimiser keeps these lists member by member
-// (it gathers nothing across members; `tcpdump -O -d` of 4 hosts shows the 4 src/dst chains),
-// so a snapped packet's verdict is that of the walk: member 1 src words, member 1 dst words,
+// (`tcpdump -d` of 4 hosts shows the 4 src/dst chains; it only threads jumps past members
+// whose tests the path has decided), so a snapped packet's verdict is that of the walk (except
+// where a net contains an earlier member: see gen_set6's fallback): member 1 src words, member 1
+// dst words,
 // member 2 src words, ...; the first event decides: "all words of a member matched" accepts,
 // "a word is needed beyond the captured bytes" rejects (a failed load ends the whole program).
 //  - One field (`src` or `dst` lists): a trie over the words in order. At a node (a prefix of
@@ -28,6 +31,9 @@
 //    member N's dst load before member X's src acceptance); else it accepts. A dst search that
 //    ends matching nothing accepts when X holds a member.
 // Full-length packets: accepted when either field is in the set, as the list means.
+// Not reproduced (as for IPv4 sets): libpcap deletes a list's tests altogether when what follows
+// accepts every packet they could lead to (`host A or ... or ip6`); the search keeps its loads,
+// so packets snapped inside the addresses get another verdict there.
 // Program size: about 7 instructions per member and field for random addresses (a search
 // step, then the three other words), plus 3 per member for the X bookkeeping of `host` lists;
 // members sharing prefixes share their words' tests.
