@@ -22,6 +22,8 @@
 // runs of at least kMinSet consecutive members, and not where libpcap does not optimise
 // (protochain, geneve). The search blocks are opaque (they test A as the root block loaded it;
 // the optimiser relates them to nothing); identical ones merge (ARP and RARP share a search).
+// A search block whose two exits coincide is skipped, its load included, as libpcap skips its
+// member tests then (`host A or ... or ip`: expr_opt.cpp, leaves_nothing_used).
 #include <algorithm>
 #include <charconv>
 #include <optional>
