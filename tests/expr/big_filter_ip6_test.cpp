@@ -295,9 +295,15 @@ TEST(BigFilters, ListsFollowedByASuperset) {
         }
       }
       const std::string l6 = c6.expr;
+      Addr p64 = c6.hits[0];
+      std::memset(p64.b + 8, 0, 8);
+      Addr p32 = c6.hits[1];
+      std::memset(p32.b + 4, 0, 12);
       for (const std::string& e : {"(" + l6 + ") or ip6", "(" + l4 + ") or ip", "(" + l6 + ") or ip6 or arp",
                                    "ip6 and ((" + l6 + ") or tcp or udp or not tcp)",
-                                   "(" + l4 + ") or ip or (" + l6 + ") or ip6"}) {
+                                   "(" + l4 + ") or ip or (" + l6 + ") or ip6",
+                                   "(" + l6 + ") or src net " + text(p64) + "/64",
+                                   "(" + l6 + ") or tcp or net " + text(p32) + "/32"}) {
         auto ours = bpf::compiler::compile_expression(e, {});
         ASSERT_TRUE(ours.ok()) << e.substr(0, 80);
         auto ref = bpf::test::libpcap_program(e, 1, 1);
