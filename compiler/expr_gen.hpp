@@ -22,6 +22,7 @@
 //                            (offsets, link-layer type tests, ARCnet addresses, direction);
 //  - expr_gen_atm.cpp:       SUNATM and the ATM primitives (vpi, vci, lane, oam, ...);
 //  - expr_gen_lan.cpp:       FDDI and token ring (802.2 LLC type tests, fddi/tr addresses);
+//  - expr_gen_sets.cpp, expr_gen_sets_ip6.cpp: long `or` lists of one shape as searches;
 //  - expr_gen_names.cpp:     identifiers, address parsing and name resolution (gen_scode,
 //                            gen_ncode, __pcap_atoin, pcap_nametoport...), link-type names.
 // Invariants: tests are built in libpcap's order (so that a load that fails on a snapped packet
@@ -132,9 +133,11 @@ inline uint16_t size_code(uint32_t bytes) {
 // A member of a set-able run of `or`ed primitives (compiler/expr_gen_sets.cpp): the interval of
 // values it matches and the shape it shares with the run.
 struct SetMember {
-  enum Cls : uint8_t { kIpv4, kPort, kEther, kProto } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
+  enum Cls : uint8_t { kIpv4, kPort, kEther, kProto, kIpv6 } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
   Qual qual{};
   uint32_t lo = 0, hi = 0;
+  uint32_t w6[4] = {};  // kIpv6: the address (host order words) and its prefix length
+  uint32_t plen6 = 0;
 };
 
 // __pcap_atoin: "a.b.c" -> value with 8 bits per part; the number of bits, -1 if bad
@@ -239,6 +242,9 @@ class Gen {
   Cond search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l, size_t r,
               uint32_t lo_known, uint32_t hi_known, std::vector<int>* per = nullptr);
   Cond ether_search(const std::vector<std::pair<uint32_t, uint32_t>>& macs, uint32_t off);
+  // expr_gen_sets_ip6.cpp: IPv6 host and net lists
+  std::optional<SetMember> set_member6(const Node& n) const;
+  Cond gen_set6(const std::vector<SetMember>& ms, const std::vector<int32_t>& members);
 
   // ---- expr_gen_link.cpp: link layers and their stacks ---------------------------------------
   uint32_t alloc_reg();

@@ -13,6 +13,8 @@
 // fully, and against libpcap -O0 on full-length packets for big lists
 // (tests/expr/big_filter_test.cpp).
 //
+// IPv6 host and net lists are searched by expr_gen_sets_ip6.cpp (a trie over the address words
+// that keeps libpcap's member-by-member walk on snapped packets).
 // MAC address lists (`ether host`, `ether src|dst`) are searched too (ether_search), and IP
 // protocol lists (`proto N`, `ip proto N`, `ip6 proto N`: the protocol field and, for IPv6,
 // the one behind a fragment header).
@@ -20,6 +22,8 @@
 // runs of at least kMinSet consecutive members, and not where libpcap does not optimise
 // (protochain, geneve). The search blocks are opaque (they test A as the root block loaded it;
 // the optimiser relates them to nothing); identical ones merge (ARP and RARP share a search).
+// A search block whose two exits coincide is skipped, its load included, as libpcap skips its
+// member tests then (`host A or ... or ip`: expr_opt.cpp, leaves_nothing_used).
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -96,6 +100,9 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
       m.hi = a | ~mask;
       return m;
     }
+    case IdKind::kHost6:
+    case IdKind::kHost6Len:
+      return set_member6(n);  // expr_gen_sets_ip6.cpp
     case IdKind::kEther: {  // `ether host M`, `ether src M`, ...
       if (dlt_ != kDltEn10mb || prev_dlt_ == kDltSunatm) return std::nullopt;  // one by one
       if ((q.addr != QAddr::kHost && q.addr != QAddr::kDefault) || q.proto != QProto::kLink)
@@ -234,6 +241,7 @@ Cond Gen::gen_set(const std::vector<int32_t>& members) {
   const Node& n = ast_.at(members.front());
   col_ = n.column;
   const Qual q = n.qual;
+  if (ms.front().cls == SetMember::kIpv6) return gen_set6(ms, members);
   if (ms.front().cls == SetMember::kIpv4) {
     std::vector<uint32_t> masks;  // ~(hi - lo), in order of first appearance
     for (const SetMember& m : ms)

@@ -40,7 +40,8 @@ struct IrBlock {
   uint32_t late_mask = 0;
   // Not self-contained: reads A/X/M[] left by its predecessor or leaves them for its successors
   // (protochain's unrolled walk). Its test is never related to another block's, it is never
-  // skipped, bypassed or reordered.
+  // reordered, and skipped only when its two exits coincide and nothing after it reads what its
+  // statements leave (Optimiser::leaves_nothing_used, expr_opt.cpp).
   bool opaque = false;
   SourceLoc loc;
 };

@@ -440,12 +440,30 @@ class Optimiser {
   // (skipping the load would change the verdict of a packet snapped before it).
   bool bypassable(int b) {
     const IrBlock& bb = blk(b);
-    if (bb.opaque && !bb.stmts.empty()) return false;
+    if (bb.opaque && !bb.stmts.empty()) return !fp_->unoptimised_reference && leaves_nothing_used(bb);
     if (!fp_->unoptimised_reference) return true;
     for (const Insn& i : bb.stmts)
       if (c::cls(i.code) == c::kLd || c::cls(i.code) == c::kLdx)
         if (c::mode(i.code) != c::kImm && c::mode(i.code) != c::kMem) return false;
     return true;
+  }
+
+  // An opaque block with statements (a set search's block, expr_gen_sets*.cpp, or `byte &`)
+  // whose two exits coincide: skipped, loads included, as libpcap skips its member tests when
+  // nothing uses what they leave (opt_j's use_conflict), when its successor is a `ret`, or when
+  // it only writes A and the successor does not read A before writing it (a self-contained
+  // block, or an opaque one that starts with a load or `txa`).
+  bool leaves_nothing_used(const IrBlock& bb) {
+    const IrBlock& sb = blk(bb.succ[0]);
+    if (sb.is_ret) return true;
+    for (const Insn& i : bb.stmts) {
+      const uint16_t cl = c::cls(i.code);
+      if (cl != c::kLd && cl != c::kAlu && !(cl == c::kMisc && c::miscop(i.code) == c::kTxa)) return false;
+    }
+    if (!sb.opaque) return true;
+    if (sb.stmts.empty()) return false;
+    const Insn& f = sb.stmts.front();
+    return c::cls(f.code) == c::kLd || (c::cls(f.code) == c::kMisc && c::miscop(f.code) == c::kTxa);
   }
 
   // libpcap's opt_peep on a block whose A is a known constant (gen_true/gen_false, relations of
