@@ -39,7 +39,8 @@ constexpr int kChainLink = -2;
 
 }  // namespace
 
-Gen::Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
+Gen::Gen(const ExprAst& ast, const ExprOptions& opts, bool unoptimised) : ast_(ast), opts_(opts) {
+  f_.unoptimised_reference = unoptimised;
   init_link();
   // libpcap sets no_optimize for `geneve` (gen_geneve_offsets): its verdicts are those of the
   // unoptimised code from the first primitive on, snapped packets included.
@@ -54,6 +55,7 @@ Gen::Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
 
 void Gen::build(int32_t root) {
   Cond c = root < 0 ? const_cond(true) : gen(root);
+  if (wlan_ && root >= 0) c = wlan_finish(c);  // offsets computed at run time, PPI's DLT check
   int ok = add_ret(opts_.snaplen);
   int no = add_ret(0);
   if (c.cval >= 0) {
@@ -360,6 +362,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kBroadcast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
+        if (wlan_ && dlt_ != kDltPpp) return wlan_broadcast();
         if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         static const uint8_t kBcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
         return prevlinkhdr_check(bcmp(Rel::kLinkHdr, 0, kBcast, 6));
@@ -378,6 +381,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kMulticast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
+        if (wlan_ && dlt_ != kDltPpp) return wlan_multicast();
         if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         return prevlinkhdr_check(test(load(Rel::kLinkHdr, 0, 1), c::kJset, 1));
       }
@@ -418,7 +422,7 @@ Cond Gen::gen_other(const Node& n) {
       return test({ins(c::kLd | c::kW | c::kAbs, 0xfffff008u)}, c::kJeq, n.num);
     case OtherKind::kLlc: return gen_llc(n);
     case OtherKind::kPf: fail("'" + n.str + "' is supported only on PF (OpenBSD pflog) link types");
-    case OtherKind::kP80211: fail("802.11 link-layer types supported only on 802.11");
+    case OtherKind::kP80211: return gen_p80211(n);
     case OtherKind::kAtm: fail("'" + n.str + "' is not supported on " + std::string(link_name()));
   }
   fail("syntax error in filter expression");
@@ -443,13 +447,18 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     d.attach_source(expr);
     return d;
   };
-  detail::Gen gen(ast, opts);
+  std::optional<detail::Gen> gen_store(std::in_place, ast, opts);
   try {
-    gen.build(ast.root);
+    gen_store->build(ast.root);
+    if (gen_store->needs_relower()) {  // an 802.11 program libpcap does not optimise
+      gen_store.emplace(ast, opts, true);
+      gen_store->build(ast.root);
+    }
   } catch (const detail::GenError& e) {
     diags.error(e.msg, SourceLoc{1, e.column ? e.column : 1, 1});
     return located(diags);
   }
+  detail::Gen& gen = *gen_store;
   vm::Program prog;
   if (!detail::emit_program(gen.func(), opts.opt_level, &prog.insns, &prog.locs, &diags))
     return located(diags);

@@ -16,6 +16,8 @@
 //  - expr_gen_transport.cpp: ports and port ranges (gen_port(6), gen_portrange(6));
 //  - expr_gen_arith.cpp:     arithmetic, `proto[expr:size]`, relations (gen_load, gen_arth,
 //                            gen_relation);
+//  - expr_gen_wlan.cpp:      the 802.11 link types (offsets computed at run time, wlan addresses,
+//                            type/subtype/dir);
 //  - expr_gen_names.cpp:     identifiers, address parsing and name resolution (gen_scode,
 //                            gen_ncode, __pcap_atoin, pcap_nametoport...), link-type names.
 // Invariants: tests are built in libpcap's order (so that a load that fails on a snapped packet
@@ -25,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -54,6 +57,10 @@ inline constexpr int kDltNull = 0, kDltEn10mb = 1, kDltRaw = 12, kDltLoop = 108,
                      kDltLinuxSll = 113, kDltIpv4 = 228, kDltIpv6 = 229, kDltLinuxSll2 = 276;
 inline constexpr int kDltRawAlt = 14;  // DLT_RAW on some BSDs; libpcap maps LINKTYPE_RAW (101) too
 inline constexpr int kDltPpp = 9;      // only as the link type inside PPPoE sessions
+// 802.11 (compiler/expr_gen_wlan.cpp): bare, Prism, radiotap, AVS and PPI radio headers.
+inline constexpr int kDltIeee80211 = 105, kDltPrism = 119, kDltRadiotap = 127, kDltAvs = 163,
+                     kDltPpi = 192;
+bool is_wlan_linktype(int lt);
 
 inline constexpr uint32_t kEtherMtu = 1500;
 inline constexpr uint32_t kEtIp = 0x0800, kEtArp = 0x0806, kEtRevArp = 0x8035, kEtIpv6 = 0x86dd,
@@ -136,12 +143,16 @@ enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, 
 
 class Gen {
  public:
-  Gen(const ExprAst& ast, const ExprOptions& opts);
+  // unoptimised: lower as libpcap's no_optimize programs are (see needs_relower).
+  Gen(const ExprAst& ast, const ExprOptions& opts, bool unoptimised = false);
 
   IrFunc& func() { return f_; }
   const Diagnostics& warnings() const { return warnings_; }
 
   void build(int32_t root);
+  // The program turned out to be one libpcap does not optimise (802.11 offsets computed at run
+  // time) after it was lowered for optimisation: lower it again with `unoptimised`.
+  bool needs_relower() const { return relower_; }
 
  private:
   const ExprAst& ast_;
@@ -172,6 +183,8 @@ class Gen {
   int reg_linkhdr_ = -1;
   int reg_linkpl_ = -1;
   int reg_linktype_ = -1;
+  bool wlan_ = false;     // an 802.11 link type (expr_gen_wlan.cpp)
+  bool relower_ = false;  // see needs_relower
   bool is_geneve_ = false;  // libpcap's is_geneve (reset by PUSH_LINKHDR, i.e. `pppoes`)
   uint32_t next_reg_ = 0;   // M[] slots taken by variable offsets (alloc_reg)
   bool variable_offsets() const { return reg_linkhdr_ >= 0 || reg_linkpl_ >= 0 || reg_linktype_ >= 0; }
@@ -230,6 +243,18 @@ class Gen {
   Cond gen_pppoes(const Node& n);
   Cond gen_llc(const Node& n);
   Cond geneve(bool has_vni, uint32_t vni);
+
+  // ---- expr_gen_wlan.cpp: 802.11 link layers ------------------------------------------------
+  void init_wlan();
+  Cond wlan_fc_bit(uint32_t byte, uint32_t bit);
+  Cond wlan_data_frame();
+  Cond wlan_linktype(uint32_t proto);
+  Cond wlan_da(const std::function<Cond(uint32_t)>& leaf);
+  Cond wlanhostop(const uint8_t* ea, QDir dir);
+  Cond wlan_broadcast();
+  Cond wlan_multicast();
+  Cond gen_p80211(const Node& n);
+  Cond wlan_finish(Cond body);
 
   // ---- expr_gen_net.cpp: network layer -------------------------------------------------------
   Cond iso_proto(uint32_t v);

@@ -57,7 +57,11 @@ Arth Gen::gen_load(const Node& n) {
   uint32_t base = 0;
   int vreg = -1;  // M[] slot with the variable part of `base` (after `geneve`), or -1
   switch (proto) {
-    case QProto::kRadio: fail("radio headers are not supported on this link type");
+    case QProto::kRadio:
+      // gen_load: from the start of the packet, on the link types with a radio header but PPI.
+      if (opts_.linktype != kDltAvs && opts_.linktype != kDltRadiotap && opts_.linktype != kDltPrism)
+        fail("radio information not present in capture");
+      break;
     case QProto::kLink:
       base = off_linkhdr_;
       vreg = reg_linkhdr_;

@@ -295,7 +295,8 @@ Cond Gen::gen_scode(const Node& n) {
     case QAddr::kHost: {
       if (q.proto == QProto::kLink) {
         ether_addr e{};
-        if (ether_hostton(name.c_str(), &e) != 0) fail("unknown ether host '" + name + "'");
+        if (ether_hostton(name.c_str(), &e) != 0)
+          fail(std::string(wlan_ ? "unknown 802.11 host '" : "unknown ether host '") + name + "'");
         return prevlinkhdr_check(ehostop(e.ether_addr_octet, q.dir));
       }
       if (!opts_.resolve_hosts) fail("unknown host '" + name + "' (host name resolution is off)");
@@ -422,7 +423,10 @@ std::optional<int> linktype_from_name(std::string_view name) {
     int v;
   } kNames[] = {{"NULL", kDltNull},         {"EN10MB", kDltEn10mb},     {"RAW", kDltRaw},
                 {"LOOP", kDltLoop},         {"LINUX_SLL", kDltLinuxSll}, {"IPV4", kDltIpv4},
-                {"IPV6", kDltIpv6},         {"LINUX_SLL2", kDltLinuxSll2}};
+                {"IPV6", kDltIpv6},         {"LINUX_SLL2", kDltLinuxSll2},
+                {"IEEE802_11", kDltIeee80211}, {"PRISM_HEADER", kDltPrism},
+                {"IEEE802_11_RADIO", kDltRadiotap}, {"IEEE802_11_RADIO_AVS", kDltAvs},
+                {"PPI", kDltPpi}};
   for (const auto& e : kNames)
     if (s == e.n) return e.v;
   return std::nullopt;
@@ -433,6 +437,8 @@ bool linktype_supported(int lt) {
   switch (lt) {
     case kDltNull: case kDltEn10mb: case kDltRaw: case kDltRawAlt: case kDltLoop:
     case kDltLinuxSll: case kDltIpv4: case kDltIpv6: case kDltLinuxSll2:
+      return true;
+    case kDltIeee80211: case kDltPrism: case kDltRadiotap: case kDltAvs: case kDltPpi:
       return true;
   }
   return false;

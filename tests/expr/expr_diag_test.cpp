@@ -143,7 +143,7 @@ TEST(ExprDiag, LinkTypeNames) {
   EXPECT_EQ(bpf::compiler::linktype_from_name("113"), 113);
   EXPECT_FALSE(bpf::compiler::linktype_from_name("NOPE").has_value());
   bpf::compiler::ExprOptions o;
-  o.linktype = 105;  // IEEE802_11: not supported here
+  o.linktype = 147;  // USER0: not supported here
   auto r = bpf::compiler::compile_expression("ip", o);
   EXPECT_FALSE(r.ok());
 }

@@ -1,0 +1,415 @@
+// The 802.11 link layers, after libpcap 1.10.3's gencode.c and grammar.y: IEEE802_11 (105),
+// PRISM_HEADER (119), IEEE802_11_RADIO (127, radiotap), IEEE802_11_RADIO_AVS (163) and PPI (192).
+//  - offsets (init_linktype): the 802.11 header starts after a radio header whose length is read
+//    from the packet (radiotap and PPI: little-endian u16 at offset 2; AVS: big-endian u32 at 4;
+//    Prism: 144, or the AVS length when the Prism "header" is really AVS); the LLC header follows
+//    an 802.11 header of 24 bytes, plus 2 for QoS data frames, rounded up to 4 when radiotap says
+//    the driver padded it (gen_load_802_11_header_len). Both are run-time values kept in M[]
+//    (the slots are taken at init, so relation temporaries never reuse them); the code computing
+//    them is put in front of the program, as libpcap's insert_compute_vloffsets does, only for
+//    the offsets some test reads. Its loads fail on short packets, which then are rejected
+//    whatever the expression: that is libpcap's verdict too. libpcap does not optimise a program
+//    with the 802.11 header length (or a Prism prefix) in it (no_optimize): neither do we.
+//  - PPI: every program starts with a check that the PPI header's DLT is 802.11 (gen_ppi_dlt_check
+//    in finish_parse);
+//  - protocols over 802.11 (gen_linktype, gen_check_802_11_data_frame, gen_llc_linktype): a
+//    data frame, then the LLC header (SNAP type at LLC+6 for EtherTypes);
+//  - addresses (gen_wlanhostop): `wlan src|dst|host|addr1..4|ra|ta` and `ether host`, which
+//    look at different address fields depending on the frame type and the DS bits; `ether
+//    broadcast` / `multicast` (gen_broadcast, gen_multicast) the same way;
+//  - `type`/`subtype`/`dir` (gen_p80211_type, gen_p80211_fcdir) with grammar.y's name tables and
+//    its errors (which come first, on any link type).
+// Tested by tests/expr/wlan_test.cpp against pcap_compile + bpf_filter.
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/expr_gen.hpp"
+
+namespace bpf::compiler::detail {
+
+namespace {
+
+constexpr uint32_t kFcTypeMask = 0x0c, kFcSubtypeMask = 0xf0, kFcTypeCtl = 0x04;
+constexpr uint32_t kFcSubtypeCts = 0xc0, kFcSubtypeAck = 0xd0;
+
+struct Tok {
+  const char* s;
+  uint32_t v;
+};
+// grammar.y's ieee80211_types and ieee80211_{mgt,ctl,data}_subtypes (case-insensitive).
+constexpr Tok kTypes[] = {{"data", 0x08}, {"mgt", 0x00},     {"management", 0x00},
+                          {"ctl", 0x04},  {"control", 0x04}, {nullptr, 0}};
+constexpr Tok kMgtSubtypes[] = {
+    {"assocreq", 0x00},    {"assoc-req", 0x00},    {"assocresp", 0x10},
+    {"assoc-resp", 0x10},  {"reassocreq", 0x20},   {"reassoc-req", 0x20},
+    {"reassocresp", 0x30}, {"reassoc-resp", 0x30}, {"probereq", 0x40},
+    {"probe-req", 0x40},   {"proberesp", 0x50},    {"probe-resp", 0x50},
+    {"beacon", 0x80},      {"atim", 0x90},         {"disassoc", 0xa0},
+    {"disassociation", 0xa0}, {"auth", 0xb0},      {"authentication", 0xb0},
+    {"deauth", 0xc0},      {"deauthentication", 0xc0}, {nullptr, 0}};
+constexpr Tok kCtlSubtypes[] = {{"ps-poll", 0xa0}, {"rts", 0xb0},    {"cts", 0xc0},
+                                {"ack", 0xd0},     {"cf-end", 0xe0}, {"cf-end-ack", 0xf0},
+                                {nullptr, 0}};
+constexpr Tok kDataSubtypes[] = {
+    {"data", 0x00},          {"data-cf-ack", 0x10},      {"data-cf-poll", 0x20},
+    {"data-cf-ack-poll", 0x30}, {"null", 0x40},          {"cf-ack", 0x50},
+    {"cf-poll", 0x60},       {"cf-ack-poll", 0x70},      {"qos-data", 0x80},
+    {"qos-data-cf-ack", 0x90}, {"qos-data-cf-poll", 0xa0}, {"qos-data-cf-ack-poll", 0xb0},
+    {"qos", 0xc0},           {"qos-cf-poll", 0xe0},      {"qos-cf-ack-poll", 0xf0},
+    {nullptr, 0}};
+// ieee80211_type_subtypes, in its order.
+constexpr struct {
+  uint32_t type;
+  const Tok* toks;
+} kTypeSubtypes[] = {{0x00, kMgtSubtypes}, {0x04, kCtlSubtypes}, {0x08, kDataSubtypes}};
+
+bool same_nocase(const char* a, const std::string& b) {
+  size_t i = 0;
+  for (; a[i] && i < b.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return a[i] == 0 && i == b.size();
+}
+int str2tok(const std::string& s, const Tok* toks) {
+  for (; toks->s; ++toks)
+    if (same_nocase(toks->s, s)) return static_cast<int>(toks->v);
+  return -1;
+}
+std::string hex02(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%02x", v);
+  return buf;
+}
+
+}  // namespace
+
+bool is_wlan_linktype(int lt) {
+  return lt == kDltIeee80211 || lt == kDltPrism || lt == kDltRadiotap || lt == kDltAvs ||
+         lt == kDltPpi;
+}
+
+// init_linktype's 802.11 cases: LLC at the (variable) payload offset, the network layer after
+// LLC+SNAP (8) or bare LLC (3); the header itself after a variable radio header, if any.
+void Gen::init_wlan() {
+  wlan_ = true;
+  off_linkhdr_ = 0;
+  off_linktype_ = 24;
+  off_linkpl_ = 0;
+  off_nl_ = 8;
+  off_nl_nosnap_ = 3;
+  if (opts_.linktype != kDltIeee80211) reg_linkhdr_ = static_cast<int>(alloc_reg());
+  reg_linkpl_ = static_cast<int>(alloc_reg());
+}
+
+// ---- frame tests ------------------------------------------------------------------------------
+Cond Gen::wlan_fc_bit(uint32_t byte, uint32_t bit) {
+  return test(load(Rel::kLinkHdr, byte, 1), c::kJset, bit);
+}
+// gen_check_802_11_data_frame: type bit 0x08 set, 0x04 clear (tested first).
+Cond Gen::wlan_data_frame() {
+  Cond b0 = wlan_fc_bit(0, 0x08);
+  Cond b1 = not_(wlan_fc_bit(0, 0x04));
+  return and_(b1, b0);
+}
+// gen_linktype for 802.11: a data frame, then gen_llc_linktype.
+Cond Gen::wlan_linktype(uint32_t proto) {
+  Cond b0 = wlan_data_frame();
+  Cond b1;
+  switch (proto) {
+    case kLlcSapIp:
+    case kLlcSapIsons:
+    case kLlcSapNetbeui:
+      b1 = cmp(Rel::kLlc, 0, 2, (proto << 8) | proto);
+      break;
+    case kLlcSapIpx:
+      b1 = cmp(Rel::kLlc, 0, 1, kLlcSapIpx);
+      break;
+    case kEtAtalk:
+      b1 = snap(0x080007, kEtAtalk);
+      break;
+    default:
+      b1 = proto <= kEtherMtu ? cmp(Rel::kLlc, 0, 1, proto) : cmp(Rel::kLlc, 6, 2, proto);
+      break;
+  }
+  return and_(b0, b1);
+}
+
+// The destination-address shape of gen_wlanhostop(Q_DST) and gen_multicast: `leaf(off)` on the
+// DA, at 16 for data frames to the DS, 4 otherwise; none in control frames.
+Cond Gen::wlan_da(const std::function<Cond(uint32_t)>& leaf) {
+  Cond b1 = wlan_fc_bit(1, 0x01);
+  Cond b0 = and_(b1, leaf(16));
+  Cond b2 = not_(wlan_fc_bit(1, 0x01));
+  b1 = and_(b2, leaf(4));
+  b0 = or_(b1, b0);
+  b1 = wlan_fc_bit(0, 0x08);
+  b0 = and_(b1, b0);
+  b2 = not_(wlan_fc_bit(0, 0x08));
+  b1 = and_(b2, leaf(4));
+  b0 = or_(b1, b0);
+  b1 = not_(wlan_fc_bit(0, 0x04));
+  return and_(b1, b0);
+}
+
+// gen_wlanhostop: which address field holds SA, DA, RA, TA depends on the frame.
+Cond Gen::wlanhostop(const uint8_t* ea, QDir dir) {
+  auto addr = [&](uint32_t off) { return bcmp(Rel::kLinkHdr, off, ea, 6); };
+  switch (dir) {
+    case QDir::kSrc: {
+      // SA: 24 (to and from DS), 16 (from DS), 10 (data not from DS, management).
+      Cond b1 = wlan_fc_bit(1, 0x01);
+      Cond b0 = and_(b1, addr(24));
+      Cond b2 = not_(wlan_fc_bit(1, 0x01));
+      b1 = and_(b2, addr(16));
+      b0 = or_(b1, b0);
+      b1 = wlan_fc_bit(1, 0x02);
+      b0 = and_(b1, b0);
+      b2 = not_(wlan_fc_bit(1, 0x02));
+      b1 = and_(b2, addr(10));
+      b0 = or_(b1, b0);
+      b1 = wlan_fc_bit(0, 0x08);
+      b0 = and_(b1, b0);
+      b2 = not_(wlan_fc_bit(0, 0x08));
+      b1 = and_(b2, addr(10));
+      b0 = or_(b1, b0);
+      b1 = not_(wlan_fc_bit(0, 0x04));
+      return and_(b1, b0);
+    }
+    case QDir::kDst:
+      return wlan_da(addr);
+    case QDir::kAnd: {
+      Cond b0 = wlanhostop(ea, QDir::kSrc);
+      return and_(b0, wlanhostop(ea, QDir::kDst));
+    }
+    case QDir::kDefault:
+    case QDir::kOr: {
+      Cond b0 = wlanhostop(ea, QDir::kSrc);
+      return or_(b0, wlanhostop(ea, QDir::kDst));
+    }
+    case QDir::kAddr1:
+      return addr(4);
+    case QDir::kAddr2: {
+      // Not in CTS or ACK control frames.
+      Cond b0 = not_(mcmp(Rel::kLinkHdr, 0, 1, kFcTypeCtl, kFcTypeMask));
+      Cond b1 = not_(mcmp(Rel::kLinkHdr, 0, 1, kFcSubtypeCts, kFcSubtypeMask));
+      Cond b2 = not_(mcmp(Rel::kLinkHdr, 0, 1, kFcSubtypeAck, kFcSubtypeMask));
+      b2 = and_(b1, b2);
+      b2 = or_(b0, b2);
+      return and_(b2, addr(10));
+    }
+    case QDir::kAddr3: {
+      Cond b0 = not_(mcmp(Rel::kLinkHdr, 0, 1, kFcTypeCtl, kFcTypeMask));
+      return and_(b0, addr(16));
+    }
+    case QDir::kAddr4: {
+      Cond b0 = mcmp(Rel::kLinkHdr, 1, 1, 0x03, 0x03);  // to and from the DS
+      return and_(b0, addr(24));
+    }
+    case QDir::kRa: {
+      Cond b1 = wlan_fc_bit(0, 0x08);
+      return and_(b1, addr(4));
+    }
+    case QDir::kTa: {
+      Cond b1 = wlan_fc_bit(0, 0x08);
+      return and_(b1, wlanhostop(ea, QDir::kAddr2));
+    }
+    case QDir::kUndef: break;
+  }
+  fail("syntax error in filter expression");
+}
+
+Cond Gen::wlan_broadcast() {
+  static const uint8_t kBcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  return wlanhostop(kBcast, QDir::kDst);
+}
+Cond Gen::wlan_multicast() {
+  return wlan_da([&](uint32_t off) { return wlan_fc_bit(off, 0x01); });
+}
+
+// ---- type / subtype / dir (grammar.y's p80211 rules, gen_p80211_type, gen_p80211_fcdir) -------
+Cond Gen::gen_p80211(const Node& n) {
+  const Node& v = ast_.at(n.a);
+  auto at = [&](const Node& x) { col_ = x.column; };
+  uint32_t value = 0, mask = 0;
+  if (n.str == "dir") {
+    if (v.id_kind == IdKind::kNum) {
+      value = v.num;
+    } else {
+      const Tok kDirs[] = {{"nods", 0}, {"tods", 1}, {"fromds", 2}, {"dstods", 3}, {nullptr, 0}};
+      const int d = str2tok(v.str, kDirs);
+      at(v);
+      if (d < 0) fail("unknown 802.11 direction");
+      value = static_cast<uint32_t>(d);
+    }
+    col_ = n.column;
+    if (!wlan_ || dlt_ == kDltPpi) fail("frame direction supported only with 802.11 headers");
+    return mcmp(Rel::kLinkHdr, 1, 1, value, 0x03);
+  }
+  if (n.str == "subtype") {  // SUBTYPE type_subtype: a name of any type's table
+    at(v);
+    if (v.id_kind == IdKind::kNum) fail("syntax error in filter expression");
+    int s = -1;
+    for (const auto& ts : kTypeSubtypes)
+      if ((s = str2tok(v.str, ts.toks)) >= 0) {
+        s |= static_cast<int>(ts.type);
+        break;
+      }
+    if (s < 0) fail("unknown 802.11 type name");
+    value = static_cast<uint32_t>(s);
+    mask = kFcTypeMask | kFcSubtypeMask;
+  } else {  // TYPE type [SUBTYPE subtype]
+    at(v);
+    if (v.id_kind == IdKind::kNum) {
+      if (v.num & ~kFcTypeMask) fail("invalid 802.11 type value " + hex02(v.num));
+      value = v.num;
+    } else {
+      const int t = str2tok(v.str, kTypes);
+      if (t < 0) fail("unknown 802.11 type name \"" + v.str + "\"");
+      value = static_cast<uint32_t>(t);
+    }
+    mask = kFcTypeMask;
+    if (n.b >= 0) {
+      const Node& sv = ast_.at(n.b);
+      at(sv);
+      if (sv.id_kind == IdKind::kNum) {
+        if (sv.num & ~kFcSubtypeMask) fail("invalid 802.11 subtype value " + hex02(sv.num));
+        value |= sv.num;
+      } else {
+        const Tok* toks = nullptr;
+        for (const auto& ts : kTypeSubtypes)
+          if (ts.type == value) toks = ts.toks;
+        if (!toks) fail("unknown 802.11 type");
+        const int s = str2tok(sv.str, toks);
+        if (s < 0) fail("unknown 802.11 subtype name \"" + sv.str + "\"");
+        value |= static_cast<uint32_t>(s);
+      }
+      mask |= kFcSubtypeMask;
+    }
+  }
+  col_ = n.column;
+  if (!wlan_ || dlt_ == kDltPpi) fail("802.11 link-layer types supported only on 802.11");
+  return mcmp(Rel::kLinkHdr, 0, 1, value, mask);
+}
+
+// ---- the offsets computed at program start (insert_compute_vloffsets) -------------------------
+namespace {
+bool reads_slot(const IrFunc& f, int reg) {
+  if (reg < 0) return false;
+  for (const IrBlock& b : f.blocks)
+    for (const Insn& i : b.stmts)
+      if ((i.code == (c::kLdx | c::kW | c::kMem) || i.code == (c::kLd | c::kW | c::kMem)) &&
+          i.k == static_cast<uint32_t>(reg))
+        return true;
+  return false;
+}
+}  // namespace
+
+Cond Gen::wlan_finish(Cond body) {
+  const int lt = opts_.linktype;
+  const bool pl = reads_slot(f_, reg_linkpl_);
+  const bool hdr = reg_linkhdr_ >= 0 && (pl || reads_slot(f_, reg_linkhdr_));
+  if (pl || hdr) {
+    // libpcap sets no_optimize for the 802.11 header length and the Prism prefix (bare jumps
+    // in a statement list): its verdicts are then those of the unoptimised program.
+    if ((pl || lt == kDltPrism) && !f_.unoptimised_reference) {
+      f_.unoptimised_reference = true;
+      relower_ = opts_.opt_level > 0;
+    }
+    if (body.cval >= 0) body = materialise(body);
+    const int next = body.entry;
+    // Blocks of the prelude read A/X left by the one before: opaque, linked by hand.
+    auto blk = [&](std::vector<Insn> s, uint16_t jop, uint32_t k) {
+      Cond cd = test(std::move(s), jop, k);
+      f_.blocks[static_cast<size_t>(cd.entry)].opaque = true;
+      return cd.entry;
+    };
+    auto go = [&](int from, int t, int f) {
+      f_.blocks[static_cast<size_t>(from)].succ[0] = t;
+      f_.blocks[static_cast<size_t>(from)].succ[1] = f;
+    };
+    const uint32_t rh = static_cast<uint32_t>(reg_linkhdr_), rp = static_cast<uint32_t>(reg_linkpl_);
+    // The 802.11 header length (gen_load_802_11_header_len), entered with X = radio header length.
+    int pl_entry = next;
+    std::vector<Insn> x_prefix;  // what sets X when no radio-header code runs before
+    if (pl) {
+      if (!hdr) x_prefix.push_back(ins(c::kLdx | c::kW | c::kImm, 0));
+      std::vector<Insn> s = x_prefix;
+      for (Insn i : {ins(c::kMisc | c::kTxa), ins(c::kAlu | c::kAdd | c::kK, 24), ins(c::kSt, rp),
+                     ins(c::kLd | c::kB | c::kInd, 0)})
+        s.push_back(i);
+      const int d1 = blk(std::move(s), c::kJset, 0x08);
+      const int d2 = blk({}, c::kJset, 0x04);
+      const int d3 = blk({}, c::kJset, 0x80);
+      const int qos = blk({ins(c::kLd | c::kMem, rp), ins(c::kAlu | c::kAdd | c::kK, 2), ins(c::kSt, rp)},
+                          c::kJeq, 0);
+      int after = next;
+      if (lt == kDltRadiotap) {
+        // Atheros padding: radiotap flags field (after TSFT if present) has DATAPAD (0x20).
+        const int r1 = blk({ins(c::kLd | c::kW | c::kAbs, 4)}, c::kJset, 0x02000000);
+        const int r2 = blk({}, c::kJset, 0x80);
+        const int r3 = blk({}, c::kJset, 0x01000000);
+        const int r4 = blk({ins(c::kLd | c::kB | c::kAbs, 16)}, c::kJset, 0x20);
+        const int r5 = blk({ins(c::kLd | c::kB | c::kAbs, 8)}, c::kJset, 0x20);
+        const int ru = blk({ins(c::kLd | c::kMem, rp), ins(c::kAlu | c::kAdd | c::kK, 3),
+                            ins(c::kAlu | c::kAnd | c::kK, ~3u), ins(c::kSt, rp)},
+                           c::kJeq, 0);
+        go(r1, r2, next);
+        go(r2, next, r3);
+        go(r3, r4, r5);
+        go(r4, ru, next);
+        go(r5, ru, next);
+        go(ru, next, next);
+        after = r1;
+      }
+      go(d1, d2, next);
+      go(d2, next, d3);
+      go(d3, qos, after);
+      go(qos, after, after);
+      pl_entry = d1;
+    }
+    int entry = pl_entry;
+    if (hdr) {
+      auto store = [&](std::vector<Insn> s) {
+        s.push_back(ins(c::kSt, rh));
+        s.push_back(ins(c::kMisc | c::kTax));
+        const int b = blk(std::move(s), c::kJeq, 0);
+        go(b, pl_entry, pl_entry);
+        return b;
+      };
+      switch (lt) {
+        case kDltRadiotap:
+        case kDltPpi:  // little-endian length at 2
+          entry = store({ins(c::kLd | c::kB | c::kAbs, 3), ins(c::kAlu | c::kLsh | c::kK, 8),
+                         ins(c::kMisc | c::kTax), ins(c::kLd | c::kB | c::kAbs, 2),
+                         ins(c::kAlu | c::kOr | c::kX)});
+          break;
+        case kDltAvs:
+          entry = store({ins(c::kLd | c::kW | c::kAbs, 4)});
+          break;
+        case kDltPrism: {
+          // An AVS header (cookie 0x80211000 in the top 20 bits) gives its length at 4; else 144.
+          const int cookie = blk({ins(c::kLd | c::kW | c::kAbs, 0),
+                                  ins(c::kAlu | c::kAnd | c::kK, 0xfffff000u)},
+                                 c::kJeq, 0x80211000u);
+          go(cookie, store({ins(c::kLd | c::kW | c::kAbs, 4)}), store({ins(c::kLd | c::kImm, 144)}));
+          entry = cookie;
+          break;
+        }
+        default: break;
+      }
+    }
+    body.entry = entry;
+  }
+  if (lt == kDltPpi) {
+    // gen_ppi_dlt_check: the PPI header's DLT field (little-endian) is 105.
+    Cond chk = test({ins(c::kLd | c::kW | c::kAbs, 4)}, c::kJeq, 0x69000000u);
+    body = and_(chk, body);
+  }
+  return body;
+}
+
+}  // namespace bpf::compiler::detail

@@ -1,0 +1,192 @@
+// The 802.11 link types (IEEE802_11, PRISM_HEADER, IEEE802_11_RADIO, IEEE802_11_RADIO_AVS, PPI)
+// against libpcap 1.10.3: every expression of kWlanExprs (every wlan address qualifier, every
+// type/subtype/dir name, `ether` addresses, broadcast/multicast, `radio[]`, `link[]`, `llc`,
+// protocols over LLC/SNAP, the usual IP/TCP ones, `vlan`) is compiled by us and by pcap_compile
+// at -O0 (libpcap optimize 0) and -O2 (optimize 1); both must compile or both refuse it (with
+// libpcap's message), and accepted programs must give libpcap's verdict (bpf_filter) on every
+// packet: generated ones (tests/expr/packets_wlan.hpp, snapped copies included) and, when
+// present, ../shared/corpus/radiotap.pcap and ieee802_11.pcap with mutated and truncated copies.
+// Our programs run on our interpreter (and once through jit::Filter). Prints the figures.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "compiler/expr.hpp"
+#include "jit/engine.hpp"
+#include "tests/expr/libpcap_ref.hpp"
+#include "tests/expr/packets_wlan.hpp"
+#include "verifier/verifier.hpp"
+#include "vm/interpreter.hpp"
+
+namespace {
+
+using bpf::test::TestPacket;
+
+const int kWlanLinkTypes[] = {105, 119, 127, 163, 192};
+
+const char* const kWlanExprs[] = {
+    // addresses
+    "wlan host 00:11:22:33:44:55", "wlan src 00:11:22:33:44:55", "wlan dst 00:11:22:33:44:55",
+    "wlan src and dst 02:00:00:00:00:01", "wlan src or dst 02:00:00:00:00:01",
+    "wlan addr1 00:11:22:33:44:55", "wlan addr2 00:11:22:33:44:55", "wlan addr3 02:00:00:00:00:01",
+    "wlan addr4 00:11:22:33:44:66", "wlan ra ff:ff:ff:ff:ff:ff", "wlan ta 00:11:22:33:44:55",
+    "ether host 00:11:22:33:44:55", "ether src 02:00:00:00:00:01", "ether dst ff:ff:ff:ff:ff:ff",
+    "wlan address1 00:11:22:33:44:55", "link host 00:11:22:33:44:66", "00:11:22:33:44:55",
+    "ether broadcast", "ether multicast", "broadcast", "multicast", "wlan broadcast",
+    // type / subtype / dir, every name
+    "type mgt", "type management", "type ctl", "type control", "type data", "type 0", "type 4",
+    "type 8", "type 12", "wlan type mgt subtype beacon", "type mgt subtype probe-req",
+    "type mgt subtype probereq", "type mgt subtype probe-resp", "type mgt subtype proberesp",
+    "type mgt subtype assoc-req", "type mgt subtype assocreq", "type mgt subtype assoc-resp",
+    "type mgt subtype assocresp", "type mgt subtype reassoc-req", "type mgt subtype reassocreq",
+    "type mgt subtype reassoc-resp", "type mgt subtype reassocresp", "type mgt subtype atim",
+    "type mgt subtype disassoc", "type mgt subtype disassociation", "type mgt subtype auth",
+    "type mgt subtype authentication", "type mgt subtype deauth",
+    "type mgt subtype deauthentication", "type ctl subtype ps-poll", "type ctl subtype rts",
+    "type ctl subtype cts", "type ctl subtype ack", "type ctl subtype cf-end",
+    "type ctl subtype cf-end-ack", "type data subtype data", "type data subtype data-cf-ack",
+    "type data subtype data-cf-poll", "type data subtype data-cf-ack-poll",
+    "type data subtype null", "type data subtype cf-ack", "type data subtype cf-poll",
+    "type data subtype cf-ack-poll", "type data subtype qos-data",
+    "type data subtype qos-data-cf-ack", "type data subtype qos-data-cf-poll",
+    "type data subtype qos-data-cf-ack-poll", "type data subtype qos",
+    "type data subtype qos-cf-poll", "type data subtype qos-cf-ack-poll", "type mgt subtype 0x80",
+    "type data subtype 0xc0", "type Data subtype Null", "subtype beacon", "subtype probe-req",
+    "subtype rts", "subtype ack", "subtype qos-data", "subtype data", "subtype null",
+    "subtype deauth", "dir nods", "dir tods", "dir fromds", "dir dstods", "dir 3", "dir 7",
+    "not type mgt and not type ctl", "type data and dir tods and wlan src 02:00:00:00:00:01",
+    // radio / link accessors
+    "radio[0] = 0", "radio[2:2] = 0x0800", "radio[4] & 2 != 0", "link[0] = 0x80",
+    "link[0] & 0xc = 8", "link[1:2] > 0x100", "link[24:2] = 0xaaaa", "len > 100",
+    "wlan[0] = 0x88", "link[link[1] & 3] = 0",
+    // protocols over LLC/SNAP
+    "ip", "ip6", "arp", "rarp", "tcp", "udp", "icmp", "icmp6", "sctp", "igmp", "stp", "iso",
+    "ipx", "netbeui", "atalk", "aarp", "decnet", "lat", "llc", "llc i", "llc s", "llc u",
+    "llc rr", "llc ui", "link proto 0x800", "ether proto 0x86dd", "ether proto \\arp",
+    "host 10.0.0.1", "src net 10.0.0.0/8", "dst host 192.168.1.1", "tcp port 22",
+    "udp port 53", "port 80", "portrange 1-1024", "tcp[13] & 2 != 0", "ip[9] = 6",
+    "ip6 host ::1", "ip6 net fe80::/10", "ip proto 17", "ip6 proto 6", "tcp dst port 443",
+    "icmp[0] = 8", "ip[2:2] > 60", "ip broadcast or ip multicast", "ip6 multicast",
+    "arp host 10.0.0.1", "ip and not tcp", "udp and wlan src 00:11:22:33:44:55",
+    "type data and ip", "vlan", "vlan 5 and ip", "ip[0] * 0 = 0", "tcp[0] + ip[1] > 3",
+    "not ip and type data", "ether broadcast and ip", "(wlan host 02:00:00:00:00:01 or arp) and not dir nods",
+    // refused by libpcap (and by us, with its message)
+    "type 5", "type bogus", "type mgt subtype 0x11", "type ctl subtype beacon", "subtype bogus",
+    "subtype 8", "dir bogus", "mpls", "ether host nosuchhost.invalid", "protochain 6",
+    "vlan and ip protochain 17", "radio[0:3] = 1", "wlan[0] = 1 or radio[0] = 1",
+};
+
+bool interesting_snapped(const TestPacket& p) { return p.data.size() != p.wirelen; }
+
+struct Stats {
+  size_t programs = 0, refused = 0, runs = 0, accepted = 0, diffs = 0, snapped_runs = 0;
+};
+
+void compare(const char* e, int lt, const std::vector<TestPacket>& pkts, Stats& st, bool engine) {
+  for (int level : {0, 2}) {
+    bpf::compiler::ExprOptions o;
+    o.linktype = lt;
+    o.opt_level = level;
+    o.snaplen = 262144;
+    auto ours = bpf::compiler::compile_expression(e, o);
+    std::string err;
+    auto ref = bpf::test::libpcap_program(e, lt, level ? 1 : 0, &err);
+    if (!ref) {
+      ++st.refused;
+      EXPECT_FALSE(ours.ok()) << "'" << e << "' linktype " << lt << " -O" << level
+                              << ": libpcap refuses it (" << err << "), we compile it";
+      if (!ours.ok() && err.rfind("can't parse", 0) != 0 && err.find("syntax error") == std::string::npos)
+        EXPECT_NE(ours.diagnostics().render("<expr>").find(err), std::string::npos)
+            << "'" << e << "' linktype " << lt << ": libpcap says '" << err << "', we say "
+            << ours.diagnostics().render("<expr>");
+      continue;
+    }
+    if (!ours.ok()) {
+      ADD_FAILURE() << "'" << e << "' linktype " << lt << " -O" << level << ": " << ours.diagnostics().render("<expr>");
+      continue;
+    }
+    ++st.programs;
+    auto v = bpf::verifier::verify(*ours);
+    ASSERT_TRUE(v.ok()) << e << " " << lt;
+    bpf::vm::Interpreter in(*v);
+    std::optional<bpf::jit::Filter> filt;
+    if (engine) {
+      auto f = bpf::jit::Filter::compile(*v);
+      ASSERT_TRUE(f.ok());
+      filt.emplace(std::move(*f));
+    }
+    size_t bad = 0;
+    for (const TestPacket& p : pkts) {
+      const uint32_t want = bpf::test::run_libpcap(*ref, p);
+      const uint32_t got = in.run(p.data.data(), uint32_t(p.data.size()), p.wirelen);
+      ++st.runs;
+      st.snapped_runs += interesting_snapped(p);
+      st.accepted += got != 0;
+      if (filt) {
+        EXPECT_EQ(filt->run(p.data.data(), uint32_t(p.data.size()), p.wirelen), got);
+      }
+      if (want != got && bad++ == 0)
+        ADD_FAILURE() << "'" << e << "' linktype " << lt << " -O" << level << ": libpcap " << want
+                      << ", ours " << got << " (caplen " << p.data.size() << " of " << p.wirelen
+                      << ")\nlibpcap:\n" << bpf::test::dump(*ref) << "ours:\n"
+                      << bpf::test::dump(ours->insns);
+    }
+    st.diffs += bad;
+  }
+}
+
+TEST(Wlan, VerdictsMatchLibpcap) {
+  Stats st;
+  size_t corpus = 0, total_pkts = 0;
+  bool engine_done = false;
+  for (int lt : kWlanLinkTypes) {
+    std::mt19937 rng(uint32_t(lt) * 80211u);
+    std::vector<TestPacket> pkts = bpf::test::make_wlan_packets(lt, rng);
+    const char* file = lt == 127 ? "radiotap.pcap" : lt == 105 ? "ieee802_11.pcap" : nullptr;
+    if (file) {
+      auto c = bpf::test::load_corpus(file);
+      corpus += c.size();
+      auto m = bpf::test::mutate_wlan(c, rng);
+      pkts.insert(pkts.end(), c.begin(), c.end());
+      pkts.insert(pkts.end(), m.begin(), m.end());
+    }
+    total_pkts += pkts.size();
+    for (const char* e : kWlanExprs) {
+      compare(e, lt, pkts, st, !engine_done);
+      engine_done = true;
+    }
+  }
+  std::printf("802.11: %zu packets over 5 link types (%zu from the corpus, plus mutated and "
+              "truncated copies); %zu programs (-O0 and -O2), %zu refusals matched; %zu runs "
+              "(%zu on snapped packets), %zu accepted, %zu verdict differences\n",
+              total_pkts, corpus, st.programs, st.refused, st.runs, st.snapped_runs, st.accepted,
+              st.diffs);
+  EXPECT_EQ(st.diffs, 0u);
+  EXPECT_GT(st.accepted, 1000u);
+}
+
+TEST(Wlan, LinkTypeNames) {
+  EXPECT_EQ(bpf::compiler::linktype_from_name("IEEE802_11"), 105);
+  EXPECT_EQ(bpf::compiler::linktype_from_name("PRISM_HEADER"), 119);
+  EXPECT_EQ(bpf::compiler::linktype_from_name("ieee802_11_radio"), 127);
+  EXPECT_EQ(bpf::compiler::linktype_from_name("DLT_IEEE802_11_RADIO_AVS"), 163);
+  EXPECT_EQ(bpf::compiler::linktype_from_name("PPI"), 192);
+  for (int lt : kWlanLinkTypes) EXPECT_TRUE(bpf::compiler::linktype_supported(lt));
+}
+
+// The keywords of 802.11 on other link types: libpcap's messages, located at the keyword.
+TEST(Wlan, KeywordsElsewhereGiveLibpcapsErrors) {
+  for (const char* e : {"type mgt", "subtype beacon", "dir tods", "radio[0] = 1"}) {
+    bpf::compiler::ExprOptions o;
+    auto ours = bpf::compiler::compile_expression(e, o);
+    std::string err;
+    ASSERT_FALSE(bpf::test::libpcap_program(e, 1, 1, &err).has_value());
+    ASSERT_FALSE(ours.ok()) << e;
+    EXPECT_NE(ours.diagnostics().render("<expr>").find(err), std::string::npos) << e << ": " << err;
+  }
+}
+
+}  // namespace
