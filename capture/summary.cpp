@@ -3,6 +3,7 @@
 // reading out of bounds. Formats follow tcpdump 4.99's print-ip.c, print-tcp.c, print-udp.c,
 // print-icmp.c, print-arp.c (default verbosity, absolute sequence numbers as with -S).
 #include "capture/summary.hpp"
+#include "capture/summary_detail.hpp"
 
 #include <arpa/inet.h>
 #include <time.h>
@@ -225,6 +226,11 @@ void print_ether(std::string& out, Cursor c, uint32_t wirelen) {
 
 }  // namespace
 
+void detail::print_ethertype_summary(std::string& out, uint16_t type, const uint8_t* data,
+                                     uint32_t caplen, uint32_t len) {
+  print_ethertype(out, type, Cursor{data, caplen}, len);
+}
+
 void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, const uint8_t* data,
                     uint32_t caplen, uint32_t wirelen) {
   const time_t sec = static_cast<time_t>(ts.sec);
@@ -256,7 +262,9 @@ void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, con
       else appendf(out, "family %u, length %u", fam, wirelen);
       break;
     }
-    default: appendf(out, "linktype %d, length %u", linktype, wirelen);
+    default:
+      if (detail::format_wlan(out, linktype, data, caplen, wirelen)) break;  // 802.11 types
+      appendf(out, "linktype %d, length %u", linktype, wirelen);
   }
 }
 

@@ -180,6 +180,7 @@ Cond Gen::not_(Cond a) {
 // gen_abs_offset_varpart: `ldx M[reg]` then an indexed load, or an absolute load.
 std::vector<Insn> Gen::var_load(int reg, uint32_t sz, uint32_t k) {
   if (reg < 0) return {ins(c::kLd | sz | c::kAbs, k)};
+  if (wlan_) lib_use(reg);
   return {ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg)), ins(c::kLd | sz | c::kInd, k)};
 }
 // ---- loads and comparisons (gen_load_a, gen_cmp, gen_mcmp, ...) ----------------------------
@@ -192,6 +193,7 @@ std::vector<Insn> Gen::load(Rel rel, uint32_t off, uint32_t size) {
     case Rel::kPrevMpls: return var_load(reg_linkpl_, sz, off_linkpl_ + off_nl_ - 4 + off);
     case Rel::kTranIpv4:
       if (reg_linkpl_ >= 0) {
+        if (wlan_) lib_use(reg_linkpl_);
         // gen_loadx_iphdrlen with a variable link-layer payload offset.
         return {ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg_linkpl_)),
                 ins(c::kLd | c::kB | c::kInd, off_linkpl_ + off_nl_),

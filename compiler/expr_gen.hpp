@@ -185,6 +185,18 @@ class Gen {
   int reg_linktype_ = -1;
   bool wlan_ = false;     // an 802.11 link type (expr_gen_wlan.cpp)
   bool relower_ = false;  // see needs_relower
+  // libpcap's register allocator (alloc_reg/free_reg: regused, curreg), replayed for 802.11:
+  // its link-offset registers are taken lazily and may get the number of a temporary that an
+  // earlier relation wrote (expr_gen_wlan.cpp, wlan_relation_begin).
+  struct LibRegs {
+    bool used[16] = {};
+    int curreg = 0;
+    int hdr = -1, pl = -1;       // libpcap's registers for the link header / payload offsets
+    int pending_reg = -1;        // register the last relation wrote last and then freed...
+    int pending_block = -1;      // ... in this block ...
+    std::vector<Insn> pending_value;  // ... with this value (statements leaving it in A)
+  } lib_;
+  bool in_relation_ = false;
   bool is_geneve_ = false;  // libpcap's is_geneve (reset by PUSH_LINKHDR, i.e. `pppoes`)
   uint32_t next_reg_ = 0;   // M[] slots taken by variable offsets (alloc_reg)
   bool variable_offsets() const { return reg_linkhdr_ >= 0 || reg_linkpl_ >= 0 || reg_linktype_ >= 0; }
@@ -255,6 +267,11 @@ class Gen {
   Cond wlan_multicast();
   Cond gen_p80211(const Node& n);
   Cond wlan_finish(Cond body);
+  int lib_alloc(int our_reg);  // our_reg: the offset register taken, -1 for a temporary
+  void lib_use(int our_reg);
+  int lib_sim_arth(int32_t idx, std::vector<int32_t>* writer);
+  void wlan_relation_begin(const Node& n);
+  void wlan_relation_end(int block);
 
   // ---- expr_gen_net.cpp: network layer -------------------------------------------------------
   Cond iso_proto(uint32_t v);

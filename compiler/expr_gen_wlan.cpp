@@ -295,6 +295,104 @@ Cond Gen::gen_p80211(const Node& n) {
   return mcmp(Rel::kLinkHdr, 0, 1, value, mask);
 }
 
+// ---- libpcap's registers (alloc_reg, free_reg) -------------------------------------------------
+// libpcap takes the registers of the variable offsets when a test first needs them, from the
+// same pool as the temporaries of arithmetic, which a relation frees when it is done. alloc_reg
+// returns the first free register from `curreg` on, and `curreg` stays on the register it
+// returned: a link-offset register taken after a relation is the relation's last temporary,
+// which the relation's code overwrites when it runs after the offset was computed (libpcap
+// 1.10.3: `radio[1] = 0 and ip` on radiotap reads the 802.11 header at offset 0, the value the
+// relation stored). We replay the allocation and give our relation's block the same store into
+// our offset register, so that every path sees the offsets libpcap's program sees.
+int Gen::lib_alloc(int our_reg) {
+  for (int n = 0; n < 16; ++n) {
+    if (lib_.used[lib_.curreg]) {
+      lib_.curreg = (lib_.curreg + 1) % 16;
+      continue;
+    }
+    const int r = lib_.curreg;
+    lib_.used[r] = true;
+    if (r == lib_.pending_reg) {
+      if (our_reg >= 0 && lib_.pending_block >= 0) {
+        std::vector<Insn> s = lib_.pending_value;
+        s.push_back(ins(c::kSt, static_cast<uint32_t>(our_reg)));
+        auto& st = f_.blocks[static_cast<size_t>(lib_.pending_block)].stmts;
+        st.insert(st.begin(), s.begin(), s.end());
+      }
+      lib_.pending_reg = -1;
+    }
+    return r;
+  }
+  return -1;  // libpcap fails here; our own allocation reports it
+}
+void Gen::lib_use(int our_reg) {
+  if (!wlan_ || in_relation_) return;
+  if (our_reg == reg_linkhdr_ && lib_.hdr < 0) lib_.hdr = lib_alloc(our_reg);
+  if (our_reg == reg_linkpl_ && lib_.pl < 0) lib_.pl = lib_alloc(our_reg);
+}
+// gen_loadi, gen_loadlen, gen_load, gen_arth, gen_neg: which registers an arithmetic node
+// takes and frees, in the grammar's order; writer[r] = the node whose value is in M[r].
+int Gen::lib_sim_arth(int32_t idx, std::vector<int32_t>* writer) {
+  const Node& n = ast_.at(idx);
+  auto set = [&](int r) {
+    if (r >= 0) (*writer)[static_cast<size_t>(r)] = idx;
+    return r;
+  };
+  auto release = [&](int r) {
+    if (r >= 0) lib_.used[r] = false;
+  };
+  auto link = [&](int our_reg, int* lib) {
+    if (our_reg >= 0 && *lib < 0) *lib = lib_alloc(our_reg);
+  };
+  switch (n.kind) {
+    case NodeKind::kNeg: return set(lib_sim_arth(n.a, writer));
+    case NodeKind::kBinop: {
+      const int r0 = lib_sim_arth(n.a, writer), r1 = lib_sim_arth(n.b, writer);
+      release(r0);
+      release(r1);
+      return set(lib_alloc(-1));
+    }
+    case NodeKind::kLoad: {
+      const int ri = lib_sim_arth(n.a, writer);
+      const int r = lib_alloc(-1);
+      release(ri);
+      if (n.qual.proto == QProto::kLink) {
+        link(reg_linkhdr_, &lib_.hdr);
+      } else if (n.qual.proto != QProto::kRadio) {
+        link(reg_linkpl_, &lib_.pl);  // the offset first, then the protocol checks
+        link(reg_linkhdr_, &lib_.hdr);
+      }
+      return set(r);
+    }
+    default: return set(lib_alloc(-1));  // a number, len
+  }
+}
+void Gen::wlan_relation_begin(const Node& n) {
+  in_relation_ = true;
+  std::vector<int32_t> writer(16, -1);
+  const int r0 = lib_sim_arth(n.a, &writer), r1 = lib_sim_arth(n.b, &writer);
+  if (r0 >= 0) lib_.used[r0] = false;
+  if (r1 >= 0) lib_.used[r1] = false;
+  const int cur = lib_.curreg;
+  lib_.pending_block = -1;
+  if (lib_.used[cur] || writer[static_cast<size_t>(cur)] < 0) return;
+  // What the relation leaves in that register, as statements of our own (their loads are the
+  // relation's, so they fail where it fails).
+  const uint32_t saved = scratch_;
+  scratch_ = next_reg_ + 8;
+  Arth v = gen_arth(writer[static_cast<size_t>(cur)]);
+  scratch_ = saved;
+  lib_.pending_value = v.is_const ? std::vector<Insn>{ins(c::kLd | c::kImm, v.k)} : std::move(v.s);
+  lib_.pending_reg = cur;
+}
+void Gen::wlan_relation_end(int block) {
+  in_relation_ = false;
+  if (lib_.pending_reg >= 0 && lib_.pending_block < 0) {
+    if (block >= 0) lib_.pending_block = block;
+    else lib_.pending_reg = -1;  // a relation of constants: no block to carry the store
+  }
+}
+
 // ---- the offsets computed at program start (insert_compute_vloffsets) -------------------------
 namespace {
 bool reads_slot(const IrFunc& f, int reg) {
@@ -311,7 +409,48 @@ bool reads_slot(const IrFunc& f, int reg) {
 Cond Gen::wlan_finish(Cond body) {
   const int lt = opts_.linktype;
   const bool pl = reads_slot(f_, reg_linkpl_);
-  const bool hdr = reg_linkhdr_ >= 0 && (pl || reads_slot(f_, reg_linkhdr_));
+  if (pl && reg_linkhdr_ >= 0 && lib_.hdr < 0) lib_.hdr = lib_alloc(reg_linkhdr_);
+  bool hdr = reg_linkhdr_ >= 0 && (pl || reads_slot(f_, reg_linkhdr_));
+  if (hdr && !pl && lt != kDltPrism && opts_.opt_level > 0 && !f_.unoptimised_reference &&
+      body.cval < 0) {
+    // Only the radio header's length, computed without jumps: libpcap optimises the program,
+    // and drops that code when nothing reads the length any more (`type mgt or 1 = 1` accepts
+    // every packet, even one byte long). Optimise a copy to see whether something still does.
+    IrFunc saved = f_;
+    const int ok = add_ret(opts_.snaplen), no = add_ret(0);
+    patch(body.t, ok);
+    patch(body.f, no);
+    f_.entry = body.entry;
+    optimise(f_);
+    // Live: some path from the entry reads the register before a relation's store to it (see
+    // lib_alloc) replaces the value; libpcap's optimiser deletes the computation otherwise.
+    const uint32_t rh = static_cast<uint32_t>(reg_linkhdr_);
+    std::vector<int> todo{f_.entry};
+    std::vector<bool> seen(f_.blocks.size(), false);
+    bool read = false;
+    while (!todo.empty() && !read) {
+      const int b = todo.back();
+      todo.pop_back();
+      if (b < 0 || seen[static_cast<size_t>(b)]) continue;
+      seen[static_cast<size_t>(b)] = true;
+      const IrBlock& blk = f_.blocks[static_cast<size_t>(b)];
+      if (blk.is_ret) continue;
+      bool stored = false;
+      for (const Insn& i : blk.stmts) {
+        if ((i.code == c::kSt || i.code == c::kStx) && i.k == rh) {
+          stored = true;
+          break;
+        }
+        read |= (i.code == (c::kLdx | c::kW | c::kMem) || i.code == (c::kLd | c::kW | c::kMem)) &&
+                i.k == rh;
+      }
+      if (stored) continue;
+      todo.push_back(blk.succ[0]);
+      todo.push_back(blk.succ[1]);
+    }
+    f_ = std::move(saved);
+    hdr = read;
+  }
   if (pl || hdr) {
     // libpcap sets no_optimize for the 802.11 header length and the Prism prefix (bare jumps
     // in a statement list): its verdicts are then those of the unoptimised program.
@@ -372,10 +511,19 @@ Cond Gen::wlan_finish(Cond body) {
       pl_entry = d1;
     }
     int entry = pl_entry;
+    // Without the 802.11 header length and Prism's jumps, libpcap optimises the program with
+    // the radio header's length computed by the statements of its first block: so do we (the
+    // optimiser's opt_root keeps the first block's statements when it skips that block).
+    const bool in_root = !pl && lt != kDltPrism && !f_.unoptimised_reference;
     if (hdr) {
       auto store = [&](std::vector<Insn> s) {
         s.push_back(ins(c::kSt, rh));
         s.push_back(ins(c::kMisc | c::kTax));
+        if (in_root) {
+          auto& st = f_.blocks[static_cast<size_t>(pl_entry)].stmts;
+          st.insert(st.begin(), s.begin(), s.end());
+          return pl_entry;
+        }
         const int b = blk(std::move(s), c::kJeq, 0);
         go(b, pl_entry, pl_entry);
         return b;

@@ -115,8 +115,10 @@ inline std::vector<TestPacket> make_wlan_packets(int lt, std::mt19937& rng) {
     const size_t hdr = d.size();
     const uint8_t(*a)[6] = nullptr;
     uint8_t addr[4][6];
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 6; ++j) addr[i][j] = macs[(k + size_t(i) * 3 + rng() % 2) % 5][j];
+    for (int i = 0; i < 4; ++i) {
+      const size_t m = (k + size_t(i) * 3 + rng() % 2) % 5;
+      for (int j = 0; j < 6; ++j) addr[i][j] = macs[m][j];
+    }
     a = addr;
     std::vector<uint8_t> f = wlan_frame(fc0, fc1, a, body, pad);
     d.insert(d.end(), f.begin(), f.end());
