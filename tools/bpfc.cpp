@@ -318,7 +318,8 @@ int run(int argc, char** argv) {
     std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
     if (!lt || !bpf::compiler::linktype_supported(*lt))
       return usage_error("unknown or unsupported link type '" + o.linktype +
-                         "' (EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP)");
+                         "' (EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP, "
+                         "IEEE802_11, IEEE802_11_RADIO, PRISM_HEADER, IEEE802_11_RADIO_AVS, PPI)");
     bpf::compiler::ExprOptions eo;
     eo.linktype = *lt;
     eo.snaplen = o.snaplen;

@@ -30,6 +30,7 @@ check "bpfc -f " c ddd listing xt_bpf bin asm
 check "bpfc --format=x" xt_bpf
 check "bpfc -x " asm c ddd xt_bpf bin
 check "bpfc -l LINUX" LINUX_SLL LINUX_SLL2
+check "bpfc -l IEEE802_11_R" IEEE802_11_RADIO IEEE802_11_RADIO_AVS
 check "bpfc -l raw" RAW
 check "bpfc --target " linux bsd
 check "bpfc --dis" --disasm
