@@ -543,7 +543,12 @@ Cond Gen::wlan_finish(Cond body) {
           const int cookie = blk({ins(c::kLd | c::kW | c::kAbs, 0),
                                   ins(c::kAlu | c::kAnd | c::kK, 0xfffff000u)},
                                  c::kJeq, 0x80211000u);
-          go(cookie, store({ins(c::kLd | c::kW | c::kAbs, 4)}), store({ins(c::kLd | c::kImm, 144)}));
+          const int avs = blk({ins(c::kLd | c::kW | c::kAbs, 4)}, c::kJeq, 0);  // then `ja`
+          const int prism = blk({ins(c::kLd | c::kImm, 144)}, c::kJeq, 0);
+          const int st = store({});
+          go(avs, st, st);
+          go(prism, st, st);
+          go(cookie, avs, prism);
           entry = cookie;
           break;
         }
