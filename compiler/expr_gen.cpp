@@ -406,6 +406,8 @@ Cond Gen::gen_other(const Node& n) {
         b = cmp(Rel::kLinkHdr, 0, 2, 4 /* LINUX_SLL_OUTGOING */);
       } else if (dlt_ == kDltLinuxSll2) {
         b = cmp(Rel::kLinkHdr, 10, 1, 4);
+      } else if (wlan_ && reg_linkhdr_ >= 0) {  // libpcap: relative to the radio header's end
+        b = cmp(Rel::kLinkHdr, kAncPktType, 2, 4);
       } else {
         b = test({ins(c::kLd | c::kH | c::kAbs, kAncPktType)}, c::kJeq, 4 /* PACKET_OUTGOING */);
       }
@@ -421,6 +423,7 @@ Cond Gen::gen_other(const Node& n) {
       // LINUX_SLL2 carries the interface index at offset 4; elsewhere libpcap (on Linux) reads
       // the SKF_AD_IFINDEX ancillary field.
       if (dlt_ == kDltLinuxSll2) return cmp(Rel::kLinkHdr, 4, 4, n.num);
+      if (wlan_ && reg_linkhdr_ >= 0) return cmp(Rel::kLinkHdr, 0xfffff008u, 4, n.num);
       return test({ins(c::kLd | c::kW | c::kAbs, 0xfffff008u)}, c::kJeq, n.num);
     case OtherKind::kLlc: return gen_llc(n);
     case OtherKind::kPf: fail("'" + n.str + "' is supported only on PF (OpenBSD pflog) link types");
