@@ -486,7 +486,7 @@ Cond Gen::wlan_finish(Cond body) {
       const int qos = blk({ins(c::kLd | c::kMem, rp), ins(c::kAlu | c::kAdd | c::kK, 2), ins(c::kSt, rp)},
                           c::kJeq, 0);
       int after = next;
-      if (lt == kDltRadiotap) {
+      if (dlt_ == kDltRadiotap) {  // libpcap: the link type after `pppoes`/`geneve` (not padded)
         // Atheros padding: radiotap flags field (after TSFT if present) has DATAPAD (0x20).
         const int r1 = blk({ins(c::kLd | c::kW | c::kAbs, 4)}, c::kJset, 0x02000000);
         const int r2 = blk({}, c::kJset, 0x80);

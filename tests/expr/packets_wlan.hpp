@@ -3,7 +3,8 @@
 // PS-Poll, CF-End, reserved type), data frames (plain, QoS, null, with every To/From DS
 // combination, 4-address) carrying LLC/SNAP with the IPv4/IPv6/ARP packets of
 // tests/expr/expr_packets.hpp, bare LLC (STP, ISO, IPX, NetBEUI) and AppleTalk SNAP, behind each
-// radio header libpcap knows: none (IEEE802_11), radiotap of several lengths (flags with and
+// radio header libpcap knows (PPPoE sessions over LLC/SNAP too): none (IEEE802_11), radiotap
+// of several lengths (flags with and
 // without the Atheros DATAPAD bit, TSFT, an extended presence bitmap), Prism (144 bytes, or an
 // AVS header under the Prism link type), AVS (two lengths) and PPI (DLT 105, and others that
 // libpcap's PPI check refuses). Plus snapped copies at header boundaries and random points, and
@@ -145,6 +146,12 @@ inline std::vector<TestPacket> make_wlan_packets(int lt, std::mt19937& rng) {
   bodies.push_back({0xaa, 0xaa, 0x03, 0x08, 0x00, 0x07, 0x80, 0x9b, 0, 1});  // AppleTalk
   bodies.push_back({0xaa, 0xaa, 0x03, 0, 0, 0, 0x80, 0xf3, 0, 1});           // AARP
   bodies.push_back({0x06, 0x06, 0x03, 0x45, 0, 0, 20});                      // LLC IP SAP
+  for (size_t i = 0; i < 3 && i < nets.size(); ++i) {  // PPPoE session (IPv4 inside)
+    std::vector<uint8_t> b{0xaa, 0xaa, 0x03, 0, 0, 0, 0x88, 0x64, 0x11, 0x00, 0x00, 0x03, 0x00, 0x40,
+                           0x00, 0x21};
+    b.insert(b.end(), nets[i].bytes.begin(), nets[i].bytes.end());
+    bodies.push_back(std::move(b));
+  }
   // Every frame control with a short body; data frames with every DS combination and body.
   for (uint8_t fc0 : fcs)
     for (uint8_t fc1 : {0x00, 0x01, 0x02, 0x03})
