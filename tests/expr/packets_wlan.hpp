@@ -4,8 +4,8 @@
 // combination, 4-address) carrying LLC/SNAP with the IPv4/IPv6/ARP packets of
 // tests/expr/expr_packets.hpp, bare LLC (STP, ISO, IPX, NetBEUI) and AppleTalk SNAP, behind each
 // radio header libpcap knows (PPPoE sessions over LLC/SNAP too): none (IEEE802_11), radiotap
-// of several lengths (flags with and
-// without the Atheros DATAPAD bit, TSFT, an extended presence bitmap), Prism (144 bytes, or an
+// of several lengths (flags with and without the Atheros DATAPAD bit, TSFT, an extended
+// presence bitmap), Prism (144 bytes, or an
 // AVS header under the Prism link type), AVS (two lengths) and PPI (DLT 105, and others that
 // libpcap's PPI check refuses). Plus snapped copies at header boundaries and random points, and
 // mutate() for byte-flipped copies of real captures.
