@@ -98,6 +98,7 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
     case IdKind::kEther: {  // `ether host M`, `ether src M`, ...
       if ((q.addr != QAddr::kHost && q.addr != QAddr::kDefault) || q.proto != QProto::kLink)
         return std::nullopt;
+      if (wlan_) return std::nullopt;  // 802.11 addresses depend on the frame (gen_wlanhostop)
       uint8_t ea[6];
       if (!parse_mac(n.str, ea)) return std::nullopt;
       m.cls = SetMember::kEther;

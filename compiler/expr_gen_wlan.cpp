@@ -10,8 +10,12 @@
 //    the offsets some test reads. Its loads fail on short packets, which then are rejected
 //    whatever the expression: that is libpcap's verdict too. libpcap does not optimise a program
 //    with the 802.11 header length (or a Prism prefix) in it (no_optimize): neither do we.
-//  - PPI: every program starts with a check that the PPI header's DLT is 802.11 (gen_ppi_dlt_check
-//    in finish_parse);
+//  - PPI: every program checks that the PPI header's DLT is 802.11 (gen_ppi_dlt_check in
+//    finish_parse), after the offset code rather than before it (same verdicts; see
+//    wlan_finish);
+//  - register numbers: libpcap's reuse of a relation's temporary as a later offset register
+//    is replayed (lib_alloc), long `or` runs of 802.11 addresses are not searched (each is
+//    gen_wlanhostop's test);
 //  - protocols over 802.11 (gen_linktype, gen_check_802_11_data_frame, gen_llc_linktype): a
 //    data frame, then the LLC header (SNAP type at LLC+6 for EtherTypes);
 //  - addresses (gen_wlanhostop): `wlan src|dst|host|addr1..4|ra|ta` and `ether host`, which
@@ -451,6 +455,14 @@ Cond Gen::wlan_finish(Cond body) {
     f_ = std::move(saved);
     hdr = read;
   }
+  if (lt == kDltPpi) {
+    // gen_ppi_dlt_check: the PPI header's DLT field (little-endian) is 105. libpcap tests it
+    // before the offset code; both only reject, so the verdicts are the same with it after,
+    // where every scratch slot the program reads is written before its first branch (Linux's
+    // check_load_and_stores flows past a `ret` into the next instruction).
+    Cond chk = test({ins(c::kLd | c::kW | c::kAbs, 4)}, c::kJeq, 0x69000000u);
+    body = and_(chk, body);
+  }
   if (pl || hdr) {
     // libpcap sets no_optimize for the 802.11 header length and the Prism prefix (bare jumps
     // in a statement list): its verdicts are then those of the unoptimised program.
@@ -556,11 +568,6 @@ Cond Gen::wlan_finish(Cond body) {
       }
     }
     body.entry = entry;
-  }
-  if (lt == kDltPpi) {
-    // gen_ppi_dlt_check: the PPI header's DLT field (little-endian) is 105.
-    Cond chk = test({ins(c::kLd | c::kW | c::kAbs, 4)}, c::kJeq, 0x69000000u);
-    body = and_(chk, body);
   }
   return body;
 }
