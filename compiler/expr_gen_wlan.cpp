@@ -106,6 +106,9 @@ void Gen::init_wlan() {
   off_nl_ = 8;
   off_nl_nosnap_ = 3;
   if (opts_.linktype != kDltIeee80211) reg_linkhdr_ = static_cast<int>(alloc_reg());
+  // gen_load_prism_llprefixlen sets no_optimize before it looks whether the offset is needed:
+  // libpcap optimises no Prism program.
+  if (opts_.linktype == kDltPrism) f_.unoptimised_reference = true;
   reg_linkpl_ = static_cast<int>(alloc_reg());
 }
 

@@ -18,6 +18,7 @@
 
 #include "compiler/expr.hpp"
 #include "jit/engine.hpp"
+#include "tests/expr/expr_list.hpp"
 #include "tests/expr/libpcap_ref.hpp"
 #include "tests/expr/packets_wlan.hpp"
 #include "verifier/verifier.hpp"
@@ -104,7 +105,8 @@ struct Stats {
   size_t o2_programs = 0, o2_no_longer = 0, o2_ours = 0, o2_libpcap = 0;  // -O2 vs optimize 1
 };
 
-void compare(const char* e, int lt, const std::vector<TestPacket>& pkts, Stats& st, bool engine) {
+void compare(const char* e, int lt, const std::vector<TestPacket>& pkts, Stats& st, bool engine,
+             bool messages = true) {
   for (int level : {0, 2}) {
     bpf::compiler::ExprOptions o;
     o.linktype = lt;
@@ -118,7 +120,8 @@ void compare(const char* e, int lt, const std::vector<TestPacket>& pkts, Stats& 
       EXPECT_FALSE(ours.ok()) << "'" << e << "' linktype " << lt << " -O" << level
                               << ": libpcap refuses it (" << err << "), we compile it";
       // libpcap's message, but for its syntax errors (worded by its parser)
-      if (!ours.ok() && err.rfind("can't parse", 0) != 0 && err.find("syntax error") == std::string::npos) {
+      if (messages && !ours.ok() && err.rfind("can't parse", 0) != 0 &&
+          err.find("syntax error") == std::string::npos) {
         EXPECT_NE(ours.diagnostics().render("<expr>").find(err), std::string::npos)
             << "'" << e << "' linktype " << lt << ": libpcap says '" << err << "', we say "
             << ours.diagnostics().render("<expr>");
@@ -278,6 +281,32 @@ TEST(Wlan, LongAddressListsMatchLibpcap) {
   }
   EXPECT_EQ(st.programs, 30u);
   EXPECT_GT(st.accepted, 0u);
+  EXPECT_EQ(st.diffs, 0u);
+}
+
+// Every expression of the general differential test (tests/expr/expr_list.hpp) on the 802.11
+// link types: the same refusals (and messages), the same verdicts.
+TEST(Wlan, GeneralExpressionsMatchLibpcap) {
+  Stats st;
+  size_t exprs = 0;
+  for (int lt : kWlanLinkTypes) {
+    std::mt19937 rng{uint32_t(lt) + 5u};
+    const auto pkts = bpf::test::make_wlan_packets(lt, rng);
+    for (const char* e : bpf::test::kExprs) {
+      // `geneve` and `pppoes` change the offset registers; on 802.11 libpcap 1.10.3 then computes
+      // the 802.11 offsets into the new registers and reads the old ones unwritten (`not geneve`,
+      // `geneve or ip`): no defined verdict (its bpf_filter's scratch memory is uninitialised).
+      // Left out here; tests/expr/geneve_test.cpp covers those forms on Ethernet.
+      const std::string s = e;
+      if (s.find("geneve") != std::string::npos || s.find("pppoes") != std::string::npos) continue;
+      ++exprs;
+      compare(e, lt, pkts, st, false, /*messages=*/false);  // messages: expr_diff_test's part
+    }
+  }
+  std::printf("802.11, general expressions (%zu expression x link type pairs): %zu programs, %zu refusals matched, %zu runs, %zu "
+              "accepted, %zu verdict differences; %zu runs where libpcap's optimiser changes its "
+              "own verdict and ours is its -O0 one\n", exprs, st.programs, st.refused, st.runs,
+              st.accepted, st.diffs, st.libpcap_opt_changed);
   EXPECT_EQ(st.diffs, 0u);
 }
 
