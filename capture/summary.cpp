@@ -3,6 +3,7 @@
 // reading out of bounds. Formats follow tcpdump 4.99's print-ip.c, print-tcp.c, print-udp.c,
 // print-icmp.c, print-arp.c (default verbosity, absolute sequence numbers as with -S).
 #include "capture/summary.hpp"
+#include "capture/summary_detail.hpp"
 
 #include <arpa/inet.h>
 #include <time.h>
@@ -233,6 +234,10 @@ void summary_ether(std::string& out, const uint8_t* p, uint32_t n, uint32_t wire
   print_ether(out, Cursor{p, n}, wirelen);
 }
 }  // namespace detail
+void detail::print_ethertype_summary(std::string& out, uint16_t type, const uint8_t* data,
+                                     uint32_t caplen, uint32_t len) {
+  print_ethertype(out, type, Cursor{data, caplen}, len);
+}
 
 void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, const uint8_t* data,
                     uint32_t caplen, uint32_t wirelen) {
@@ -266,6 +271,7 @@ void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, con
       break;
     }
     default:
+      if (detail::format_wlan(out, linktype, data, caplen, wirelen)) break;  // 802.11 types
       if (!detail::summary_link_more(out, linktype, data, caplen, wirelen))
         appendf(out, "linktype %d, length %u", linktype, wirelen);
   }

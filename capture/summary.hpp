@@ -3,6 +3,9 @@
 // Link types: EN10MB (with 802.1Q/802.1ad tags: "vlan 100, "), RAW, LINUX_SLL, LINUX_SLL2, NULL;
 // PPP, PPP_SERIAL, PPP_ETHER, C_HDLC, FRELAY, SLIP, ARCNET, ARCNET_LINUX, SUNATM, FDDI, IEEE802
 // and IPNET get a link-level prefix first (capture/summary_links.cpp).
+// the 802.11 ones (IEEE802_11, PRISM_HEADER, IEEE802_11_RADIO, IEEE802_11_RADIO_AVS, PPI) in
+// summary_wlan.cpp: "802.11 Beacon DA .. SA .. BSSID .., length N", data frames with LLC/SNAP
+// followed by the network-layer summary.
 // Network: IPv4, IPv6 (extension headers skipped), ARP; transport: TCP (flags as tcpdump prints
 // them: S F P R U E W and '.' for ACK), UDP, ICMP, ICMPv6. A packet cut short by the snap length
 // ends with tcpdump's "[|proto]" marker; nothing reads past caplen.

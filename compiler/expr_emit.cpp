@@ -3,7 +3,8 @@
 //  - (opt_level >= 2) redundant load elimination after layout: a symbolic value for A, X and M[]
 //    flows along the DAG (meet = equal or unknown); a load of a value the register already
 //    holds is removed (the same load succeeded before, so no verdict changes, snapped packets
-//    included); blocks made identical by it are merged;
+//    included); stores to slots nothing reads any more are dropped; blocks made identical by
+//    it are merged;
 //  - scratch slots read before written on some path get their initial value (IrFunc::mem_init);
 //  - blocks are laid out in depth-first order, and the program is built from its end in one
 //    linear pass with shared trampolines for branches longer than 255 instructions.
@@ -285,6 +286,25 @@ void init_unwritten_scratch(IrFunc& f, const std::vector<int>& order) {
   es.insert(es.begin(), init.begin(), init.end());
 }
 
+// Stores to a scratch slot that nothing in the program reads any more (after redundant load
+// elimination: the 802.11 radio header length stays in X) are dropped, as libpcap's
+// opt_deadstores does; a store never fails, so no verdict changes.
+void drop_unread_stores(IrFunc& f, const std::vector<int>& order) {
+  uint16_t read = 0;
+  for (int b : order)
+    for (const Insn& i : f.blocks[static_cast<size_t>(b)].stmts)
+      if ((c::cls(i.code) == c::kLd || c::cls(i.code) == c::kLdx) && c::mode(i.code) == c::kMem)
+        read |= uint16_t(1u << (i.k & 15));
+  for (int b : order) {
+    auto& st = f.blocks[static_cast<size_t>(b)].stmts;
+    st.erase(std::remove_if(st.begin(), st.end(),
+                            [&](const Insn& i) {
+                              return (i.code == c::kSt || i.code == c::kStx) && !(read >> (i.k & 15) & 1);
+                            }),
+             st.end());
+  }
+}
+
 }  // namespace
 
 bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
@@ -293,6 +313,7 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
   std::vector<int> order = layout(f);
   if (opt_level > 1) {
     eliminate_redundant_loads(f, order);
+    drop_unread_stores(f, order);
     if (merge_after_rle(f)) order = layout(f);
   }
   init_unwritten_scratch(f, order);
@@ -350,6 +371,16 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
         }
       }
       const int j = static_cast<int>(rev.size());
+      if (bb.succ[0] == bb.succ[1] && dest[0] == dest[1]) {
+        // a test that decides nothing (the 802.11 offset code's joins): fall through, or `ja`
+        const int off = j - dest[0] - 1;
+        at = off == 0 ? -1
+                      : place(Insn{static_cast<uint16_t>(c::kJmp | c::kJa), 0, 0,
+                                   static_cast<uint32_t>(off)}, bb.loc);
+        for (auto s = bb.stmts.rbegin(); s != bb.stmts.rend(); ++s) at = place(*s, bb.loc);
+        block_pos[static_cast<size_t>(b)] = at >= 0 ? at : dest[0];
+        continue;
+      }
       Insn jump{bb.jcode, 0, 0, bb.k};
       for (int w = 0; w < 2; ++w) {
         const int off = j - dest[w] - 1;

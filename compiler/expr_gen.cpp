@@ -39,7 +39,8 @@ constexpr int kChainLink = -2;
 
 }  // namespace
 
-Gen::Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
+Gen::Gen(const ExprAst& ast, const ExprOptions& opts, bool unoptimised) : ast_(ast), opts_(opts) {
+  f_.unoptimised_reference = unoptimised;
   init_link();
   // libpcap sets no_optimize for `geneve` (gen_geneve_offsets): its verdicts are those of the
   // unoptimised code from the first primitive on, snapped packets included.
@@ -54,6 +55,7 @@ Gen::Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
 
 void Gen::build(int32_t root) {
   Cond c = root < 0 ? const_cond(true) : gen(root);
+  if (wlan_ && root >= 0) c = wlan_finish(c);  // offsets computed at run time, PPI's DLT check
   int ok = add_ret(opts_.snaplen);
   int no = add_ret(0);
   if (c.cval >= 0) {
@@ -178,6 +180,7 @@ Cond Gen::not_(Cond a) {
 // gen_abs_offset_varpart: `ldx M[reg]` then an indexed load, or an absolute load.
 std::vector<Insn> Gen::var_load(int reg, uint32_t sz, uint32_t k) {
   if (reg < 0) return {ins(c::kLd | sz | c::kAbs, k)};
+  if (wlan_) lib_use(reg);
   return {ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg)), ins(c::kLd | sz | c::kInd, k)};
 }
 // ---- loads and comparisons (gen_load_a, gen_cmp, gen_mcmp, ...) ----------------------------
@@ -190,6 +193,7 @@ std::vector<Insn> Gen::load(Rel rel, uint32_t off, uint32_t size) {
     case Rel::kPrevMpls: return var_load(reg_linkpl_, sz, off_linkpl_ + off_nl_ - 4 + off);
     case Rel::kTranIpv4:
       if (reg_linkpl_ >= 0) {
+        if (wlan_) lib_use(reg_linkpl_);
         // gen_loadx_iphdrlen with a variable link-layer payload offset.
         return {ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg_linkpl_)),
                 ins(c::kLd | c::kB | c::kInd, off_linkpl_ + off_nl_),
@@ -361,6 +365,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kBroadcast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
+        if (wlan_ && dlt_ != kDltPpp) return wlan_broadcast();
         if (auto c = lan_cast(false)) return *c;
         if (dlt_ != kDltEn10mb) fail("not a broadcast link");
         static const uint8_t kBcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -380,6 +385,7 @@ Cond Gen::gen_other(const Node& n) {
     case OtherKind::kMulticast: {
       QProto p = n.qual.proto;
       if (p == QProto::kDefault || p == QProto::kLink) {
+        if (wlan_ && dlt_ != kDltPpp) return wlan_multicast();
         if (auto c = lan_cast(true)) return *c;
         if (dlt_ != kDltEn10mb) fail("link-layer multicast filters supported only on ethernet/FDDI/"
                                      "token ring/ARCNET/802.11/ATM LANE/Fibre Channel");
@@ -405,6 +411,8 @@ Cond Gen::gen_other(const Node& n) {
         b = cmp(Rel::kLinkHdr, 0, 2, 4 /* LINUX_SLL_OUTGOING */);
       } else if (dlt_ == kDltLinuxSll2) {
         b = cmp(Rel::kLinkHdr, 10, 1, 4);
+      } else if (wlan_ && reg_linkhdr_ >= 0) {  // libpcap: relative to the radio header's end
+        b = cmp(Rel::kLinkHdr, kAncPktType, 2, 4);
       } else {
         b = test({ins(c::kLd | c::kH | c::kAbs, kAncPktType)}, c::kJeq, 4 /* PACKET_OUTGOING */);
       }
@@ -420,10 +428,11 @@ Cond Gen::gen_other(const Node& n) {
       // LINUX_SLL2 carries the interface index at offset 4; elsewhere libpcap (on Linux) reads
       // the SKF_AD_IFINDEX ancillary field.
       if (dlt_ == kDltLinuxSll2) return cmp(Rel::kLinkHdr, 4, 4, n.num);
+      if (wlan_ && reg_linkhdr_ >= 0) return cmp(Rel::kLinkHdr, 0xfffff008u, 4, n.num);
       return test({ins(c::kLd | c::kW | c::kAbs, 0xfffff008u)}, c::kJeq, n.num);
     case OtherKind::kLlc: return gen_llc(n);
     case OtherKind::kPf: fail("'" + n.str + "' is supported only on PF (OpenBSD pflog) link types");
-    case OtherKind::kP80211: fail("802.11 link-layer types supported only on 802.11");
+    case OtherKind::kP80211: return gen_p80211(n);
     case OtherKind::kAtm: return gen_atm(n);
   }
   fail("syntax error in filter expression");
@@ -460,13 +469,18 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     d.attach_source(expr);
     return d;
   };
-  detail::Gen gen(ast, opts);
+  std::optional<detail::Gen> gen_store(std::in_place, ast, opts);
   try {
-    gen.build(ast.root);
+    gen_store->build(ast.root);
+    if (gen_store->needs_relower()) {  // an 802.11 program libpcap does not optimise
+      gen_store.emplace(ast, opts, true);
+      gen_store->build(ast.root);
+    }
   } catch (const detail::GenError& e) {
     diags.error(e.msg, SourceLoc{1, e.column ? e.column : 1, 1});
     return located(diags);
   }
+  detail::Gen& gen = *gen_store;
   vm::Program prog;
   if (!detail::emit_program(gen.func(), opts.opt_level, &prog.insns, &prog.locs, &diags))
     return located(diags);

@@ -23,6 +23,8 @@
 //  - expr_gen_atm.cpp:       SUNATM and the ATM primitives (vpi, vci, lane, oam, ...);
 //  - expr_gen_lan.cpp:       FDDI and token ring (802.2 LLC type tests, fddi/tr addresses);
 //  - expr_gen_sets.cpp, expr_gen_sets_ip6.cpp: long `or` lists of one shape as searches;
+//  - expr_gen_wlan.cpp:      the 802.11 link types (offsets computed at run time, wlan addresses,
+//                            type/subtype/dir);
 //  - expr_gen_names.cpp:     identifiers, address parsing and name resolution (gen_scode,
 //                            gen_ncode, __pcap_atoin, pcap_nametoport...), link-type names.
 // Invariants: tests are built in libpcap's order (so that a load that fails on a snapped packet
@@ -32,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -66,6 +69,10 @@ inline constexpr int kDltPpp = 9;      // also the link type inside PPPoE sessio
 inline constexpr int kDltIeee802 = 6, kDltArcnet = 7, kDltSlip = 8, kDltFddi = 10,
                      kDltPppSerial = 50, kDltPppEther = 51, kDltCHdlc = 104, kDltFrelay = 107,
                      kDltSunatm = 123, kDltArcnetLinux = 129, kDltIpnet = 226;
+// 802.11 (compiler/expr_gen_wlan.cpp): bare, Prism, radiotap, AVS and PPI radio headers.
+inline constexpr int kDltIeee80211 = 105, kDltPrism = 119, kDltRadiotap = 127, kDltAvs = 163,
+                     kDltPpi = 192;
+bool is_wlan_linktype(int lt);
 
 inline constexpr uint32_t kEtherMtu = 1500;
 inline constexpr uint32_t kEtIp = 0x0800, kEtArp = 0x0806, kEtRevArp = 0x8035, kEtIpv6 = 0x86dd,
@@ -155,12 +162,16 @@ enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, 
 
 class Gen {
  public:
-  Gen(const ExprAst& ast, const ExprOptions& opts);
+  // unoptimised: lower as libpcap's no_optimize programs are (see needs_relower).
+  Gen(const ExprAst& ast, const ExprOptions& opts, bool unoptimised = false);
 
   IrFunc& func() { return f_; }
   const Diagnostics& warnings() const { return warnings_; }
 
   void build(int32_t root);
+  // The program turned out to be one libpcap does not optimise (802.11 offsets computed at run
+  // time) after it was lowered for optimisation: lower it again with `unoptimised`.
+  bool needs_relower() const { return relower_; }
 
  private:
   const ExprAst& ast_;
@@ -191,6 +202,20 @@ class Gen {
   int reg_linkhdr_ = -1;
   int reg_linkpl_ = -1;
   int reg_linktype_ = -1;
+  bool wlan_ = false;     // an 802.11 link type (expr_gen_wlan.cpp)
+  bool relower_ = false;  // see needs_relower
+  // libpcap's register allocator (alloc_reg/free_reg: regused, curreg), replayed for 802.11:
+  // its link-offset registers are taken lazily and may get the number of a temporary that an
+  // earlier relation wrote (expr_gen_wlan.cpp, wlan_relation_begin).
+  struct LibRegs {
+    bool used[16] = {};
+    int curreg = 0;
+    int hdr = -1, pl = -1;       // libpcap's registers for the link header / payload offsets
+    int pending_reg = -1;        // register the last relation wrote last and then freed...
+    int pending_block = -1;      // ... in this block ...
+    std::vector<Insn> pending_value;  // ... with this value (statements leaving it in A)
+  } lib_;
+  bool in_relation_ = false;
   bool is_geneve_ = false;  // libpcap's is_geneve (reset by PUSH_LINKHDR, i.e. `pppoes`)
   int prev_dlt_ = -1;       // libpcap's prevlinktype, as far as `lane` sets it (expr_gen_atm.cpp)
   uint32_t prev_off_linkhdr_ = 0;  // ... and its off_prevlinkhdr
@@ -283,6 +308,23 @@ class Gen {
   Cond gen_atm(const Node& n);
   Cond lane_data_check(Cond b);  // gen_prevlinkhdr_check after `lane`
   Cond atm_field(int field, uint32_t v, uint16_t jop, bool reverse);
+
+  // ---- expr_gen_wlan.cpp: 802.11 link layers ------------------------------------------------
+  void init_wlan();
+  Cond wlan_fc_bit(uint32_t byte, uint32_t bit);
+  Cond wlan_data_frame();
+  Cond wlan_linktype(uint32_t proto);
+  Cond wlan_da(const std::function<Cond(uint32_t)>& leaf);
+  Cond wlanhostop(const uint8_t* ea, QDir dir);
+  Cond wlan_broadcast();
+  Cond wlan_multicast();
+  Cond gen_p80211(const Node& n);
+  Cond wlan_finish(Cond body);
+  int lib_alloc(int our_reg);  // our_reg: the offset register taken, -1 for a temporary
+  void lib_use(int our_reg);
+  int lib_sim_arth(int32_t idx, std::vector<int32_t>* writer);
+  void wlan_relation_begin(const Node& n);
+  void wlan_relation_end(int block);
 
   // ---- expr_gen_legacy.cpp: OSI (CLNP, ES-IS, IS-IS) and DECnet -----------------------------
   Cond iso_proto(uint32_t v);

@@ -57,7 +57,11 @@ Arth Gen::gen_load(const Node& n) {
   uint32_t base = 0;
   int vreg = -1;  // M[] slot with the variable part of `base` (after `geneve`), or -1
   switch (proto) {
-    case QProto::kRadio: fail("radio headers are not supported on this link type");
+    case QProto::kRadio:
+      // gen_load: from the start of the packet, on the link types with a radio header but PPI.
+      if (opts_.linktype != kDltAvs && opts_.linktype != kDltRadiotap && opts_.linktype != kDltPrism)
+        fail("radio information not present in capture");
+      break;
     case QProto::kLink:
       base = off_linkhdr_;
       vreg = reg_linkhdr_;
@@ -128,6 +132,7 @@ Arth Gen::gen_load(const Node& n) {
          "libpcap's program, whose load fails on every packet");
   }
   if (vreg >= 0) {
+    lib_use(vreg);
     // gen_load with a variable offset: X = M[reg] + index; ld [x + constant part].
     if (idx.is_const) {
       r.s.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(vreg)));
@@ -301,6 +306,7 @@ Arth Gen::arth_binop(const Node& n, Arth a, Arth b) {
 
 Cond Gen::gen_relation(const Node& n) {
   scratch_ = next_reg_;  // every relation is one self-contained block: M[] slots are reused
+  if (wlan_) wlan_relation_begin(n);  // libpcap's registers (expr_gen_wlan.cpp)
   Arth a = gen_arth(n.a);
   Arth b = gen_arth(n.b);
   col_ = n.column;
@@ -348,6 +354,12 @@ Cond Gen::gen_relation(const Node& n) {
     s.insert(s.end(), a.s.begin(), a.s.end());
     s.push_back(ins(c::kLdx | c::kMem, m));
     tst = test(std::move(s), static_cast<uint16_t>(jop | c::kX), 0);
+  }
+  if (wlan_) {
+    // A relation of constants is a block in libpcap: it carries the store of an offset register
+    // libpcap gives its last temporary (see wlan_relation_begin).
+    if (tst.cval >= 0 && lib_.pending_reg >= 0) tst = materialise(tst);
+    wlan_relation_end(tst.entry);
   }
   if (n.negate) tst = not_(tst);
   Cond chk;

@@ -59,6 +59,9 @@ void Gen::init_link() {
       off_linktype_ = 0;
       off_linkpl_ = 4;
       break;
+    case kDltIeee80211: case kDltPrism: case kDltRadiotap: case kDltAvs: case kDltPpi:
+      init_wlan();
+      break;
     default:  // RAW, IPV4, IPV6
       off_linkpl_ = 0;
       break;
@@ -76,6 +79,11 @@ const char* Gen::link_name() const {
     case kDltLoop: return "OpenBSD loopback";
     case kDltIpv4: return "IPv4";
     case kDltIpv6: return "IPv6";
+    case kDltIeee80211: return "802.11";
+    case kDltPrism: return "802.11 plus Prism header";
+    case kDltRadiotap: return "802.11 plus radiotap header";
+    case kDltAvs: return "802.11 plus AVS radio information header";
+    case kDltPpi: return "Per-Packet Information";
     default: return "Raw IP";
   }
 }
@@ -113,6 +121,8 @@ Cond Gen::linktype(uint32_t proto) {
     }
     case kDltEn10mb:
       return prevlinkhdr_check(ether_linktype(proto));
+    case kDltIeee80211: case kDltPrism: case kDltRadiotap: case kDltAvs: case kDltPpi:
+      return wlan_linktype(proto);
     case kDltLinuxSll:
       return sll_linktype(proto);
     case kDltLinuxSll2:
@@ -233,6 +243,7 @@ Cond Gen::prevlinkhdr_check(Cond b) {
   return and_(t, b);
 }
 Cond Gen::ehostop(const uint8_t* ea, QDir dir) {
+  if (wlan_ && dlt_ != kDltPpp) return wlanhostop(ea, dir);
   if ((dlt_ == kDltFddi || dlt_ == kDltIeee802) && ea) return lan_hostop(ea, dir);
   if (dlt_ != kDltEn10mb)
     fail("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/"
@@ -255,7 +266,8 @@ Cond Gen::ehostop(const uint8_t* ea, QDir dir) {
 
 // ---- stacked headers (gen_vlan, gen_mpls, gen_pppoes) ---------------------------------------
 Cond Gen::gen_vlan(const Node& n) {
-  if (dlt_ != kDltEn10mb)
+  // libpcap 1.10.3's gen_vlan takes the 802.11 types but PPI.
+  if (dlt_ != kDltEn10mb && !(wlan_ && dlt_ != kDltPpp && dlt_ != kDltPpi))
     fail(std::string("no VLAN support for ") + link_name());
   if (mpls_depth_ > 0) fail("no VLAN match after MPLS");
   Cond b0 = linktype(kEt8021q);
@@ -318,8 +330,11 @@ Cond Gen::gen_pppoes(const Node& n) {
 
 // ---- 802.2 LLC (gen_llc) --------------------------------------------------------------------
 Cond Gen::gen_llc(const Node& n) {
+  const bool wlan = wlan_ && dlt_ != kDltPpp;  // gen_llc on 802.11: a data frame
   Cond llc;
-  if (dlt_ != kDltEn10mb) {
+  if (wlan) {
+    llc = wlan_data_frame();
+  } else if (dlt_ != kDltEn10mb) {
     llc = llc_base();  // SUNATM, FDDI, token ring, or its error
   } else {
     // gen_llc: an 802.3 frame (length field) that is not Novell raw 802.3 (0xffff)

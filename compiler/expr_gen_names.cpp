@@ -304,7 +304,8 @@ Cond Gen::gen_scode(const Node& n) {
     case QAddr::kHost: {
       if (q.proto == QProto::kLink) {
         ether_addr e{};
-        if (ether_hostton(name.c_str(), &e) != 0) fail("unknown ether host '" + name + "'");
+        if (ether_hostton(name.c_str(), &e) != 0)
+          fail(std::string(wlan_ ? "unknown 802.11 host '" : "unknown ether host '") + name + "'");
         return prevlinkhdr_check(ehostop(e.ether_addr_octet, q.dir));
       }
       if (!opts_.resolve_hosts) fail("unknown host '" + name + "' (host name resolution is off)");
@@ -438,7 +439,10 @@ std::optional<int> linktype_from_name(std::string_view name) {
                 {"PPP", kDltPpp},           {"FDDI", kDltFddi},         {"PPP_SERIAL", kDltPppSerial},
                 {"PPP_ETHER", kDltPppEther}, {"C_HDLC", kDltCHdlc},     {"FRELAY", kDltFrelay},
                 {"SUNATM", kDltSunatm},     {"ARCNET_LINUX", kDltArcnetLinux},
-                {"IPNET", kDltIpnet}};
+                {"IPNET", kDltIpnet},
+                {"IEEE802_11", kDltIeee80211}, {"PRISM_HEADER", kDltPrism},
+                {"IEEE802_11_RADIO", kDltRadiotap}, {"IEEE802_11_RADIO_AVS", kDltAvs},
+                {"PPI", kDltPpi}};
   for (const auto& e : kNames)
     if (s == e.n) return e.v;
   return std::nullopt;
@@ -452,6 +456,8 @@ bool linktype_supported(int lt) {
     case kDltIeee802: case kDltArcnet: case kDltSlip: case kDltPpp: case kDltFddi:
     case kDltPppSerial: case kDltPppEther: case kDltCHdlc: case kDltFrelay: case kDltSunatm:
     case kDltArcnetLinux: case kDltIpnet:
+      return true;
+    case kDltIeee80211: case kDltPrism: case kDltRadiotap: case kDltAvs: case kDltPpi:
       return true;
   }
   return false;

@@ -107,6 +107,7 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
       if (dlt_ != kDltEn10mb || prev_dlt_ == kDltSunatm) return std::nullopt;  // one by one
       if ((q.addr != QAddr::kHost && q.addr != QAddr::kDefault) || q.proto != QProto::kLink)
         return std::nullopt;
+      if (wlan_) return std::nullopt;  // 802.11 addresses depend on the frame (gen_wlanhostop)
       uint8_t ea[6];
       if (!parse_mac(n.str, ea)) return std::nullopt;
       m.cls = SetMember::kEther;

@@ -75,7 +75,7 @@ enum class OtherKind : uint8_t {
   kVlan, kMpls, kPppoed, kPppoes, kGeneve, kVxlan,  // has_num, num
   kLlc,                     // str (may be empty)
   kPf,                      // pf-only keyword (on/ifname, rnr, ...): str = keyword
-  kP80211,                  // 802.11-only keyword (type/subtype/dir): str = keyword
+  kP80211,                  // 802.11 type/subtype/dir: str = keyword, a (and b: subtype) = value Id
   kAtm,                     // ATM/MTP keyword: str = keyword; `vpi`/`vci` values: has_num, num,
                             // op (= > G), negate (<= < !=), an `or` of such nodes for a list
 };

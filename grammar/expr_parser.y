@@ -299,15 +299,18 @@ other:    pqual TK_BROADCAST     { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, Othe
         | PF_REASON NUM          { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kPf, @1, "reason"); }
         | PF_REASON ID           { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kPf, @1, "reason"); }
         | PF_ACTION ID           { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kPf, @1, "action"); }
-        | pqual TYPE wtype SUBTYPE wtype { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kP80211, @2, "type"); }
-        | pqual TYPE wtype       { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kP80211, @2, "type"); }
-        | pqual SUBTYPE wtype    { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kP80211, @2, "subtype"); }
-        | pqual DIR wtype        { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kP80211, @2, "dir"); }
+        | pqual TYPE wtype SUBTYPE wtype { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kP80211, @2, "type"); nd(lx, $$.node).a = $3.node; nd(lx, $$.node).b = $5.node; }
+        | pqual TYPE wtype       { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kP80211, @2, "type"); nd(lx, $$.node).a = $3.node; }
+        | pqual SUBTYPE wtype    { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kP80211, @2, "subtype"); nd(lx, $$.node).a = $3.node; }
+        | pqual DIR wtype        { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kP80211, @2, "dir"); nd(lx, $$.node).a = $3.node; }
         | LLC                    { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kLlc, @1); }
         | LLC ID                 { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kLlc, @1); nd(lx, $$.node).str = lx->strings[size_t($2.str)]; }
         | LLC PF_RNR             { $$ = EXPR_YYSTYPE{}; $$.node = other(lx, OtherKind::kLlc, @1); nd(lx, $$.node).str = "rnr"; }
         ;
-wtype:    NUM | ID ;
+// 802.11 type/subtype/direction values: an Id node (kNum or kName) as the keyword's a/b child.
+wtype:    NUM                    { $$ = EXPR_YYSTYPE{}; $$.node = id(lx, IdKind::kNum, kQualErr, @1, -1, -1, $1.num); }
+        | ID                     { $$ = EXPR_YYSTYPE{}; $$.node = id(lx, IdKind::kName, kQualErr, @1, $1.str); }
+        ;
 atmkw:    LANE                   { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "lane"); }
         | METAC                  { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "metac"); }
         | BCC                    { $$ = EXPR_YYSTYPE{}; $$.node = kw(lx, OtherKind::kAtm, @1, "bcc"); }

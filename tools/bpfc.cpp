@@ -298,6 +298,12 @@ std::optional<bpf::vm::VerifiedProgram> verify_program(const bpf::vm::Program& p
   return r.take();
 }
 
+// The link types the expression compiler knows (libpcap's names; numbers work too).
+const std::string kLinkTypeNames =
+    "EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP, PPP, PPP_SERIAL, PPP_ETHER, "
+    "C_HDLC, FRELAY, SLIP, ARCNET, ARCNET_LINUX, SUNATM, FDDI, IEEE802, IPNET, IEEE802_11, "
+    "IEEE802_11_RADIO, PRISM_HEADER, IEEE802_11_RADIO_AVS, PPI";
+
 std::string listing_for_stderr(const bpf::vm::Program& p) {
   return bpf::compiler::format_program(p.insns, Format::kListing);
 }
@@ -330,7 +336,7 @@ int run(int argc, char** argv) {
     std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
     if (!lt || !bpf::compiler::linktype_supported(*lt))
       return usage_error("unknown or unsupported link type '" + o.linktype +
-                         "' (EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP)");
+                         "' (" + kLinkTypeNames + ")");
     std::string why;
     if (!bpf::tools::read_input(*o.rules_file, source, why)) {
       std::fprintf(stderr, "bpfc: cannot read the rules file '%s': %s\n", o.rules_file->c_str(),
@@ -351,8 +357,7 @@ int run(int argc, char** argv) {
     std::optional<int> lt = bpf::compiler::linktype_from_name(o.linktype);
     if (!lt || !bpf::compiler::linktype_supported(*lt))
       return usage_error("unknown or unsupported link type '" + o.linktype +
-                         "' (EN10MB, RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP, PPP, PPP_SERIAL, "
-                         "PPP_ETHER, C_HDLC, FRELAY, SLIP, ARCNET, ARCNET_LINUX, SUNATM, FDDI, IEEE802, IPNET)");
+                         "' (" + kLinkTypeNames + ")");
     bpf::compiler::ExprOptions eo;
     eo.linktype = *lt;
     eo.snaplen = o.snaplen;

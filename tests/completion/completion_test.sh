@@ -32,6 +32,7 @@ check "bpfc -x " asm c ddd xt_bpf bin
 check "bpfc -l LINUX" LINUX_SLL LINUX_SLL2
 check "bpfc -l PPP" PPP PPP_SERIAL PPP_ETHER
 check "bpfc -l ARC" ARCNET ARCNET_LINUX
+check "bpfc -l IEEE802_11_R" IEEE802_11_RADIO IEEE802_11_RADIO_AVS
 check "bpfc -l raw" RAW
 check "bpfc --target " linux bsd
 check "bpfc --dis" --disasm

@@ -58,6 +58,30 @@ TEST(ExprKernel, AcceptsProgramsIncludingProtochain) {
   }
 }
 
+// The 802.11 link types (compiler/expr_gen_wlan.cpp): the radio and 802.11 header lengths are
+// computed at program start into M[] (with forward jumps), every path writes what it reads.
+TEST(ExprKernel, Accepts80211Programs) {
+  const char* exprs[] = {"ip", "tcp port 22", "wlan host 00:11:22:33:44:55",
+                         "type mgt subtype beacon", "dir tods and ip6", "ether multicast",
+                         "radio[0] = 0 and ip", "vlan 5 and udp", "len > 100 and type data",
+                         "wlan ta 00:11:22:33:44:55 or arp"};
+  for (int lt : {105, 119, 127, 163, 192})
+    for (const char* e : exprs)
+      for (int level : {0, 2}) {
+        bpf::compiler::ExprOptions o;
+        o.linktype = lt;
+        o.opt_level = level;
+        auto r = bpf::compiler::compile_expression(e, o);
+        if (!r.ok()) {  // radio[] on IEEE802_11 and PPI, vlan on PPI, type/dir on PPI: libpcap too
+          EXPECT_TRUE(lt == 105 || lt == 192) << e << ": " << r.diagnostics().render("<expr>");
+          continue;
+        }
+        int err = 0;
+        EXPECT_TRUE(kernel_accepts(*r, &err)) << e << " linktype " << lt << " -O" << level
+                                              << ": errno " << err;
+      }
+}
+
 // Big filters (compiler/expr_gen_sets.cpp): a 1,000-host list compiles to a search that fits
 // the kernel's 4,096 instructions (libpcap's program for it has 5,759 at -O1, 29,938 at -O0),
 // and so do 1,000 nets and 500 ports with ranges; the kernel accepts them.
