@@ -55,18 +55,7 @@ struct Fact {
   uint16_t jcode;
   uint32_t k;
   bool outcome;
-  friend bool operator<(const Fact& a, const Fact& b) {
-    if (a.edge != b.edge) return a.edge < b.edge;
-    if (a.key != b.key) return a.key < b.key;
-    if (a.jcode != b.jcode) return a.jcode < b.jcode;
-    if (a.k != b.k) return a.k < b.k;
-    return a.outcome < b.outcome;
-  }
-  friend bool operator==(const Fact& a, const Fact& b) {
-    return a.edge == b.edge && a.key == b.key && a.jcode == b.jcode && a.k == b.k && a.outcome == b.outcome;
-  }
 };
-using Facts = std::vector<Fact>;  // sorted
 
 // -1 unknown, 0/1 decided outcome of test (jcode, k) on the value `key`, given facts. The rules
 // are libpcap's fold_edge(): the same comparison of the same value has the same outcome; a value
@@ -96,7 +85,6 @@ class Optimiser {
     skipped_ = false;
     order_.clear();
     dirty_ = true;
-    for (Facts& facts : in_) facts.clear();
     dom_valid_ = false;
     snap_order_.clear();
     max_level_ = 0;
@@ -148,7 +136,8 @@ class Optimiser {
     if (convert_late_relations()) key_of_.assign(fp_->blocks.size(), -2), key_rep_.assign(key_rep_.size(), {0, -1});
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
-    for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
+    // One bottom-up round reaches the fixpoint (see merge_identical).
+    if (merge_identical()) dirty_ = true;
     root_bypass();
   }
 
@@ -326,9 +315,8 @@ class Optimiser {
   bool dirty_ = true;  // the graph changed since order_ was computed
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
-  std::vector<Facts> in_;
   std::vector<uint8_t> seen_;
-  std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_, pos_;
+  std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_;
   std::vector<uint64_t> dom_;
 
   // libpcap's opt_j pass: the facts of every edge (its edge dominators' tests and outcomes) are
@@ -336,41 +324,41 @@ class Optimiser {
   // level (nearest the returns) up, each to the block its facts decide. The order matters for
   // what is found: an edge below a join is threaded while its block still has the one
   // predecessor that tells it something.
+  //
+  // The facts of a block are the edges that dominate it (libpcap's edom), less the edges of a
+  // block whose two exits coincide (they tell nothing). Those sets form a tree: a block's set is
+  // the set of its predecessor plus the edge in, and the intersection of two sets (a join) is
+  // the set of their nearest common ancestor. So each block holds one node of the tree
+  // (fact_at_, -1 for no facts), an edge in is a new node under its block's node, and a join is
+  // a nearest-common-ancestor walk: no set is copied (the copies were O(n * depth) per pass).
   bool thread_jumps() {
     const std::vector<int>& order = snap_order_;
-    in_.resize(fp_->blocks.size());
-    for (int b : order) in_[static_cast<size_t>(b)].clear();
-    std::vector<Facts>& in = in_;
+    nodes_.clear();
+    fact_at_.assign(fp_->blocks.size(), -1);
     seen_.assign(fp_->blocks.size(), 0);
-    std::vector<uint8_t>& seen = seen_;
     for (int b : order) {
       const IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
-      const Facts& fin = in[static_cast<size_t>(b)];
-      work_ += 2 * fin.size() + 2;
+      const int fin = fact_at_[static_cast<size_t>(b)];
+      work_ += 2 * static_cast<uint64_t>(depth(fin)) + 2;
       if (over_budget()) return false;  // abandoned before any edge moved
       // propagate facts to successors (intersection over the incoming edges)
+      const bool both = bb.succ[0] == bb.succ[1];
+      const int kb = key(b);
       for (int w = 0; w < 2; ++w) {
-        int s = bb.succ[w];
-        Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
-        bool both = bb.succ[0] == bb.succ[1];
-        Facts& dst = in[static_cast<size_t>(s)];
-        if (!seen[static_cast<size_t>(s)]) {
-          dst.reserve(fin.size() + 4);
-          dst.assign(fin.begin(), fin.end());
-          if (!both) {
-            auto it = std::lower_bound(dst.begin(), dst.end(), own);
-            if (it == dst.end() || !(*it == own)) dst.insert(it, own);
-          }
-          seen[static_cast<size_t>(s)] = 1;
+        const size_t s = static_cast<size_t>(bb.succ[w]);
+        int in = fin;
+        if (!both) {
+          const FactNode& up = fin < 0 ? kNoFacts : nodes_[static_cast<size_t>(fin)];
+          nodes_.push_back(FactNode{Fact{2 * b + w, kb, bb.jcode, bb.k, w == 0}, fin, up.depth + 1,
+                                    up.keys | key_bit(kb)});
+          in = static_cast<int>(nodes_.size() - 1);
+        }
+        if (!seen_[s]) {
+          fact_at_[s] = in;
+          seen_[s] = 1;
         } else {
-          // dst := dst ∩ (fin ∪ {own}), in place
-          size_t o = 0;
-          for (const Fact& x : dst) {
-            bool keep = (!both && x == own) || std::binary_search(fin.begin(), fin.end(), x);
-            if (keep) dst[o++] = x;
-          }
-          dst.resize(o);
+          fact_at_[s] = common_ancestor(fact_at_[s], in);
         }
       }
     }
@@ -378,7 +366,7 @@ class Optimiser {
     for (int b : by_level_) {
       IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
-      const Facts& fin = in[static_cast<size_t>(b)];
+      const int fin = fact_at_[static_cast<size_t>(b)];
       for (int w = 0; w < 2; ++w) {
         Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
         int t = bb.succ[w];
@@ -392,7 +380,7 @@ class Optimiser {
           if (tb.is_ret) break;
           int kt = key(t);
           int d = decide({&own, 1}, kt, tb.jcode, tb.k);
-          if (d < 0) d = decide(fin, kt, tb.jcode, tb.k);
+          if (d < 0) d = decide_at(fin, kt, tb.jcode, tb.k);
           if (d < 0) break;
           t = tb.succ[d ? 0 : 1];
         }
@@ -405,6 +393,47 @@ class Optimiser {
     return changed;
   }
 
+  // A node of the edge-dominator tree: one fact, the node of the facts above it (-1: none),
+  // how many facts its set holds, and a filter of the keys of those facts.
+  struct FactNode {
+    Fact fact;
+    int up;
+    int depth;
+    uint64_t keys;
+  };
+  static constexpr FactNode kNoFacts{Fact{}, -1, 0, 0};
+  static uint64_t key_bit(int key) { return uint64_t(1) << (static_cast<unsigned>(key) & 63); }
+  int depth(int node) const { return node < 0 ? 0 : nodes_[static_cast<size_t>(node)].depth; }
+  int common_ancestor(int a, int b) const {
+    while (a != b) {
+      if (a < 0 || b < 0) return -1;
+      const FactNode& na = nodes_[static_cast<size_t>(a)];
+      const FactNode& nb = nodes_[static_cast<size_t>(b)];
+      if (na.depth >= nb.depth) a = na.up;
+      if (nb.depth >= na.depth) b = nb.up;
+    }
+    return a;
+  }
+  // decide() over the facts of a node: the set as a sorted vector would answer with its first
+  // fact that decides (the lowest edge), so the lowest deciding edge answers here too.
+  int decide_at(int node, int key, uint16_t jcode, uint32_t k) const {
+    if (node < 0 || !(nodes_[static_cast<size_t>(node)].keys & key_bit(key))) return -1;
+    const bool eq = jcode == (c::kJmp | c::kJeq | c::kK);
+    int best_edge = -1, best = -1;
+    for (int n = node; n >= 0; n = nodes_[static_cast<size_t>(n)].up) {
+      const Fact& f = nodes_[static_cast<size_t>(n)].fact;
+      if (f.key != key || f.jcode != jcode) continue;
+      if (f.k != k && !(f.outcome && eq)) continue;
+      if (best_edge < 0 || f.edge < best_edge) {
+        best_edge = f.edge;
+        best = f.k == k ? f.outcome : 0;
+      }
+    }
+    return best;
+  }
+  std::vector<FactNode> nodes_;
+  std::vector<int> fact_at_;
+
   // Levels (height above the returns) into level_, and the reachable blocks by ascending level
   // (stable in `order`) into by_level_, as libpcap's find_levels.
   void compute_levels(const std::vector<int>& order) {
@@ -416,18 +445,17 @@ class Optimiser {
         level_[static_cast<size_t>(*it)] =
             1 + std::max(level_[static_cast<size_t>(bb.succ[0])], level_[static_cast<size_t>(bb.succ[1])]);
     }
-    by_level_.assign(order.begin(), order.end());
-    pos_.assign(n, 0);
-    for (size_t i = 0; i < order.size(); ++i) pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
-    std::sort(by_level_.begin(), by_level_.end(), [&](int a, int b) {
-      int la = level_[static_cast<size_t>(a)], lb = level_[static_cast<size_t>(b)];
-      return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
-    });
-    // level l's list is by_level_[level_start_[l] .. level_start_[l + 1])
-    int top = by_level_.empty() ? 0 : level_[static_cast<size_t>(by_level_.back())];
+    // by_level_: a counting sort by level, stable in `order`
+    int top = 0;
+    for (int b : order) top = std::max(top, level_[static_cast<size_t>(b)]);
     level_start_.assign(static_cast<size_t>(top) + 2, 0);
-    for (int b : by_level_) ++level_start_[static_cast<size_t>(level_[static_cast<size_t>(b)]) + 1];
+    for (int b : order) ++level_start_[static_cast<size_t>(level_[static_cast<size_t>(b)]) + 1];
     for (size_t l = 0; l + 1 < level_start_.size(); ++l) level_start_[l + 1] += level_start_[l];
+    // level l's list is by_level_[level_start_[l] .. level_start_[l + 1])
+    fill_.assign(level_start_.begin(), level_start_.end() - 1);
+    by_level_.resize(order.size());
+    for (int b : order) by_level_[static_cast<size_t>(fill_[static_cast<size_t>(level_[static_cast<size_t>(b)])]++)] = b;
+    max_level_ = top;
   }
   std::span<const int> level_list(int l) const {
     return {by_level_.data() + level_start_[static_cast<size_t>(l)],
@@ -513,8 +541,6 @@ class Optimiser {
     const std::vector<int>& order = snap_order_;
     compute_levels(order);
     size_t n = fp_->blocks.size();
-    max_level_ = 0;
-    for (int b : order) max_level_ = std::max(max_level_, level_[static_cast<size_t>(b)]);
     if (fp_->unoptimised_reference) return;  // no pullups: dominators unused
     // the pass-start successors, for dominators computed only if a pullup asks (lazily)
     snap_succ_.resize(n);
@@ -662,9 +688,12 @@ class Optimiser {
   int max_level_ = 0;
   size_t words_ = 0;
 
+  // Merges blocks of equal signature (value, test, successors); true if any merged. Bottom-up:
+  // successors are canonical before their predecessors are looked up, and a block's signature
+  // is taken with canonical successors, so two blocks left unmerged after the round have
+  // different signatures: a second round would merge nothing.
   bool merge_identical() {
     const std::vector<int>& order = topo();
-    // Bottom-up: successors are canonical before their predecessors are looked up.
     canon_.reset(order.size());
     repl_.resize(fp_->blocks.size());
     for (size_t i = 0; i < repl_.size(); ++i) repl_[i] = static_cast<int>(i);
