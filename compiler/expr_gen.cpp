@@ -37,6 +37,12 @@ constexpr uint32_t kAncPktType = 0xfffff004;  // SKF_AD_OFF + SKF_AD_PKTTYPE
 constexpr int kChainEnd = -1;
 constexpr int kChainLink = -2;
 
+// The block vector of the last compile on this thread, emptied: the next compile's blocks go
+// in its storage (a compile's one large allocation otherwise, and the malloc_consolidate it
+// triggers). Not kept past kPoolMaxBlocks.
+thread_local std::vector<IrBlock> block_pool;
+constexpr size_t kPoolMaxBlocks = 1 << 14;
+
 }  // namespace
 
 Gen::Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
@@ -49,6 +55,8 @@ Gen::Gen(const ExprAst& ast, const ExprOptions& opts) : ast_(ast), opts_(opts) {
     if ((n.kind == NodeKind::kOther && n.other == OtherKind::kGeneve) ||
         (n.kind == NodeKind::kId && n.qual.addr == QAddr::kProtochain))
       f_.unoptimised_reference = true;
+  f_.blocks.swap(block_pool);
+  f_.blocks.clear();
   f_.blocks.reserve(64 + 16 * ast.nodes.size());
 }
 
@@ -444,6 +452,14 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     return d;
   };
   detail::Gen gen(ast, opts);
+  struct ReturnBlocks {  // the block storage back to the pool, whatever the exit
+    std::vector<detail::IrBlock>& blocks;
+    ~ReturnBlocks() {
+      if (blocks.capacity() > detail::kPoolMaxBlocks) return;
+      blocks.clear();
+      detail::block_pool.swap(blocks);
+    }
+  } return_blocks{gen.func().blocks};
   try {
     gen.build(ast.root);
   } catch (const detail::GenError& e) {

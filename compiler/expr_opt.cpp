@@ -78,7 +78,7 @@ class Optimiser {
   void reset(IrFunc& f) {
     fp_ = &f;
     key_of_.clear();
-    key_rep_.clear();
+    clear_keys();
     next_key_ = 0;
     phase_ = 0;
     pass_ = 0;
@@ -133,7 +133,7 @@ class Optimiser {
     pass_ = IrBlock::kFoldAfterBranches;
     if (fold_constant_tests()) dirty_ = true;
     set_phase(1);
-    if (convert_late_relations()) key_of_.assign(fp_->blocks.size(), -2), key_rep_.assign(key_rep_.size(), {0, -1});
+    if (convert_late_relations()) clear_keys();
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
     // One bottom-up round reaches the fixpoint (see merge_identical).
@@ -210,32 +210,48 @@ class Optimiser {
     if (key_rep_.size() < 2 * fp_->blocks.size() + 2) {
       size_t cap = 16;
       while (cap < 4 * fp_->blocks.size() + 4) cap <<= 1;
-      std::vector<std::pair<uint64_t, int>> old;
+      std::vector<KeySlot> old;
       old.swap(key_rep_);
-      key_rep_.assign(cap, {0, -1});
-      for (const auto& e : old)
-        if (e.second >= 0)
-          for (size_t i = e.first & (cap - 1);; i = (i + 1) & (cap - 1))
-            if (key_rep_[i].second < 0) {
+      key_rep_.assign(cap, KeySlot{});
+      for (const KeySlot& e : old)
+        if (e.stamp == key_stamp_)
+          for (size_t i = e.h & (cap - 1);; i = (i + 1) & (cap - 1))
+            if (key_rep_[i].stamp != key_stamp_) {
               key_rep_[i] = e;
               break;
             }
     }
     size_t mask = key_rep_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-      auto& slot = key_rep_[i];
-      if (slot.second < 0) {
-        slot = {h, b};
+      KeySlot& slot = key_rep_[i];
+      if (slot.stamp != key_stamp_) {
+        slot = {h, b, key_stamp_};
         return k = next_key_++;
       }
-      if (slot.first != h) continue;
+      if (slot.h != h) continue;
       bool rtag = false;
-      const std::vector<Insn>& rid = identity(slot.second, id_b_, &rtag);
+      const std::vector<Insn>& rid = identity(slot.block, id_b_, &rtag);
       const std::vector<Insn>& id2 = identity(b, id_a_, &tag);
-      if (rtag == tag && rid == id2) return k = key(slot.second);
+      if (rtag == tag && rid == id2) return k = key(slot.block);
     }
   }
-  std::vector<std::pair<uint64_t, int>> key_rep_;  // open addressing: (hash, block), -1 empty
+  // Forgets every key (the table keeps its storage: its slots are live only with the current
+  // stamp).
+  void clear_keys() {
+    key_of_.assign(fp_->blocks.size(), -2);
+    if (++key_stamp_ == 0) {
+      key_rep_.assign(key_rep_.size(), KeySlot{});
+      key_stamp_ = 1;
+    }
+  }
+  // open addressing: (hash, representative block), live when stamp == key_stamp_
+  struct KeySlot {
+    uint64_t h = 0;
+    int block = -1;
+    uint32_t stamp = 0;
+  };
+  std::vector<KeySlot> key_rep_;
+  uint32_t key_stamp_ = 1;
   int next_key_ = 0;
 
   // The statements whose value a block tests, as libpcap's optimiser sees it in the current
@@ -267,8 +283,7 @@ class Optimiser {
   void set_phase(int p) {
     if (p == phase_) return;
     phase_ = p;
-    key_of_.assign(fp_->blocks.size(), -2);
-    key_rep_.assign(key_rep_.size(), {0, -1});
+    clear_keys();
   }
   // libpcap's second-loop rewrite of a relation `x; and #m; jeq #0` into `x; jset #m` (exits
   // swapped), after the jump optimisation.
@@ -315,7 +330,6 @@ class Optimiser {
   bool dirty_ = true;  // the graph changed since order_ was computed
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
-  std::vector<uint8_t> seen_;
   std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_;
   std::vector<uint64_t> dom_;
 
@@ -333,14 +347,17 @@ class Optimiser {
   // a nearest-common-ancestor walk: no set is copied (the copies were O(n * depth) per pass).
   bool thread_jumps() {
     const std::vector<int>& order = snap_order_;
-    nodes_.clear();
-    fact_at_.assign(fp_->blocks.size(), -1);
-    seen_.assign(fp_->blocks.size(), 0);
+    constexpr int kUnseen = -2;  // fact_at_ of a block no edge reached yet
+    fact_at_.assign(fp_->blocks.size(), kUnseen);
+    if (!order.empty()) fact_at_[static_cast<size_t>(order[0])] = -1;  // the entry: no facts
+    nodes_.resize(2 * order.size());  // at most one node per edge
+    size_t used = 0;
     for (int b : order) {
       const IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
       const int fin = fact_at_[static_cast<size_t>(b)];
-      work_ += 2 * static_cast<uint64_t>(depth(fin)) + 2;
+      const FactNode& up = fin < 0 ? kNoFacts : nodes_[static_cast<size_t>(fin)];
+      work_ += 2 * static_cast<uint64_t>(up.depth) + 2;
       if (over_budget()) return false;  // abandoned before any edge moved
       // propagate facts to successors (intersection over the incoming edges)
       const bool both = bb.succ[0] == bb.succ[1];
@@ -349,17 +366,12 @@ class Optimiser {
         const size_t s = static_cast<size_t>(bb.succ[w]);
         int in = fin;
         if (!both) {
-          const FactNode& up = fin < 0 ? kNoFacts : nodes_[static_cast<size_t>(fin)];
-          nodes_.push_back(FactNode{Fact{2 * b + w, kb, bb.jcode, bb.k, w == 0}, fin, up.depth + 1,
-                                    up.keys | key_bit(kb)});
-          in = static_cast<int>(nodes_.size() - 1);
+          nodes_[used] = FactNode{Fact{2 * b + w, kb, bb.jcode, bb.k, w == 0}, fin, up.depth + 1,
+                                  up.keys | key_bit(kb)};
+          in = static_cast<int>(used++);
         }
-        if (!seen_[s]) {
-          fact_at_[s] = in;
-          seen_[s] = 1;
-        } else {
-          fact_at_[s] = common_ancestor(fact_at_[s], in);
-        }
+        const int at = fact_at_[s];
+        fact_at_[s] = at == kUnseen ? in : common_ancestor(at, in);
       }
     }
     bool changed = false;
@@ -603,21 +615,19 @@ class Optimiser {
     size_t n = fp_->blocks.size();
     if (n > kDomBlocks || over_budget()) return false;
     // in-edges: libpcap links (pred, side) walking levels from the top down, each level in list
-    // order, true edge then false edge, each prepended to its target's list (CSR, filled in
-    // walk order, then each list reversed)
+    // order, true edge then false edge, each prepended to its target's list (CSR, each list
+    // filled from its end in walk order)
     in_start_.assign(n + 1, 0);
-    for (int lvl = max_level_; lvl >= 1; --lvl)
-      for (int b : level_list(lvl))
-        for (int w = 0; w < 2; ++w) ++in_start_[static_cast<size_t>(blk(b).succ[w]) + 1];
+    const size_t first_test = static_cast<size_t>(level_start_[1]);  // by_level_ past level 0
+    for (size_t i = first_test; i < by_level_.size(); ++i)
+      for (int w = 0; w < 2; ++w) ++in_start_[static_cast<size_t>(blk(by_level_[i]).succ[w]) + 1];
     for (size_t i = 0; i < n; ++i) in_start_[i + 1] += in_start_[i];
-    in_list_.resize(in_start_[n]);
-    fill_.assign(in_start_.begin(), in_start_.end() - 1);
+    in_list_.resize(static_cast<size_t>(in_start_[n]));
+    fill_.assign(in_start_.begin() + 1, in_start_.end());
     for (int lvl = max_level_; lvl >= 1; --lvl)
       for (int b : level_list(lvl))
         for (int w = 0; w < 2; ++w)
-          in_list_[static_cast<size_t>(fill_[static_cast<size_t>(blk(b).succ[w])]++)] = {b, w};
-    for (size_t i = 0; i < n; ++i)
-      std::reverse(in_list_.begin() + in_start_[i], in_list_.begin() + in_start_[i + 1]);
+          in_list_[static_cast<size_t>(--fill_[static_cast<size_t>(blk(b).succ[w])])] = {b, w};
     bool changed = false;
     for (int lvl = 1; lvl <= max_level_; ++lvl)
       for (int b : level_list(lvl)) {
@@ -641,19 +651,48 @@ class Optimiser {
   }
   // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup.
   bool pullup(int b, int side) {
-    std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
-                                             in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
-    int val = key(ins[0].first);
-    int same = side == 0 ? 0 : 1;  // the shared successor
-    int chain = 1 - same;          // the successor followed along the chain
+    // The walks first without the dominator checks (they can only fail sooner with them): most
+    // candidates fail there, and then the dominators are not computed at all.
+    PullupWalk pw;
+    if (!pullup_walk(b, side, false, &pw) || !pullup_walk(b, side, true, &pw)) return false;
+    const int chain = 1 - side;  // the successor followed along the chain (side: the shared one)
+    int pull = blk(pw.sowner).succ[chain];
+    blk(pw.sowner).succ[chain] = blk(pull).succ[chain];
+    blk(pull).succ[chain] = pw.diff;
+    if (pw.at_top) {
+      std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
+                                               in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
+      for (const auto& [p, w] : ins) {
+        IrBlock& pb = blk(p);
+        if (pb.succ[0] == b) pb.succ[0] = pull;
+        else pb.succ[1] = pull;
+      }
+    } else {
+      blk(pw.owner).succ[pw.slot] = pull;
+    }
+    return true;
+  }
+  struct PullupWalk {
+    int owner, slot, diff, sowner;
+    bool at_top;
+  };
+  // The chain walks of or_pullup/and_pullup: from b along the chain, past the tests of the
+  // predecessors' value to the first test of another value (diff, in the slot (owner, slot)),
+  // then on to the next test of the predecessors' value (the successor of sowner), every block
+  // sharing b's successor on `same` (and dominated by b when `dom`). False: nothing to pull.
+  bool pullup_walk(int b, int side, bool dom, PullupWalk* pw) {
+    const int val = key(in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first);
+    const int same = side == 0 ? 0 : 1;  // the shared successor
+    const int chain = 1 - same;          // the successor followed along the chain
+    const int target = blk(b).succ[same];
     // diff: the slot (block, side) holding the first test of another value
-    int owner = ins[0].first;
+    int owner = in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first;
     int slot = blk(owner).succ[0] == b ? 0 : 1;
     bool at_top = true;
     for (;;) {
       int d = blk(owner).succ[slot];
       const IrBlock& db = blk(d);
-      if (db.is_ret || db.opaque || db.succ[same] != blk(b).succ[same] || !dominated(d, b)) return false;
+      if (db.is_ret || db.opaque || db.succ[same] != target || (dom && !dominated(d, b))) return false;
       if (key(d) != val) break;
       owner = d;
       slot = chain;
@@ -664,22 +703,11 @@ class Optimiser {
     for (;;) {
       int sblk = blk(sowner).succ[chain];
       const IrBlock& sb = blk(sblk);
-      if (sb.is_ret || sb.opaque || sb.succ[same] != blk(b).succ[same] || !dominated(sblk, b)) return false;
+      if (sb.is_ret || sb.opaque || sb.succ[same] != target || (dom && !dominated(sblk, b))) return false;
       if (key(sblk) == val) break;
       sowner = sblk;
     }
-    int pull = blk(sowner).succ[chain];
-    blk(sowner).succ[chain] = blk(pull).succ[chain];
-    blk(pull).succ[chain] = diff;
-    if (at_top) {
-      for (const auto& [p, w] : ins) {
-        IrBlock& pb = blk(p);
-        if (pb.succ[0] == b) pb.succ[0] = pull;
-        else pb.succ[1] = pull;
-      }
-    } else {
-      blk(owner).succ[slot] = pull;
-    }
+    *pw = PullupWalk{owner, slot, diff, sowner, at_top};
     return true;
   }
   std::vector<int> snap_order_;
