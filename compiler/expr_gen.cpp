@@ -443,6 +443,10 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     return diags;
   }
   grammar::ExprAst ast = grammar::parse_expression(expr);
+  struct RecycleAst {  // the node storage back to the parser, whatever the exit (after gen)
+    grammar::ExprAst& ast;
+    ~RecycleAst() { grammar::recycle_expression(std::move(ast)); }
+  } recycle_ast{ast};
   if (ast.diags.has_errors()) return ast.diags;  // located by the parser already
   // Positions are byte offsets into `expr` until here (grammar::Node::column): a multi-line
   // expression (-F FILE) gets real lines and columns.

@@ -198,16 +198,17 @@ class Optimiser {
     if (k != -2) return k;
     const IrBlock& bb = blk(b);
     if (bb.opaque) return k = next_key_++;
-    bool tag = false;
-    const std::vector<Insn>& id = identity(b, id_a_, &tag);
-    uint64_t h = tag ? 0x9e3779b97f4a7c15ull : 0x12345;
-    for (const Insn& i : id) {
+    const Identity id = identity(b, phase_);
+    uint64_t h = id.tag ? 0x9e3779b97f4a7c15ull : 0x12345;
+    for (size_t j = 0; j < id.size(); ++j) {
+      const Insn& i = id[j];
       h ^= (uint64_t(i.code) << 40) ^ (uint64_t(i.k) << 1) ^ i.jt;
       h *= 0x100000001b3ull;
       h ^= h >> 29;
     }
-    // open addressing over (hash, representative block); at most one entry per block
-    if (key_rep_.size() < 2 * fp_->blocks.size() + 2) {
+    // open addressing over (hash, representative block and phase); at most one entry per block
+    // and phase
+    if (key_rep_.size() < 4 * fp_->blocks.size() + 4) {
       size_t cap = 16;
       while (cap < 4 * fp_->blocks.size() + 4) cap <<= 1;
       std::vector<KeySlot> old;
@@ -225,14 +226,11 @@ class Optimiser {
     for (size_t i = h & mask;; i = (i + 1) & mask) {
       KeySlot& slot = key_rep_[i];
       if (slot.stamp != key_stamp_) {
-        slot = {h, b, key_stamp_};
+        slot = {h, b, key_stamp_, next_key_, phase_};
         return k = next_key_++;
       }
       if (slot.h != h) continue;
-      bool rtag = false;
-      const std::vector<Insn>& rid = identity(slot.block, id_b_, &rtag);
-      const std::vector<Insn>& id2 = identity(b, id_a_, &tag);
-      if (rtag == tag && rid == id2) return k = key(slot.block);
+      if (identity(slot.block, slot.phase) == id) return k = slot.key;
     }
   }
   // Forgets every key (the table keeps its storage: its slots are live only with the current
@@ -244,18 +242,21 @@ class Optimiser {
       key_stamp_ = 1;
     }
   }
-  // open addressing: (hash, representative block), live when stamp == key_stamp_
+  // open addressing: (hash, representative block, its key, the phase whose identity of the
+  // block it holds), live when stamp == key_stamp_
   struct KeySlot {
     uint64_t h = 0;
     int block = -1;
     uint32_t stamp = 0;
+    int key = -1;
+    int phase = 0;
   };
   std::vector<KeySlot> key_rep_;
   uint32_t key_stamp_ = 1;
   int next_key_ = 0;
 
-  // The statements whose value a block tests, as libpcap's optimiser sees it in the current
-  // pass (phase_: 0 first pass, 1 later), and whether that value is a relation's (*tag).
+  // The statements whose value a block tests, as libpcap's optimiser sees it in a pass of the
+  // given phase (0 first pass, 1 later), and whether that value is a relation's (tag).
   // libpcap's jump optimisation runs in its first opt_loop, where statements are not rewritten
   // by value numbering (alter = 0): a relation loads its operand through `ldx M[]; ld [x + k]`
   // and so is never the value of a primitive's absolute load, only of the same relation; in
@@ -264,26 +265,49 @@ class Optimiser {
   // from the second pass. A primitive's `x & m` compared with 0 is rewritten into `jset #m` in
   // the first pass, keeping the value of `x & m` until the next. A relation `x & m = 0` stays
   // `and #m; jeq #0` for the whole loop (its rewrite into jset needs the second opt_loop).
-  const std::vector<Insn>& identity(int b, std::vector<Insn>& buf, bool* tag) {
+  // The statements as a view, plus the one statement the pass adds (never two: kMaskJset
+  // blocks are not relations); equal when the statement sequences are.
+  struct Identity {
+    const Insn* stmts;
+    size_t n;
+    bool has_extra;
+    Insn extra;
+    bool tag;
+    size_t size() const { return n + (has_extra ? 1 : 0); }
+    const Insn& operator[](size_t i) const { return i < n ? stmts[i] : extra; }
+    bool operator==(const Identity& o) const {
+      if (tag != o.tag || size() != o.size()) return false;
+      for (size_t i = 0; i < size(); ++i)
+        if (!((*this)[i] == o[i])) return false;
+      return true;
+    }
+  };
+  Identity identity(int b, int phase) {
     const IrBlock& bb = blk(b);
-    *tag = bb.rel_eq;
-    bool add_and = bb.late == IrBlock::kMaskJset && phase_ == 0;
-    bool add_k = bb.rel_eq && bb.late == IrBlock::kNotLate && phase_ == 0;
-    if (!add_and && !add_k) return bb.stmts;
-    buf.assign(bb.stmts.begin(), bb.stmts.end());
-    if (add_and) buf.push_back(Insn{static_cast<uint16_t>(c::kAlu | c::kAnd | c::kK), 0, 0, bb.late_mask});
-    if (add_k) buf.push_back(Insn{static_cast<uint16_t>(c::kAlu | c::kSub | c::kK), 0, 0, bb.k});
-    return buf;
+    Identity id{bb.stmts.data(), bb.stmts.size(), false, Insn{}, bb.rel_eq};
+    if (phase != 0) return id;
+    if (bb.late == IrBlock::kMaskJset) {
+      id.has_extra = true;
+      id.extra = Insn{static_cast<uint16_t>(c::kAlu | c::kAnd | c::kK), 0, 0, bb.late_mask};
+    } else if (bb.rel_eq && bb.late == IrBlock::kNotLate) {
+      id.has_extra = true;
+      id.extra = Insn{static_cast<uint16_t>(c::kAlu | c::kSub | c::kK), 0, 0, bb.k};
+    }
+    return id;
   }
-  std::vector<Insn> id_a_, id_b_;
   int phase_ = 0;
   int pass_ = 0;
   bool skipped_ = false;  // this pass skipped a test whose two exits coincide
 
+  // The identities of other phases stay in the key table (with their phase), so only the blocks
+  // whose identity depends on the phase lose their key.
   void set_phase(int p) {
     if (p == phase_) return;
     phase_ = p;
-    clear_keys();
+    for (size_t b = 0; b < key_of_.size(); ++b) {
+      const IrBlock& bb = fp_->blocks[b];
+      if (bb.late == IrBlock::kMaskJset || (bb.rel_eq && bb.late == IrBlock::kNotLate)) key_of_[b] = -2;
+    }
   }
   // libpcap's second-loop rewrite of a relation `x; and #m; jeq #0` into `x; jset #m` (exits
   // swapped), after the jump optimisation.

@@ -344,8 +344,21 @@ pnum:     NUM
 
 namespace bpf::grammar {
 
+namespace {
+// Node storage handed back by recycle_expression (emptied), not kept past kPoolMaxNodes.
+thread_local std::vector<Node> node_pool;
+constexpr size_t kPoolMaxNodes = 1 << 12;
+}  // namespace
+
+void recycle_expression(ExprAst&& ast) {
+  if (ast.nodes.capacity() > kPoolMaxNodes || ast.nodes.capacity() <= node_pool.capacity()) return;
+  ast.nodes.clear();
+  node_pool.swap(ast.nodes);
+}
+
 ExprAst parse_expression(std::string_view text) {
   ExprAst ast;
+  ast.nodes.swap(node_pool);
   ast.nodes.reserve(8 + text.size() / 2);
   std::string buf(text);
   detail::ExprLexer lx;
