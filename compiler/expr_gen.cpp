@@ -75,10 +75,9 @@ void Gen::build(int32_t root) {
 
 // ---- IR construction ------------------------------------------------------------------------
 int Gen::add_ret(uint32_t k) {
-  IrBlock b;
+  IrBlock& b = f_.blocks.emplace_back();
   b.is_ret = true;
   b.ret_k = k;
-  f_.blocks.push_back(std::move(b));
   return static_cast<int>(f_.blocks.size() - 1);
 }
 int& Gen::slot(int id) { return f_.blocks[static_cast<size_t>(id / 2)].succ[id % 2]; }
@@ -119,12 +118,11 @@ void Gen::add_exit(int& list, int block, int which) {
   list = id;
 }
 Cond Gen::test(std::vector<Insn> stmts, uint16_t jop, uint32_t k) {
-  IrBlock b;
+  IrBlock& b = f_.blocks.emplace_back();  // built in place
   b.stmts = std::move(stmts);
   b.jcode = static_cast<uint16_t>(c::kJmp | jop);
   b.k = k;
   b.loc = SourceLoc{1, col_ ? col_ : 1, 1};
-  f_.blocks.push_back(std::move(b));
   Cond cd;
   cd.entry = static_cast<int>(f_.blocks.size() - 1);
   add_exit(cd.t, cd.entry, 0);

@@ -16,12 +16,22 @@
 %expect 38
 %param {bpf::grammar::detail::ExprLexer* lx}
 
+%code top {
+/* Bison constructs its stacks (YYINITDEPTH entries of each) on every parse; they grow by memcpy
+ * when needed (the value and location types are trivially copyable: static_assert below), up
+ * to YYMAXDEPTH as before, so starting small only saves the construction of unused entries. */
+#define YYINITDEPTH 24
+}
+
 %code requires {
 #include "grammar/expr_lexer.hpp"
 }
 %define api.value.type {bpf::grammar::detail::ExprValue}
 
 %code {
+#include <type_traits>
+static_assert(std::is_trivially_copyable_v<EXPR_YYSTYPE> && std::is_trivially_copyable_v<EXPR_YYLTYPE>);
+
 namespace bpf::grammar::detail {
 int expr_lex(EXPR_YYSTYPE* lval, EXPR_YYLTYPE* lloc, ExprLexer* lx);
 }
