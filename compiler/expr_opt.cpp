@@ -328,26 +328,30 @@ class Optimiser {
   const std::vector<int>& topo() {
     if (!dirty_) return order_;
     dirty_ = false;
-    order_.clear();
-    state_.assign(fp_->blocks.size(), 0);
-    stack_.clear();
-    stack_.push_back({fp_->entry, 0});
+    // iterative DFS (true exit first); postorder written from the end of order_, so the
+    // reachable blocks end up in reverse postorder at its tail
+    const size_t n = fp_->blocks.size();
+    state_.assign(n, 0);
+    stack_.resize(n + 1);
+    order_.resize(n);
+    size_t sp = 0, out = n;
+    stack_[sp++] = {fp_->entry, 0};
     state_[static_cast<size_t>(fp_->entry)] = 1;
-    while (!stack_.empty()) {
-      auto& [b, i] = stack_.back();
+    while (sp > 0) {
+      auto& [b, i] = stack_[sp - 1];
       const IrBlock& bb = blk(b);
       if (!bb.is_ret && i < 2) {
         int s = bb.succ[i++];
         if (state_[static_cast<size_t>(s)] == 0) {
           state_[static_cast<size_t>(s)] = 1;
-          stack_.push_back({s, 0});
+          stack_[sp++] = {s, 0};
         }
         continue;
       }
-      order_.push_back(b);
-      stack_.pop_back();
+      order_[--out] = b;
+      --sp;
     }
-    std::reverse(order_.begin(), order_.end());
+    order_.erase(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(out));
     return order_;
   }
   std::vector<int> order_;
