@@ -150,10 +150,11 @@ class Optimiser {
   // Bounds that keep big inputs fast (they make the output less optimised, never wrong: every
   // step keeps the verdict of every full-length packet). libpcap's passes keep, per edge, the
   // facts of all its dominating tests: for a chain of n tests that is O(n^2) facts a pass
-  // (libpcap #1255: 1,000 hosts, 1 GB). Here the passes stop once jump threading has handled
-  // kWorkBudget facts in all (a pass that reaches it is abandoned before it moves any edge, so
-  // at most that many facts are ever held: ~100 MB, a few hundred ms); what remains is done by
-  // the linear steps (thread_own). Pullups need dominator bit sets, n^2 bits: not above
+  // (libpcap #1255: 1,000 hosts, 1 GB). Here a block's facts are one node of the edge-dominator
+  // tree (thread_jumps: linear memory), but deciding a test still looks through them, so the
+  // passes stop once jump threading has met kWorkBudget facts in all (counted as if each block
+  // held its set; a pass that reaches it is abandoned before it moves any edge: a few hundred
+  // ms at most); what remains is done by the linear steps (thread_own). Pullups need dominator bit sets, n^2 bits: not above
   // kDomBlocks blocks. Searches (expr_gen_sets.cpp) keep big lists shallow, far from both.
   static constexpr uint64_t kWorkBudget = 6'000'000;
   static constexpr size_t kDomBlocks = 16384;
