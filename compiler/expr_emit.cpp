@@ -37,6 +37,13 @@ struct RegState {
 // Hash-consed symbolic values: (tag, k, dependency) -> value number.
 class ValueTable {
  public:
+  // Empties the table, keeping its storage.
+  void reset() {
+    if (slots_.size() > 4096) slots_.clear();  // a big program's table: not kept for small ones
+    else if (next_ > 0) std::fill(slots_.begin(), slots_.end(), Slot{});
+    next_ = 0;
+    fresh_ = 0;
+  }
   int intern(uint32_t tag, uint32_t k, int64_t dep = -2) {
     if (2 * static_cast<size_t>(next_ + 1) > slots_.size()) grow();
     Key key{tag, k, dep};
@@ -167,45 +174,65 @@ bool step(ValueTable& vt, RegState& st, const Insn& s) {
   }
 }
 
-std::vector<int> layout(IrFunc& f) {
-  // depth-first, false branch explored last so that it tends to follow its block
+// Work buffers of one emission, kept per thread across compiles (they keep their capacity:
+// a compile allocates nothing here once the buffers have grown).
+struct EmitScratch {
   std::vector<int> order;
-  std::vector<uint8_t> state(f.blocks.size(), 0);
-  std::vector<std::pair<int, int>> stack{{f.entry, 0}};
-  state[static_cast<size_t>(f.entry)] = 1;
-  while (!stack.empty()) {
-    auto& [b, i] = stack.back();
+  std::vector<uint8_t> state;
+  std::vector<std::pair<int, int>> stack;
+  ValueTable vt;
+  std::vector<RegState> in;
+  std::vector<int> repl;
+  SigTable canon;
+  std::vector<uint16_t> must_in;
+  std::vector<Insn> rev;
+  std::vector<SourceLoc> rev_locs;
+  std::vector<int> block_pos, tramp_pos;
+};
+
+// Depth-first order of the reachable blocks into `order`, false branch explored last so that
+// it tends to follow its block.
+void layout(IrFunc& f, EmitScratch& w, std::vector<int>& order) {
+  order.clear();
+  w.state.assign(f.blocks.size(), 0);
+  w.stack.clear();
+  w.stack.push_back({f.entry, 0});
+  w.state[static_cast<size_t>(f.entry)] = 1;
+  while (!w.stack.empty()) {
+    auto& [b, i] = w.stack.back();
     const IrBlock& bb = f.blocks[static_cast<size_t>(b)];
     if (!bb.is_ret && i < 2) {
       int s = bb.succ[1 - i++];
-      if (!state[static_cast<size_t>(s)]) {
-        state[static_cast<size_t>(s)] = 1;
-        stack.push_back({s, 0});
+      if (!w.state[static_cast<size_t>(s)]) {
+        w.state[static_cast<size_t>(s)] = 1;
+        w.stack.push_back({s, 0});
       }
       continue;
     }
     order.push_back(b);
-    stack.pop_back();
+    w.stack.pop_back();
   }
   std::reverse(order.begin(), order.end());
-  return order;
 }
 
-void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order) {
-  ValueTable vt;
-  std::vector<RegState> in(f.blocks.size());
-  std::vector<uint8_t> seen(f.blocks.size(), 0);
+void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order, EmitScratch& w) {
+  ValueTable& vt = w.vt;
+  vt.reset();
+  w.in.assign(f.blocks.size(), RegState{});
+  std::vector<RegState>& in = w.in;
+  w.state.assign(f.blocks.size(), 0);
+  std::vector<uint8_t>& seen = w.state;
   seen[static_cast<size_t>(f.entry)] = 1;
   for (int b : order) {
     IrBlock& bb = f.blocks[static_cast<size_t>(b)];
     RegState st = in[static_cast<size_t>(b)];
-    std::vector<Insn> kept;
-    for (const Insn& s : bb.stmts)
-      if (!step(vt, st, s)) kept.push_back(s);
-    bb.stmts = std::move(kept);
+    size_t kept = 0;  // the statements kept, compacted in place
+    for (size_t i = 0; i < bb.stmts.size(); ++i)
+      if (!step(vt, st, bb.stmts[i])) bb.stmts[kept++] = bb.stmts[i];
+    bb.stmts.resize(kept);
     if (bb.is_ret) continue;
-    for (int w = 0; w < 2; ++w) {
-      size_t t = static_cast<size_t>(bb.succ[w]);
+    for (int s = 0; s < 2; ++s) {
+      size_t t = static_cast<size_t>(bb.succ[s]);
       if (!seen[t]) {
         in[t] = st;
         seen[t] = 1;
@@ -220,43 +247,46 @@ void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order) {
 // and successors) are merged: e.g. `jeq #17` reached with A = [20] on one path and A = [54] on
 // another. Sound because identical code with identical successors behaves the same whatever
 // enters it, and every path of the original graph still exists.
-bool merge_after_rle(IrFunc& f) {
-  bool any = false;
-  SigTable canon;
-  for (int round = 0; round < 64; ++round) {
-    std::vector<int> order = layout(f);
-    canon.reset(order.size());
-    std::vector<int> repl(f.blocks.size());
-    for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
-    bool changed = false;
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      IrBlock& bb = f.blocks[static_cast<size_t>(*it)];
-      if (!bb.is_ret)
-        for (int w = 0; w < 2; ++w) bb.succ[w] = repl[static_cast<size_t>(bb.succ[w])];
-      uint64_t h = 0x12345;
-      for (const Insn& i : bb.stmts) h = (h ^ (uint64_t(i.code) << 40) ^ i.k) * 0x100000001b3ull;
-      Sig sg{bb.is_ret, bb.ret_k, static_cast<int>(h ^ (h >> 32)), bb.jcode, bb.k,
-             bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]};
-      int rep = canon.find_or_insert(sg, *it);
-      // equal signatures with different statements (a hash collision) are simply not merged
-      if (rep != *it && f.blocks[static_cast<size_t>(rep)].stmts == bb.stmts) {
-        repl[static_cast<size_t>(*it)] = rep;
-        changed = true;
-      }
+// Takes w.order the layout of f, leaves it the layout of the final graph.
+bool merge_after_rle(IrFunc& f, EmitScratch& w) {
+  SigTable& canon = w.canon;
+  std::vector<int>& repl = w.repl;
+  // One bottom-up round reaches the fixpoint, as in the optimiser's merge_identical (a block's
+  // signature is taken with canonical successors; a collision leaves the same blocks unmerged
+  // in any round).
+  const std::vector<int>& order = w.order;  // the layout of f (emit_program)
+  canon.reset(order.size());
+  repl.resize(f.blocks.size());
+  for (size_t i = 0; i < repl.size(); ++i) repl[i] = static_cast<int>(i);
+  bool changed = false;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    IrBlock& bb = f.blocks[static_cast<size_t>(*it)];
+    if (!bb.is_ret)
+      for (int s = 0; s < 2; ++s) bb.succ[s] = repl[static_cast<size_t>(bb.succ[s])];
+    uint64_t h = 0x12345;
+    for (const Insn& i : bb.stmts) h = (h ^ (uint64_t(i.code) << 40) ^ i.k) * 0x100000001b3ull;
+    Sig sg{bb.is_ret, bb.ret_k, static_cast<int>(h ^ (h >> 32)), bb.jcode, bb.k,
+           bb.is_ret ? -1 : bb.succ[0], bb.is_ret ? -1 : bb.succ[1]};
+    int rep = canon.find_or_insert(sg, *it);
+    // equal signatures with different statements (a hash collision) are simply not merged
+    if (rep != *it && f.blocks[static_cast<size_t>(rep)].stmts == bb.stmts) {
+      repl[static_cast<size_t>(*it)] = rep;
+      changed = true;
     }
-    f.entry = repl[static_cast<size_t>(f.entry)];
-    if (!changed) break;
-    any = true;
   }
-  return any;
+  f.entry = repl[static_cast<size_t>(f.entry)];
+  if (!changed) return false;
+  layout(f, w, w.order);
+  return true;
 }
 
 // Scratch slots some path reads before writing (`geneve or ip`) get f.mem_init at program
 // start: `ld #v; st M[i]` prepended to the entry block, one `ld` per distinct value. A forward
 // must-be-written analysis over the final blocks (layout order is topological) finds them, so
 // programs that never read an unwritten slot are unchanged.
-void init_unwritten_scratch(IrFunc& f, const std::vector<int>& order) {
-  std::vector<uint16_t> must_in(f.blocks.size(), 0xffff);
+void init_unwritten_scratch(IrFunc& f, const std::vector<int>& order, EmitScratch& ws) {
+  std::vector<uint16_t>& must_in = ws.must_in;
+  must_in.assign(f.blocks.size(), 0xffff);
   must_in[static_cast<size_t>(f.entry)] = 0;
   uint16_t needed = 0;
   for (int b : order) {
@@ -310,13 +340,17 @@ void drop_unread_stores(IrFunc& f, const std::vector<int>& order) {
 bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
                   Diagnostics* diags) {
   if (opt_level > 0) optimise(f);
-  std::vector<int> order = layout(f);
+  static thread_local EmitScratch scratch;
+  EmitScratch& ws = scratch;
+  std::vector<int>& order = ws.order;
+  layout(f, ws, order);
   if (opt_level > 1) {
-    eliminate_redundant_loads(f, order);
+    eliminate_redundant_loads(f, order, ws);
     drop_unread_stores(f, order);
-    if (merge_after_rle(f)) order = layout(f);
+    // merge_after_rle leaves ws.order as the layout of the graph it found nothing to merge in
+    merge_after_rle(f, ws);
   }
-  init_unwritten_scratch(f, order);
+  init_unwritten_scratch(f, order, ws);
 
   // One backward pass over the blocks in layout order (every edge goes forward) builds the
   // program from its end: when an instruction is placed, everything after it is final, so its
@@ -326,11 +360,14 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
   // already placed for its target when it is in reach, so a search whose leaves all jump to
   // one far `ret` costs a trampoline per 255 instructions, not one per leaf. Linear in the
   // program.
-  std::vector<Insn> rev;           // the program, last instruction first
-  std::vector<SourceLoc> rev_locs;
-  rev.reserve(f.blocks.size() * 3 + 16);
-  std::vector<int> block_pos(f.blocks.size(), -1);   // rev index of each block's first insn
-  std::vector<int> tramp_pos(f.blocks.size(), -1);   // rev index of the nearest trampoline to it
+  std::vector<Insn>& rev = ws.rev;  // the program, last instruction first
+  std::vector<SourceLoc>& rev_locs = ws.rev_locs;
+  rev.clear();
+  rev_locs.clear();
+  std::vector<int>& block_pos = ws.block_pos;  // rev index of each block's first insn
+  std::vector<int>& tramp_pos = ws.tramp_pos;  // rev index of the nearest trampoline to it
+  block_pos.assign(f.blocks.size(), -1);
+  tramp_pos.assign(f.blocks.size(), -1);
   auto place = [&](const Insn& insn, const SourceLoc& loc) {
     rev.push_back(insn);
     rev_locs.push_back(loc);

@@ -37,6 +37,12 @@ constexpr uint32_t kAncPktType = 0xfffff004;  // SKF_AD_OFF + SKF_AD_PKTTYPE
 constexpr int kChainEnd = -1;
 constexpr int kChainLink = -2;
 
+// The block vector of the last compile on this thread, emptied: the next compile's blocks go
+// in its storage (a compile's one large allocation otherwise, and the malloc_consolidate it
+// triggers). Not kept past kPoolMaxBlocks.
+thread_local std::vector<IrBlock> block_pool;
+constexpr size_t kPoolMaxBlocks = 1 << 14;
+
 }  // namespace
 
 Gen::Gen(const ExprAst& ast, const ExprOptions& opts, bool unoptimised) : ast_(ast), opts_(opts) {
@@ -50,6 +56,8 @@ Gen::Gen(const ExprAst& ast, const ExprOptions& opts, bool unoptimised) : ast_(a
     if ((n.kind == NodeKind::kOther && n.other == OtherKind::kGeneve) ||
         (n.kind == NodeKind::kId && n.qual.addr == QAddr::kProtochain))
       f_.unoptimised_reference = true;
+  f_.blocks.swap(block_pool);
+  f_.blocks.clear();
   f_.blocks.reserve(64 + 16 * ast.nodes.size());
 }
 
@@ -69,10 +77,9 @@ void Gen::build(int32_t root) {
 
 // ---- IR construction ------------------------------------------------------------------------
 int Gen::add_ret(uint32_t k) {
-  IrBlock b;
+  IrBlock& b = f_.blocks.emplace_back();
   b.is_ret = true;
   b.ret_k = k;
-  f_.blocks.push_back(std::move(b));
   return static_cast<int>(f_.blocks.size() - 1);
 }
 int& Gen::slot(int id) { return f_.blocks[static_cast<size_t>(id / 2)].succ[id % 2]; }
@@ -113,12 +120,11 @@ void Gen::add_exit(int& list, int block, int which) {
   list = id;
 }
 Cond Gen::test(std::vector<Insn> stmts, uint16_t jop, uint32_t k) {
-  IrBlock b;
+  IrBlock& b = f_.blocks.emplace_back();  // built in place
   b.stmts = std::move(stmts);
   b.jcode = static_cast<uint16_t>(c::kJmp | jop);
   b.k = k;
   b.loc = SourceLoc{1, col_ ? col_ : 1, 1};
-  f_.blocks.push_back(std::move(b));
   Cond cd;
   cd.entry = static_cast<int>(f_.blocks.size() - 1);
   add_exit(cd.t, cd.entry, 0);
@@ -461,6 +467,10 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     return diags;
   }
   grammar::ExprAst ast = grammar::parse_expression(expr);
+  struct RecycleAst {  // the node storage back to the parser, whatever the exit (after gen)
+    grammar::ExprAst& ast;
+    ~RecycleAst() { grammar::recycle_expression(std::move(ast)); }
+  } recycle_ast{ast};
   if (ast.diags.has_errors()) return ast.diags;  // located by the parser already
   // Positions are byte offsets into `expr` until here (grammar::Node::column): a multi-line
   // expression (-F FILE) gets real lines and columns.
@@ -470,6 +480,15 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     return d;
   };
   std::optional<detail::Gen> gen_store(std::in_place, ast, opts);
+  struct ReturnBlocks {  // the block storage back to the pool, whatever the exit
+    std::optional<detail::Gen>& gen;
+    ~ReturnBlocks() {
+      std::vector<detail::IrBlock>& blocks = gen->func().blocks;
+      if (blocks.capacity() > detail::kPoolMaxBlocks) return;
+      blocks.clear();
+      detail::block_pool.swap(blocks);
+    }
+  } return_blocks{gen_store};
   try {
     gen_store->build(ast.root);
     if (gen_store->needs_relower()) {  // an 802.11 program libpcap does not optimise

@@ -55,18 +55,7 @@ struct Fact {
   uint16_t jcode;
   uint32_t k;
   bool outcome;
-  friend bool operator<(const Fact& a, const Fact& b) {
-    if (a.edge != b.edge) return a.edge < b.edge;
-    if (a.key != b.key) return a.key < b.key;
-    if (a.jcode != b.jcode) return a.jcode < b.jcode;
-    if (a.k != b.k) return a.k < b.k;
-    return a.outcome < b.outcome;
-  }
-  friend bool operator==(const Fact& a, const Fact& b) {
-    return a.edge == b.edge && a.key == b.key && a.jcode == b.jcode && a.k == b.k && a.outcome == b.outcome;
-  }
 };
-using Facts = std::vector<Fact>;  // sorted
 
 // -1 unknown, 0/1 decided outcome of test (jcode, k) on the value `key`, given facts. The rules
 // are libpcap's fold_edge(): the same comparison of the same value has the same outcome; a value
@@ -89,14 +78,13 @@ class Optimiser {
   void reset(IrFunc& f) {
     fp_ = &f;
     key_of_.clear();
-    key_rep_.clear();
+    clear_keys();
     next_key_ = 0;
     phase_ = 0;
     pass_ = 0;
     skipped_ = false;
     order_.clear();
     dirty_ = true;
-    for (Facts& facts : in_) facts.clear();
     dom_valid_ = false;
     snap_order_.clear();
     max_level_ = 0;
@@ -145,10 +133,11 @@ class Optimiser {
     pass_ = IrBlock::kFoldAfterBranches;
     if (fold_constant_tests()) dirty_ = true;
     set_phase(1);
-    if (convert_late_relations()) key_of_.assign(fp_->blocks.size(), -2), key_rep_.assign(key_rep_.size(), {0, -1});
+    if (convert_late_relations()) clear_keys();
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
-    for (int iter = 0; iter < 64 && merge_identical(); ++iter) dirty_ = true;
+    // One bottom-up round reaches the fixpoint (see merge_identical).
+    if (merge_identical()) dirty_ = true;
     root_bypass();
   }
 
@@ -161,10 +150,11 @@ class Optimiser {
   // Bounds that keep big inputs fast (they make the output less optimised, never wrong: every
   // step keeps the verdict of every full-length packet). libpcap's passes keep, per edge, the
   // facts of all its dominating tests: for a chain of n tests that is O(n^2) facts a pass
-  // (libpcap #1255: 1,000 hosts, 1 GB). Here the passes stop once jump threading has handled
-  // kWorkBudget facts in all (a pass that reaches it is abandoned before it moves any edge, so
-  // at most that many facts are ever held: ~100 MB, a few hundred ms); what remains is done by
-  // the linear steps (thread_own). Pullups need dominator bit sets, n^2 bits: not above
+  // (libpcap #1255: 1,000 hosts, 1 GB). Here a block's facts are one node of the edge-dominator
+  // tree (thread_jumps: linear memory), but deciding a test still looks through them, so the
+  // passes stop once jump threading has met kWorkBudget facts in all (counted as if each block
+  // held its set; a pass that reaches it is abandoned before it moves any edge: a few hundred
+  // ms at most); what remains is done by the linear steps (thread_own). Pullups need dominator bit sets, n^2 bits: not above
   // kDomBlocks blocks. Searches (expr_gen_sets.cpp) keep big lists shallow, far from both.
   static constexpr uint64_t kWorkBudget = 6'000'000;
   static constexpr size_t kDomBlocks = 16384;
@@ -209,48 +199,65 @@ class Optimiser {
     if (k != -2) return k;
     const IrBlock& bb = blk(b);
     if (bb.opaque) return k = next_key_++;
-    bool tag = false;
-    const std::vector<Insn>& id = identity(b, id_a_, &tag);
-    uint64_t h = tag ? 0x9e3779b97f4a7c15ull : 0x12345;
-    for (const Insn& i : id) {
+    const Identity id = identity(b, phase_);
+    uint64_t h = id.tag ? 0x9e3779b97f4a7c15ull : 0x12345;
+    for (size_t j = 0; j < id.size(); ++j) {
+      const Insn& i = id[j];
       h ^= (uint64_t(i.code) << 40) ^ (uint64_t(i.k) << 1) ^ i.jt;
       h *= 0x100000001b3ull;
       h ^= h >> 29;
     }
-    // open addressing over (hash, representative block); at most one entry per block
-    if (key_rep_.size() < 2 * fp_->blocks.size() + 2) {
+    // open addressing over (hash, representative block and phase); at most one entry per block
+    // and phase
+    if (key_rep_.size() < 4 * fp_->blocks.size() + 4) {
       size_t cap = 16;
       while (cap < 4 * fp_->blocks.size() + 4) cap <<= 1;
-      std::vector<std::pair<uint64_t, int>> old;
+      std::vector<KeySlot> old;
       old.swap(key_rep_);
-      key_rep_.assign(cap, {0, -1});
-      for (const auto& e : old)
-        if (e.second >= 0)
-          for (size_t i = e.first & (cap - 1);; i = (i + 1) & (cap - 1))
-            if (key_rep_[i].second < 0) {
+      key_rep_.assign(cap, KeySlot{});
+      for (const KeySlot& e : old)
+        if (e.stamp == key_stamp_)
+          for (size_t i = e.h & (cap - 1);; i = (i + 1) & (cap - 1))
+            if (key_rep_[i].stamp != key_stamp_) {
               key_rep_[i] = e;
               break;
             }
     }
     size_t mask = key_rep_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-      auto& slot = key_rep_[i];
-      if (slot.second < 0) {
-        slot = {h, b};
+      KeySlot& slot = key_rep_[i];
+      if (slot.stamp != key_stamp_) {
+        slot = {h, b, key_stamp_, next_key_, phase_};
         return k = next_key_++;
       }
-      if (slot.first != h) continue;
-      bool rtag = false;
-      const std::vector<Insn>& rid = identity(slot.second, id_b_, &rtag);
-      const std::vector<Insn>& id2 = identity(b, id_a_, &tag);
-      if (rtag == tag && rid == id2) return k = key(slot.second);
+      if (slot.h != h) continue;
+      if (identity(slot.block, slot.phase) == id) return k = slot.key;
     }
   }
-  std::vector<std::pair<uint64_t, int>> key_rep_;  // open addressing: (hash, block), -1 empty
+  // Forgets every key (the table keeps its storage: its slots are live only with the current
+  // stamp).
+  void clear_keys() {
+    key_of_.assign(fp_->blocks.size(), -2);
+    if (++key_stamp_ == 0) {
+      key_rep_.assign(key_rep_.size(), KeySlot{});
+      key_stamp_ = 1;
+    }
+  }
+  // open addressing: (hash, representative block, its key, the phase whose identity of the
+  // block it holds), live when stamp == key_stamp_
+  struct KeySlot {
+    uint64_t h = 0;
+    int block = -1;
+    uint32_t stamp = 0;
+    int key = -1;
+    int phase = 0;
+  };
+  std::vector<KeySlot> key_rep_;
+  uint32_t key_stamp_ = 1;
   int next_key_ = 0;
 
-  // The statements whose value a block tests, as libpcap's optimiser sees it in the current
-  // pass (phase_: 0 first pass, 1 later), and whether that value is a relation's (*tag).
+  // The statements whose value a block tests, as libpcap's optimiser sees it in a pass of the
+  // given phase (0 first pass, 1 later), and whether that value is a relation's (tag).
   // libpcap's jump optimisation runs in its first opt_loop, where statements are not rewritten
   // by value numbering (alter = 0): a relation loads its operand through `ldx M[]; ld [x + k]`
   // and so is never the value of a primitive's absolute load, only of the same relation; in
@@ -259,27 +266,49 @@ class Optimiser {
   // from the second pass. A primitive's `x & m` compared with 0 is rewritten into `jset #m` in
   // the first pass, keeping the value of `x & m` until the next. A relation `x & m = 0` stays
   // `and #m; jeq #0` for the whole loop (its rewrite into jset needs the second opt_loop).
-  const std::vector<Insn>& identity(int b, std::vector<Insn>& buf, bool* tag) {
+  // The statements as a view, plus the one statement the pass adds (never two: kMaskJset
+  // blocks are not relations); equal when the statement sequences are.
+  struct Identity {
+    const Insn* stmts;
+    size_t n;
+    bool has_extra;
+    Insn extra;
+    bool tag;
+    size_t size() const { return n + (has_extra ? 1 : 0); }
+    const Insn& operator[](size_t i) const { return i < n ? stmts[i] : extra; }
+    bool operator==(const Identity& o) const {
+      if (tag != o.tag || size() != o.size()) return false;
+      for (size_t i = 0; i < size(); ++i)
+        if (!((*this)[i] == o[i])) return false;
+      return true;
+    }
+  };
+  Identity identity(int b, int phase) {
     const IrBlock& bb = blk(b);
-    *tag = bb.rel_eq;
-    bool add_and = bb.late == IrBlock::kMaskJset && phase_ == 0;
-    bool add_k = bb.rel_eq && bb.late == IrBlock::kNotLate && phase_ == 0;
-    if (!add_and && !add_k) return bb.stmts;
-    buf.assign(bb.stmts.begin(), bb.stmts.end());
-    if (add_and) buf.push_back(Insn{static_cast<uint16_t>(c::kAlu | c::kAnd | c::kK), 0, 0, bb.late_mask});
-    if (add_k) buf.push_back(Insn{static_cast<uint16_t>(c::kAlu | c::kSub | c::kK), 0, 0, bb.k});
-    return buf;
+    Identity id{bb.stmts.data(), bb.stmts.size(), false, Insn{}, bb.rel_eq};
+    if (phase != 0) return id;
+    if (bb.late == IrBlock::kMaskJset) {
+      id.has_extra = true;
+      id.extra = Insn{static_cast<uint16_t>(c::kAlu | c::kAnd | c::kK), 0, 0, bb.late_mask};
+    } else if (bb.rel_eq && bb.late == IrBlock::kNotLate) {
+      id.has_extra = true;
+      id.extra = Insn{static_cast<uint16_t>(c::kAlu | c::kSub | c::kK), 0, 0, bb.k};
+    }
+    return id;
   }
-  std::vector<Insn> id_a_, id_b_;
   int phase_ = 0;
   int pass_ = 0;
   bool skipped_ = false;  // this pass skipped a test whose two exits coincide
 
+  // The identities of other phases stay in the key table (with their phase), so only the blocks
+  // whose identity depends on the phase lose their key.
   void set_phase(int p) {
     if (p == phase_) return;
     phase_ = p;
-    key_of_.assign(fp_->blocks.size(), -2);
-    key_rep_.assign(key_rep_.size(), {0, -1});
+    for (size_t b = 0; b < key_of_.size(); ++b) {
+      const IrBlock& bb = fp_->blocks[b];
+      if (bb.late == IrBlock::kMaskJset || (bb.rel_eq && bb.late == IrBlock::kNotLate)) key_of_[b] = -2;
+    }
   }
   // libpcap's second-loop rewrite of a relation `x; and #m; jeq #0` into `x; jset #m` (exits
   // swapped), after the jump optimisation.
@@ -300,35 +329,37 @@ class Optimiser {
   const std::vector<int>& topo() {
     if (!dirty_) return order_;
     dirty_ = false;
-    order_.clear();
-    state_.assign(fp_->blocks.size(), 0);
-    stack_.clear();
-    stack_.push_back({fp_->entry, 0});
+    // iterative DFS (true exit first); postorder written from the end of order_, so the
+    // reachable blocks end up in reverse postorder at its tail
+    const size_t n = fp_->blocks.size();
+    state_.assign(n, 0);
+    stack_.resize(n + 1);
+    order_.resize(n);
+    size_t sp = 0, out = n;
+    stack_[sp++] = {fp_->entry, 0};
     state_[static_cast<size_t>(fp_->entry)] = 1;
-    while (!stack_.empty()) {
-      auto& [b, i] = stack_.back();
+    while (sp > 0) {
+      auto& [b, i] = stack_[sp - 1];
       const IrBlock& bb = blk(b);
       if (!bb.is_ret && i < 2) {
         int s = bb.succ[i++];
         if (state_[static_cast<size_t>(s)] == 0) {
           state_[static_cast<size_t>(s)] = 1;
-          stack_.push_back({s, 0});
+          stack_[sp++] = {s, 0};
         }
         continue;
       }
-      order_.push_back(b);
-      stack_.pop_back();
+      order_[--out] = b;
+      --sp;
     }
-    std::reverse(order_.begin(), order_.end());
+    order_.erase(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(out));
     return order_;
   }
   std::vector<int> order_;
   bool dirty_ = true;  // the graph changed since order_ was computed
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
-  std::vector<Facts> in_;
-  std::vector<uint8_t> seen_;
-  std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_, pos_;
+  std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_;
   std::vector<uint64_t> dom_;
 
   // libpcap's opt_j pass: the facts of every edge (its edge dominators' tests and outcomes) are
@@ -336,49 +367,47 @@ class Optimiser {
   // level (nearest the returns) up, each to the block its facts decide. The order matters for
   // what is found: an edge below a join is threaded while its block still has the one
   // predecessor that tells it something.
+  //
+  // The facts of a block are the edges that dominate it (libpcap's edom), less the edges of a
+  // block whose two exits coincide (they tell nothing). Those sets form a tree: a block's set is
+  // the set of its predecessor plus the edge in, and the intersection of two sets (a join) is
+  // the set of their nearest common ancestor. So each block holds one node of the tree
+  // (fact_at_, -1 for no facts), an edge in is a new node under its block's node, and a join is
+  // a nearest-common-ancestor walk: no set is copied (the copies were O(n * depth) per pass).
   bool thread_jumps() {
     const std::vector<int>& order = snap_order_;
-    in_.resize(fp_->blocks.size());
-    for (int b : order) in_[static_cast<size_t>(b)].clear();
-    std::vector<Facts>& in = in_;
-    seen_.assign(fp_->blocks.size(), 0);
-    std::vector<uint8_t>& seen = seen_;
+    constexpr int kUnseen = -2;  // fact_at_ of a block no edge reached yet
+    fact_at_.assign(fp_->blocks.size(), kUnseen);
+    if (!order.empty()) fact_at_[static_cast<size_t>(order[0])] = -1;  // the entry: no facts
+    nodes_.resize(2 * order.size());  // at most one node per edge
+    size_t used = 0;
     for (int b : order) {
       const IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
-      const Facts& fin = in[static_cast<size_t>(b)];
-      work_ += 2 * fin.size() + 2;
+      const int fin = fact_at_[static_cast<size_t>(b)];
+      const FactNode& up = fin < 0 ? kNoFacts : nodes_[static_cast<size_t>(fin)];
+      work_ += 2 * static_cast<uint64_t>(up.depth) + 2;
       if (over_budget()) return false;  // abandoned before any edge moved
       // propagate facts to successors (intersection over the incoming edges)
+      const bool both = bb.succ[0] == bb.succ[1];
+      const int kb = key(b);
       for (int w = 0; w < 2; ++w) {
-        int s = bb.succ[w];
-        Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
-        bool both = bb.succ[0] == bb.succ[1];
-        Facts& dst = in[static_cast<size_t>(s)];
-        if (!seen[static_cast<size_t>(s)]) {
-          dst.reserve(fin.size() + 4);
-          dst.assign(fin.begin(), fin.end());
-          if (!both) {
-            auto it = std::lower_bound(dst.begin(), dst.end(), own);
-            if (it == dst.end() || !(*it == own)) dst.insert(it, own);
-          }
-          seen[static_cast<size_t>(s)] = 1;
-        } else {
-          // dst := dst ∩ (fin ∪ {own}), in place
-          size_t o = 0;
-          for (const Fact& x : dst) {
-            bool keep = (!both && x == own) || std::binary_search(fin.begin(), fin.end(), x);
-            if (keep) dst[o++] = x;
-          }
-          dst.resize(o);
+        const size_t s = static_cast<size_t>(bb.succ[w]);
+        int in = fin;
+        if (!both) {
+          nodes_[used] = FactNode{Fact{2 * b + w, kb, bb.jcode, bb.k, w == 0}, fin, up.depth + 1,
+                                  up.keys | key_bit(kb)};
+          in = static_cast<int>(used++);
         }
+        const int at = fact_at_[s];
+        fact_at_[s] = at == kUnseen ? in : common_ancestor(at, in);
       }
     }
     bool changed = false;
     for (int b : by_level_) {
       IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
-      const Facts& fin = in[static_cast<size_t>(b)];
+      const int fin = fact_at_[static_cast<size_t>(b)];
       for (int w = 0; w < 2; ++w) {
         Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
         int t = bb.succ[w];
@@ -392,7 +421,7 @@ class Optimiser {
           if (tb.is_ret) break;
           int kt = key(t);
           int d = decide({&own, 1}, kt, tb.jcode, tb.k);
-          if (d < 0) d = decide(fin, kt, tb.jcode, tb.k);
+          if (d < 0) d = decide_at(fin, kt, tb.jcode, tb.k);
           if (d < 0) break;
           t = tb.succ[d ? 0 : 1];
         }
@@ -405,6 +434,47 @@ class Optimiser {
     return changed;
   }
 
+  // A node of the edge-dominator tree: one fact, the node of the facts above it (-1: none),
+  // how many facts its set holds, and a filter of the keys of those facts.
+  struct FactNode {
+    Fact fact;
+    int up;
+    int depth;
+    uint64_t keys;
+  };
+  static constexpr FactNode kNoFacts{Fact{}, -1, 0, 0};
+  static uint64_t key_bit(int key) { return uint64_t(1) << (static_cast<unsigned>(key) & 63); }
+  int depth(int node) const { return node < 0 ? 0 : nodes_[static_cast<size_t>(node)].depth; }
+  int common_ancestor(int a, int b) const {
+    while (a != b) {
+      if (a < 0 || b < 0) return -1;
+      const FactNode& na = nodes_[static_cast<size_t>(a)];
+      const FactNode& nb = nodes_[static_cast<size_t>(b)];
+      if (na.depth >= nb.depth) a = na.up;
+      if (nb.depth >= na.depth) b = nb.up;
+    }
+    return a;
+  }
+  // decide() over the facts of a node: the set as a sorted vector would answer with its first
+  // fact that decides (the lowest edge), so the lowest deciding edge answers here too.
+  int decide_at(int node, int key, uint16_t jcode, uint32_t k) const {
+    if (node < 0 || !(nodes_[static_cast<size_t>(node)].keys & key_bit(key))) return -1;
+    const bool eq = jcode == (c::kJmp | c::kJeq | c::kK);
+    int best_edge = -1, best = -1;
+    for (int n = node; n >= 0; n = nodes_[static_cast<size_t>(n)].up) {
+      const Fact& f = nodes_[static_cast<size_t>(n)].fact;
+      if (f.key != key || f.jcode != jcode) continue;
+      if (f.k != k && !(f.outcome && eq)) continue;
+      if (best_edge < 0 || f.edge < best_edge) {
+        best_edge = f.edge;
+        best = f.k == k ? f.outcome : 0;
+      }
+    }
+    return best;
+  }
+  std::vector<FactNode> nodes_;
+  std::vector<int> fact_at_;
+
   // Levels (height above the returns) into level_, and the reachable blocks by ascending level
   // (stable in `order`) into by_level_, as libpcap's find_levels.
   void compute_levels(const std::vector<int>& order) {
@@ -416,18 +486,17 @@ class Optimiser {
         level_[static_cast<size_t>(*it)] =
             1 + std::max(level_[static_cast<size_t>(bb.succ[0])], level_[static_cast<size_t>(bb.succ[1])]);
     }
-    by_level_.assign(order.begin(), order.end());
-    pos_.assign(n, 0);
-    for (size_t i = 0; i < order.size(); ++i) pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
-    std::sort(by_level_.begin(), by_level_.end(), [&](int a, int b) {
-      int la = level_[static_cast<size_t>(a)], lb = level_[static_cast<size_t>(b)];
-      return la != lb ? la < lb : pos_[static_cast<size_t>(a)] < pos_[static_cast<size_t>(b)];
-    });
-    // level l's list is by_level_[level_start_[l] .. level_start_[l + 1])
-    int top = by_level_.empty() ? 0 : level_[static_cast<size_t>(by_level_.back())];
+    // by_level_: a counting sort by level, stable in `order`
+    int top = 0;
+    for (int b : order) top = std::max(top, level_[static_cast<size_t>(b)]);
     level_start_.assign(static_cast<size_t>(top) + 2, 0);
-    for (int b : by_level_) ++level_start_[static_cast<size_t>(level_[static_cast<size_t>(b)]) + 1];
+    for (int b : order) ++level_start_[static_cast<size_t>(level_[static_cast<size_t>(b)]) + 1];
     for (size_t l = 0; l + 1 < level_start_.size(); ++l) level_start_[l + 1] += level_start_[l];
+    // level l's list is by_level_[level_start_[l] .. level_start_[l + 1])
+    fill_.assign(level_start_.begin(), level_start_.end() - 1);
+    by_level_.resize(order.size());
+    for (int b : order) by_level_[static_cast<size_t>(fill_[static_cast<size_t>(level_[static_cast<size_t>(b)])]++)] = b;
+    max_level_ = top;
   }
   std::span<const int> level_list(int l) const {
     return {by_level_.data() + level_start_[static_cast<size_t>(l)],
@@ -531,8 +600,6 @@ class Optimiser {
     const std::vector<int>& order = snap_order_;
     compute_levels(order);
     size_t n = fp_->blocks.size();
-    max_level_ = 0;
-    for (int b : order) max_level_ = std::max(max_level_, level_[static_cast<size_t>(b)]);
     if (fp_->unoptimised_reference) return;  // no pullups: dominators unused
     // the pass-start successors, for dominators computed only if a pullup asks (lazily)
     snap_succ_.resize(n);
@@ -595,21 +662,19 @@ class Optimiser {
     size_t n = fp_->blocks.size();
     if (n > kDomBlocks || over_budget()) return false;
     // in-edges: libpcap links (pred, side) walking levels from the top down, each level in list
-    // order, true edge then false edge, each prepended to its target's list (CSR, filled in
-    // walk order, then each list reversed)
+    // order, true edge then false edge, each prepended to its target's list (CSR, each list
+    // filled from its end in walk order)
     in_start_.assign(n + 1, 0);
-    for (int lvl = max_level_; lvl >= 1; --lvl)
-      for (int b : level_list(lvl))
-        for (int w = 0; w < 2; ++w) ++in_start_[static_cast<size_t>(blk(b).succ[w]) + 1];
+    const size_t first_test = static_cast<size_t>(level_start_[1]);  // by_level_ past level 0
+    for (size_t i = first_test; i < by_level_.size(); ++i)
+      for (int w = 0; w < 2; ++w) ++in_start_[static_cast<size_t>(blk(by_level_[i]).succ[w]) + 1];
     for (size_t i = 0; i < n; ++i) in_start_[i + 1] += in_start_[i];
-    in_list_.resize(in_start_[n]);
-    fill_.assign(in_start_.begin(), in_start_.end() - 1);
+    in_list_.resize(static_cast<size_t>(in_start_[n]));
+    fill_.assign(in_start_.begin() + 1, in_start_.end());
     for (int lvl = max_level_; lvl >= 1; --lvl)
       for (int b : level_list(lvl))
         for (int w = 0; w < 2; ++w)
-          in_list_[static_cast<size_t>(fill_[static_cast<size_t>(blk(b).succ[w])]++)] = {b, w};
-    for (size_t i = 0; i < n; ++i)
-      std::reverse(in_list_.begin() + in_start_[i], in_list_.begin() + in_start_[i + 1]);
+          in_list_[static_cast<size_t>(--fill_[static_cast<size_t>(blk(b).succ[w])])] = {b, w};
     bool changed = false;
     for (int lvl = 1; lvl <= max_level_; ++lvl)
       for (int b : level_list(lvl)) {
@@ -633,19 +698,48 @@ class Optimiser {
   }
   // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup.
   bool pullup(int b, int side) {
-    std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
-                                             in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
-    int val = key(ins[0].first);
-    int same = side == 0 ? 0 : 1;  // the shared successor
-    int chain = 1 - same;          // the successor followed along the chain
+    // The walks first without the dominator checks (they can only fail sooner with them): most
+    // candidates fail there, and then the dominators are not computed at all.
+    PullupWalk pw;
+    if (!pullup_walk(b, side, false, &pw) || !pullup_walk(b, side, true, &pw)) return false;
+    const int chain = 1 - side;  // the successor followed along the chain (side: the shared one)
+    int pull = blk(pw.sowner).succ[chain];
+    blk(pw.sowner).succ[chain] = blk(pull).succ[chain];
+    blk(pull).succ[chain] = pw.diff;
+    if (pw.at_top) {
+      std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
+                                               in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
+      for (const auto& [p, w] : ins) {
+        IrBlock& pb = blk(p);
+        if (pb.succ[0] == b) pb.succ[0] = pull;
+        else pb.succ[1] = pull;
+      }
+    } else {
+      blk(pw.owner).succ[pw.slot] = pull;
+    }
+    return true;
+  }
+  struct PullupWalk {
+    int owner, slot, diff, sowner;
+    bool at_top;
+  };
+  // The chain walks of or_pullup/and_pullup: from b along the chain, past the tests of the
+  // predecessors' value to the first test of another value (diff, in the slot (owner, slot)),
+  // then on to the next test of the predecessors' value (the successor of sowner), every block
+  // sharing b's successor on `same` (and dominated by b when `dom`). False: nothing to pull.
+  bool pullup_walk(int b, int side, bool dom, PullupWalk* pw) {
+    const int val = key(in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first);
+    const int same = side == 0 ? 0 : 1;  // the shared successor
+    const int chain = 1 - same;          // the successor followed along the chain
+    const int target = blk(b).succ[same];
     // diff: the slot (block, side) holding the first test of another value
-    int owner = ins[0].first;
+    int owner = in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first;
     int slot = blk(owner).succ[0] == b ? 0 : 1;
     bool at_top = true;
     for (;;) {
       int d = blk(owner).succ[slot];
       const IrBlock& db = blk(d);
-      if (db.is_ret || db.opaque || db.succ[same] != blk(b).succ[same] || !dominated(d, b)) return false;
+      if (db.is_ret || db.opaque || db.succ[same] != target || (dom && !dominated(d, b))) return false;
       if (key(d) != val) break;
       owner = d;
       slot = chain;
@@ -656,22 +750,11 @@ class Optimiser {
     for (;;) {
       int sblk = blk(sowner).succ[chain];
       const IrBlock& sb = blk(sblk);
-      if (sb.is_ret || sb.opaque || sb.succ[same] != blk(b).succ[same] || !dominated(sblk, b)) return false;
+      if (sb.is_ret || sb.opaque || sb.succ[same] != target || (dom && !dominated(sblk, b))) return false;
       if (key(sblk) == val) break;
       sowner = sblk;
     }
-    int pull = blk(sowner).succ[chain];
-    blk(sowner).succ[chain] = blk(pull).succ[chain];
-    blk(pull).succ[chain] = diff;
-    if (at_top) {
-      for (const auto& [p, w] : ins) {
-        IrBlock& pb = blk(p);
-        if (pb.succ[0] == b) pb.succ[0] = pull;
-        else pb.succ[1] = pull;
-      }
-    } else {
-      blk(owner).succ[slot] = pull;
-    }
+    *pw = PullupWalk{owner, slot, diff, sowner, at_top};
     return true;
   }
   std::vector<int> snap_order_;
@@ -680,9 +763,12 @@ class Optimiser {
   int max_level_ = 0;
   size_t words_ = 0;
 
+  // Merges blocks of equal signature (value, test, successors); true if any merged. Bottom-up:
+  // successors are canonical before their predecessors are looked up, and a block's signature
+  // is taken with canonical successors, so two blocks left unmerged after the round have
+  // different signatures: a second round would merge nothing.
   bool merge_identical() {
     const std::vector<int>& order = topo();
-    // Bottom-up: successors are canonical before their predecessors are looked up.
     canon_.reset(order.size());
     repl_.resize(fp_->blocks.size());
     for (size_t i = 0; i < repl_.size(); ++i) repl_[i] = static_cast<int>(i);

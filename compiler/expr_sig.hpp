@@ -4,6 +4,7 @@
 // (expr_emit.cpp). Private to compiler/.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -29,22 +30,31 @@ struct SigHash {
   }
 };
 
-// Open-addressing table Sig -> block, reused across passes (no allocation per insert).
+// Open-addressing table Sig -> block, reused across passes and compiles (no allocation per
+// insert, no clearing per reset: a slot is live only with the current stamp).
 class SigTable {
  public:
   void reset(size_t n) {
     size_t cap = 16;
     while (cap < 2 * n + 2) cap <<= 1;
-    slots_.assign(cap, Slot{});
-    mask_ = cap - 1;
+    // a table much larger than needed (after a big program) is not kept for small ones
+    if (slots_.size() < cap || (slots_.size() > 8 * cap && slots_.size() > 4096)) {
+      slots_.assign(cap, Slot{});
+      stamp_ = 1;
+    } else if (++stamp_ == 0) {
+      std::fill(slots_.begin(), slots_.end(), Slot{});
+      stamp_ = 1;
+    }
+    mask_ = slots_.size() - 1;
   }
   // Returns the block already stored for `s`, or stores `b` and returns it.
   int find_or_insert(const Sig& s, int b) {
     for (size_t i = SigHash{}(s) & mask_;; i = (i + 1) & mask_) {
       Slot& sl = slots_[i];
-      if (sl.block < 0) {
+      if (sl.stamp != stamp_) {
         sl.sig = s;
         sl.block = b;
+        sl.stamp = stamp_;
         return b;
       }
       if (sl.sig == s) return sl.block;
@@ -55,9 +65,11 @@ class SigTable {
   struct Slot {
     Sig sig{};
     int block = -1;
+    uint32_t stamp = 0;
   };
   std::vector<Slot> slots_;
   size_t mask_ = 0;
+  uint32_t stamp_ = 1;
 };
 
 }  // namespace bpf::compiler::detail

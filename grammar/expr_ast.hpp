@@ -108,4 +108,8 @@ struct ExprAst {
 // Parses `text`. Never fails loudly: on error, `diags` holds errors with columns, `root` = -1.
 ExprAst parse_expression(std::string_view text);
 
+// Optional: gives the node storage of an AST no longer needed to the next parse_expression on
+// this thread (the node vector is a compile's largest allocation otherwise).
+void recycle_expression(ExprAst&& ast);
+
 }  // namespace bpf::grammar

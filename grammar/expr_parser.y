@@ -16,12 +16,22 @@
 %expect 38
 %param {bpf::grammar::detail::ExprLexer* lx}
 
+%code top {
+/* Bison constructs its stacks (YYINITDEPTH entries of each) on every parse; they grow by memcpy
+ * when needed (the value and location types are trivially copyable: static_assert below), up
+ * to YYMAXDEPTH as before, so starting small only saves the construction of unused entries. */
+#define YYINITDEPTH 24
+}
+
 %code requires {
 #include "grammar/expr_lexer.hpp"
 }
 %define api.value.type {bpf::grammar::detail::ExprValue}
 
 %code {
+#include <type_traits>
+static_assert(std::is_trivially_copyable_v<EXPR_YYSTYPE> && std::is_trivially_copyable_v<EXPR_YYLTYPE>);
+
 namespace bpf::grammar::detail {
 int expr_lex(EXPR_YYSTYPE* lval, EXPR_YYLTYPE* lloc, ExprLexer* lx);
 }
@@ -377,8 +387,21 @@ pnum:     NUM
 
 namespace bpf::grammar {
 
+namespace {
+// Node storage handed back by recycle_expression (emptied), not kept past kPoolMaxNodes.
+thread_local std::vector<Node> node_pool;
+constexpr size_t kPoolMaxNodes = 1 << 12;
+}  // namespace
+
+void recycle_expression(ExprAst&& ast) {
+  if (ast.nodes.capacity() > kPoolMaxNodes || ast.nodes.capacity() <= node_pool.capacity()) return;
+  ast.nodes.clear();
+  node_pool.swap(ast.nodes);
+}
+
 ExprAst parse_expression(std::string_view text) {
   ExprAst ast;
+  ast.nodes.swap(node_pool);
   ast.nodes.reserve(8 + text.size() / 2);
   std::string buf(text);
   detail::ExprLexer lx;
