@@ -7,7 +7,9 @@
 #  5. a 1,000-host block list read with -F: compiled to a search that fits the kernel's limit;
 #  6. diagnostics of a multi-line filter file, located by line and column;
 #  7. filter insight: an equivalence proof, a distinguishing packet, a trace, a drawing;
-#  8. the eBPF translation for XDP.
+#  8. the eBPF translation for XDP;
+#  9. many filters in one program: a rule file classifies a capture (PACKET_FANOUT_CBPF-ready);
+# 10. link types beyond Ethernet (802.11 radiotap, Cisco HDLC with IS-IS) and VXLAN.
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
@@ -60,3 +62,12 @@ step "bpfc -e 'tcp port 80' -f ebpf --hook xdp   (the eBPF translation; -f elf l
 "$bin/bpfc" -e 'tcp port 80' -f ebpf --hook xdp | head -n 8 || true
 step "bpfc -e 'tcp port 22' -f dot   (Graphviz; pipe to dot -Tsvg)"
 "$bin/bpfc" -e 'tcp port 22' -f dot | head -n 6 || true
+step "bpfdump -r examples/sample.pcap --classify examples/rules.txt --stats   (first matching rule)"
+"$bin/bpfdump" -r examples/sample.pcap --classify examples/rules.txt --stats 2>&1 \
+  | grep -E "^(rule|no rule)" || true
+echo "one program of $("$bin/bpfc" --classify examples/rules.txt -f ddd | head -n 1) instructions for $(grep -cv '^\(#\|$\)' examples/rules.txt) rules"
+step "bpfc -l IEEE802_11_RADIO -e 'type mgt subtype beacon' -d   (radiotap length read from the packet)"
+"$bin/bpfc" -l IEEE802_11_RADIO -e 'type mgt subtype beacon' -d | head -n 6 || true
+step "bpfc -l C_HDLC -e 'isis and l1' -d   (IS-IS over Cisco HDLC), and VXLAN"
+"$bin/bpfc" -l C_HDLC -e 'isis and l1' -d | head -n 4 || true
+echo "vxlan 100 and tcp port 80: $("$bin/bpfc" -e 'vxlan 100 and tcp port 80' | wc -l) instructions"
