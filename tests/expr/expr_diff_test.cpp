@@ -161,9 +161,22 @@ TEST(ExprDiff, VerdictsMatchLibpcap) {
     packets[lt].insert(packets[lt].end(), l.begin(), l.end());
   }
   size_t corpus_total = 0;
-  for (auto [lt, file] : {std::pair{1, "ether.pcap"}, std::pair{113, "sll.pcap"}, std::pair{12, "raw.pcap"}}) {
+  for (auto [lt, file] : {std::pair{1, "ether.pcap"}, std::pair{113, "sll.pcap"}, std::pair{12, "raw.pcap"},
+                          std::pair{0, "null.pcap"}, std::pair{229, "ipv6.pcap"}}) {
     auto c = load_corpus(file);
     corpus_total += c.size();
+    // The small captures (NULL: 123 packets, IPV6: 32) also give a byte-flipped and a cut copy
+    // of each packet (the cut one keeps its wire length: a snapped packet).
+    const size_t n = lt == 0 || lt == 229 ? c.size() : 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (c[i].data.empty()) continue;
+      TestPacket flipped = c[i];
+      flipped.data[rng() % flipped.data.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      TestPacket cut = c[i];
+      cut.data.resize(rng() % cut.data.size());
+      c.push_back(std::move(flipped));
+      c.push_back(std::move(cut));
+    }
     packets[lt].insert(packets[lt].end(), c.begin(), c.end());
   }
   std::printf("corpus packets: %zu%s\n", corpus_total, corpus_total ? "" : " (corpus absent: generated packets only)");
