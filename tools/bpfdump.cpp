@@ -427,6 +427,7 @@ int run_offline_direct(const Args& a, capture::Source& s, const jit::Filter* fil
     Stdout so;
     std::string out;
     uint64_t index = 0, accepted = 0, rejected = 0;
+    std::vector<uint64_t> per_rule(a.classify_file.empty() ? 0 : a.rules + 1, 0);  // --classify
     bool done = false;
     while (!done && !g_interrupted.load()) {
       const auto st = s.read(frames, 100);
@@ -434,6 +435,7 @@ int run_offline_direct(const Args& a, capture::Source& s, const jit::Filter* fil
         if (a.count && index >= *a.count) break;
         const uint32_t v = filter ? filter->run(f.data, f.caplen, f.wirelen, capture::make_context(f, linktype)) : snaplen;
         (v ? accepted : rejected) += 1;
+        if (v < per_rule.size()) ++per_rule[v];
         out += std::to_string(index++);
         out += ' ';
         out += std::to_string(v);
@@ -452,7 +454,12 @@ int run_offline_direct(const Args& a, capture::Source& s, const jit::Filter* fil
     so.write(out);
     so.flush();
     status = std::max(status, so.report());
-    if (a.stats) {
+    if (a.stats && !per_rule.empty()) {  // as tools/bpfdump_classify.cpp prints them
+      std::fprintf(stderr, "received: %" PRIu64 "\n", index);
+      for (size_t r = 1; r < per_rule.size(); ++r)
+        std::fprintf(stderr, "rule %zu: %" PRIu64 "\n", r, per_rule[r]);
+      std::fprintf(stderr, "no rule: %" PRIu64 "\n", per_rule[0]);
+    } else if (a.stats) {
       capture::CaptureStats cs;
       cs.received = index;
       cs.accepted = cs.delivered = accepted;

@@ -141,6 +141,13 @@ TEST_F(BpfdumpClassify, SummariesSplitFilesAndStatsInOnePass) {
     for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].bytes, by_rule[r][i]) << path << " #" << i;
     unlink(path.c_str());
   }
+  // --verdicts --stats: the same per-rule counts
+  const Out vs = sh(kBpfdump + " -r " + gen_ + " --classify " + rules_ + " --verdicts --stats");
+  ASSERT_EQ(vs.status, 0) << vs.err;
+  EXPECT_NE(vs.err.find("no rule: " + std::to_string(by_rule[0].size()) + "\n"), std::string::npos) << vs.err;
+  for (uint32_t r = 1; r <= kRuleExprs.size(); ++r)
+    EXPECT_NE(vs.err.find("rule " + std::to_string(r) + ": " + std::to_string(by_rule[r].size()) + "\n"),
+              std::string::npos) << vs.err;
   // -c N: N matched packets
   const Out c = sh(kBpfdump + " -r " + gen_ + " --classify " + rules_ + " -c 5");
   ASSERT_EQ(c.status, 0) << c.err;
