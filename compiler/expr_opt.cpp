@@ -144,7 +144,7 @@ class Optimiser {
     // branch afterwards (IrBlock::kFoldAfterBranches).
     pass_ = IrBlock::kFoldAfterBranches;
     if (fold_constant_tests()) dirty_ = true;
-    set_phase(1);
+    set_phase(2);
     if (convert_late_relations()) key_of_.assign(fp_->blocks.size(), -2), key_rep_.assign(key_rep_.size(), {0, -1});
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
@@ -250,7 +250,8 @@ class Optimiser {
   int next_key_ = 0;
 
   // The statements whose value a block tests, as libpcap's optimiser sees it in the current
-  // pass (phase_: 0 first pass, 1 later), and whether that value is a relation's (*tag).
+  // pass (phase_: 0 first pass, 1 later, 2 once branches stopped moving), and whether that
+  // value is a relation's (*tag).
   // libpcap's jump optimisation runs in its first opt_loop, where statements are not rewritten
   // by value numbering (alter = 0): a relation loads its operand through `ldx M[]; ld [x + k]`
   // and so is never the value of a primitive's absolute load, only of the same relation; in
@@ -259,9 +260,13 @@ class Optimiser {
   // from the second pass. A primitive's `x & m` compared with 0 is rewritten into `jset #m` in
   // the first pass, keeping the value of `x & m` until the next. A relation `x & m = 0` stays
   // `and #m; jeq #0` for the whole loop (its rewrite into jset needs the second opt_loop).
+  // A relation reading the packet (rel_load) loads it through index arithmetic, never as a
+  // primitive's load of the same field is: tagged like `=` relations while branches move (so
+  // not pulled up past a primitive's test, or/and_pullup); in the final phase (2: merging of
+  // identical blocks, libpcap's intern_blocks on rewritten statements) it is not.
   const std::vector<Insn>& identity(int b, std::vector<Insn>& buf, bool* tag) {
     const IrBlock& bb = blk(b);
-    *tag = bb.rel_eq;
+    *tag = bb.rel_eq || (bb.rel_load && phase_ < 2);
     bool add_and = bb.late == IrBlock::kMaskJset && phase_ == 0;
     bool add_k = bb.rel_eq && bb.late == IrBlock::kNotLate && phase_ == 0;
     if (!add_and && !add_k) return bb.stmts;
