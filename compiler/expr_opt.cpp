@@ -260,13 +260,15 @@ class Optimiser {
   // from the second pass. A primitive's `x & m` compared with 0 is rewritten into `jset #m` in
   // the first pass, keeping the value of `x & m` until the next. A relation `x & m = 0` stays
   // `and #m; jeq #0` for the whole loop (its rewrite into jset needs the second opt_loop).
-  // A relation reading the packet (rel_load) loads it through index arithmetic, never as a
-  // primitive's load of the same field is: tagged like `=` relations while branches move (so
-  // not pulled up past a primitive's test, or/and_pullup); in the final phase (2: merging of
-  // identical blocks, libpcap's intern_blocks on rewritten statements) it is not.
+  // While branches move, a relation reading the packet or comparing constants (rel_own_value)
+  // is never a primitive's value (so it is not pulled up past a primitive's test of another
+  // field), but from the second pass an `=` relation of `len` is (its `sub` folded, its value
+  // is `ld len`'s). In the final phase (2: merging of identical blocks) the tag is rel_eq.
   const std::vector<Insn>& identity(int b, std::vector<Insn>& buf, bool* tag) {
     const IrBlock& bb = blk(b);
-    *tag = bb.rel_eq || (bb.rel_load && phase_ < 2);
+    *tag = phase_ == 0   ? bb.rel_eq || bb.rel_own_value
+           : phase_ == 1 ? bb.rel_own_value
+                         : bb.rel_eq;
     bool add_and = bb.late == IrBlock::kMaskJset && phase_ == 0;
     bool add_k = bb.rel_eq && bb.late == IrBlock::kNotLate && phase_ == 0;
     if (!add_and && !add_k) return bb.stmts;
