@@ -134,13 +134,14 @@ Cond Gen::test(std::vector<Insn> stmts, uint16_t jop, uint32_t k) {
 // libpcap's gen_true/gen_false (gen_uncond): `ld #!v; jeq #0`, a block its optimiser folds.
 // A relation of constants is `ld #a; st M; ...; sub x; jeq #0` in libpcap: its value is only
 // known constant in the second pass (the first pass does not rewrite statements), and it is
-// never the value of a gen_true/gen_false block (rel_eq).
+// never the value of a gen_true/gen_false block (rel_eq, rel_own_value).
 Cond Gen::materialise(Cond c) {
   if (c.cval < 0) return c;
   Cond t = test({ins(c::kLd | c::kImm, c.cval ? 0u : 1u)}, c::kJeq, 0);
   if (c.rel) {
     IrBlock& tb = f_.blocks[static_cast<size_t>(t.entry)];
     tb.rel_eq = true;
+    tb.rel_own_value = true;
     tb.fold_pass = c.stmt_fold ? IrBlock::kFoldAfterBranches : 1;
   }
   return t;

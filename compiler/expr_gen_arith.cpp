@@ -361,6 +361,16 @@ Cond Gen::gen_relation(const Node& n) {
     if (tst.cval >= 0 && lib_.pending_reg >= 0) tst = materialise(tst);
     wlan_relation_end(tst.entry);
   }
+  // libpcap's gen_load reads a relation's packet operand through the index it computed into
+  // M[] (IrBlock::rel_own_value); `len` (gen_loadlen) is the primitives' `ld len` value.
+  if (!(a.is_const && b.is_const)) {
+    IrBlock& tb = f_.blocks[static_cast<size_t>(tst.entry)];
+    for (const Insn& i : tb.stmts) {
+      const uint16_t cl = c::cls(i.code), m = c::mode(i.code);
+      if ((cl == c::kLd || cl == c::kLdx) && (m == c::kAbs || m == c::kInd || m == c::kMsh))
+        tb.rel_own_value = true;
+    }
+  }
   if (n.negate) tst = not_(tst);
   Cond chk;
   bool has = false;

@@ -25,6 +25,14 @@ struct IrBlock {
   uint32_t k = 0;
   int succ[2] = {-1, -1};  // true, false
   bool rel_eq = false;     // an `arith = k` relation (compared as A - k == 0 by libpcap)
+  // A relation (`<`, `>`, `=`...) whose value libpcap's branch-moving passes never share with a
+  // primitive's test: its operand reads the packet, which libpcap loads through its index
+  // arithmetic (gencode.c gen_load: `ld #i; st M[r]` then `ldx M[r]; ld [x + k]`, or `ld M[r];
+  // add x; tax; ld [x + k]` after ldxb; the first opt_loop does not rewrite statements), never
+  // as a primitive loads the same field (`ldxb; ldh [x + 0]` of `udp src port`); or it compares
+  // constants (Gen::materialise). Unset for a relation of `len` alone: its value is the
+  // primitives' `ld len` once its `=` is folded. See Optimiser::identity (expr_opt.cpp).
+  bool rel_own_value = false;
   // A test libpcap's optimiser rewrites into a `jset` only in a later pass (opt_peep does one
   // rewrite per block per pass, and the block's value stays the pre-rewrite one for that pass):
   // kLateJsetRelation, the relation `x & m = 0` (built as `x; and #m; jeq #0`, rewritten into

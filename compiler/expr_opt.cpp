@@ -132,7 +132,7 @@ class Optimiser {
     // branch afterwards (IrBlock::kFoldAfterBranches).
     pass_ = IrBlock::kFoldAfterBranches;
     if (fold_constant_tests()) dirty_ = true;
-    set_phase(1);
+    set_phase(2);
     if (convert_late_relations()) clear_keys();
     // libpcap merges identical blocks (intern_blocks) only once jumps are final: merging
     // earlier would lose the facts each copy knows from its own path.
@@ -257,7 +257,8 @@ class Optimiser {
   int next_key_ = 0;
 
   // The statements whose value a block tests, as libpcap's optimiser sees it in a pass of the
-  // given phase (0 first pass, 1 later), and whether that value is a relation's (tag).
+  // given phase (0 first pass, 1 later, 2 once branches stopped moving), and whether that value
+  // is a relation's (tag).
   // libpcap's jump optimisation runs in its first opt_loop, where statements are not rewritten
   // by value numbering (alter = 0): a relation loads its operand through `ldx M[]; ld [x + k]`
   // and so is never the value of a primitive's absolute load, only of the same relation; in
@@ -285,7 +286,14 @@ class Optimiser {
   };
   Identity identity(int b, int phase) {
     const IrBlock& bb = blk(b);
-    Identity id{bb.stmts.data(), bb.stmts.size(), false, Insn{}, bb.rel_eq};
+    // While branches move, a relation reading the packet or comparing constants (rel_own_value)
+    // is never a primitive's value (so it is not pulled up past a primitive's test of another
+    // field), but from the second pass an `=` relation of `len` is (its `sub` folded, its value
+    // is `ld len`'s). In the final phase (2: merging of identical blocks) the tag is rel_eq.
+    const bool tag = phase == 0   ? bb.rel_eq || bb.rel_own_value
+                     : phase == 1 ? bb.rel_own_value
+                                  : bb.rel_eq;
+    Identity id{bb.stmts.data(), bb.stmts.size(), false, Insn{}, tag};
     if (phase != 0) return id;
     if (bb.late == IrBlock::kMaskJset) {
       id.has_extra = true;
@@ -307,7 +315,8 @@ class Optimiser {
     phase_ = p;
     for (size_t b = 0; b < key_of_.size(); ++b) {
       const IrBlock& bb = fp_->blocks[b];
-      if (bb.late == IrBlock::kMaskJset || (bb.rel_eq && bb.late == IrBlock::kNotLate)) key_of_[b] = -2;
+      // the added statement (phase 0) or the tag (rel_eq, rel_own_value: identity()) differs
+      if (bb.late == IrBlock::kMaskJset || bb.rel_eq || bb.rel_own_value) key_of_[b] = -2;
     }
   }
   // libpcap's second-loop rewrite of a relation `x; and #m; jeq #0` into `x; jset #m` (exits
