@@ -446,14 +446,18 @@ Cond Gen::gen_other(const Node& n) {
 }
 
 bool lower_expression(const ExprAst& ast, const ExprOptions& opts, IrFunc* out, Diagnostics* diags) {
-  Gen gen(ast, opts);
+  std::optional<Gen> gen(std::in_place, ast, opts);
   try {
-    gen.build(ast.root);
+    gen->build(ast.root);
+    if (gen->needs_relower()) {  // an 802.11 program libpcap does not optimise (as below)
+      gen.emplace(ast, opts, true);
+      gen->build(ast.root);
+    }
   } catch (const GenError& e) {
     diags->error(e.msg, SourceLoc{1, e.column ? e.column : 1, 1});
     return false;
   }
-  *out = std::move(gen.func());
+  *out = std::move(gen->func());
   return true;
 }
 

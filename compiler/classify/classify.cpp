@@ -153,6 +153,9 @@ Result<vm::Program> compile_classifier(std::span<const Rule> rules, const ExprOp
     }
     const int base = static_cast<int>(all.blocks.size());
     auto map = [&](int t) {
+      // Blocks nothing reaches may keep an unset successor (-1: the right operand's checks that
+      // libpcap's gen_arth drops are built, then left unlinked); any target will do for them.
+      if (t < 0 || static_cast<size_t>(t) >= fn.blocks.size()) return next_entry;
       const detail::IrBlock& tb = fn.blocks[static_cast<size_t>(t)];
       if (tb.is_ret) return tb.ret_k ? accept : next_entry;
       return base + t;
