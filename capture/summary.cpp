@@ -28,8 +28,9 @@ struct Cursor {
   Cursor sub(uint32_t off) const { return off <= n ? Cursor{p + off, n - off} : Cursor{p, 0}; }
 };
 
-void appendf(std::string& out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-void appendf(std::string& out, const char* fmt, ...) {
+}  // namespace
+
+void detail::appendf(std::string& out, const char* fmt, ...) {
   char buf[256];
   va_list ap;
   va_start(ap, fmt);
@@ -37,6 +38,9 @@ void appendf(std::string& out, const char* fmt, ...) {
   va_end(ap);
   if (n > 0) out.append(buf, std::min<size_t>(size_t(n), sizeof buf - 1));
 }
+
+namespace {
+using detail::appendf;
 
 std::string ip4(const uint8_t* a) {
   char buf[INET_ADDRSTRLEN];
@@ -226,14 +230,9 @@ void print_ether(std::string& out, Cursor c, uint32_t wirelen) {
 
 }  // namespace
 
-namespace detail {
-void summary_ethertype(std::string& out, uint16_t type, const uint8_t* p, uint32_t n, uint32_t len) {
-  print_ethertype(out, type, Cursor{p, n}, len);
-}
-void summary_ether(std::string& out, const uint8_t* p, uint32_t n, uint32_t wirelen) {
+void detail::summary_ether(std::string& out, const uint8_t* p, uint32_t n, uint32_t wirelen) {
   print_ether(out, Cursor{p, n}, wirelen);
 }
-}  // namespace detail
 void detail::print_ethertype_summary(std::string& out, uint16_t type, const uint8_t* data,
                                      uint32_t caplen, uint32_t len) {
   print_ethertype(out, type, Cursor{data, caplen}, len);

@@ -23,13 +23,5 @@ namespace bpf::capture {
 void format_summary(std::string& out, int linktype, Timestamp ts, bool nano, const uint8_t* data,
                     uint32_t caplen, uint32_t wirelen);
 
-namespace detail {
-// For capture/summary_links.cpp: the payload printers of summary.cpp (an EtherType's payload,
-// an Ethernet frame), and the link types it adds (false: not one of them).
-void summary_ethertype(std::string& out, uint16_t type, const uint8_t* p, uint32_t n, uint32_t len);
-void summary_ether(std::string& out, const uint8_t* p, uint32_t n, uint32_t wirelen);
-bool summary_link_more(std::string& out, int linktype, const uint8_t* data, uint32_t caplen,
-                       uint32_t wirelen);
-}  // namespace detail
 
 }  // namespace bpf::capture

@@ -19,11 +19,11 @@
 //  - FDDI, IEEE802: "FDDI|TR src > dst " and LLC/SNAP (the SNAP EtherType's payload).
 // Tested in tests/capture/summary_links_test.cpp.
 #include <algorithm>
-#include <cstdarg>
 #include <cstdio>
 #include <string>
 
 #include "capture/summary.hpp"
+#include "capture/summary_detail.hpp"
 
 namespace bpf::capture::detail {
 namespace {
@@ -36,15 +36,6 @@ struct Bytes {
   uint16_t u16(uint32_t off) const { return uint16_t(p[off] << 8 | p[off + 1]); }
 };
 
-void add(std::string& out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-void add(std::string& out, const char* fmt, ...) {
-  char buf[160];
-  va_list ap;
-  va_start(ap, fmt);
-  const int k = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (k > 0) out.append(buf, std::min<size_t>(size_t(k), sizeof buf - 1));
-}
 std::string mac(const uint8_t* a) {
   char buf[18];
   snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -61,7 +52,7 @@ void payload(std::string& out, uint16_t type, Bytes b, uint32_t off, uint32_t wi
     return;
   }
   const Bytes s = off <= b.n ? Bytes{b.p + off, b.n - off} : Bytes{b.p, 0};
-  summary_ethertype(out, type, s.p, s.n, rest(wirelen, off));
+  print_ethertype_summary(out, type, s.p, s.n, rest(wirelen, off));
 }
 
 // An MPLS label stack as tcpdump prints it, then IPv4/IPv6 by the version nibble.
@@ -73,13 +64,13 @@ void mpls(std::string& out, Bytes b, uint32_t off, uint32_t wirelen) {
     }
     const uint32_t l = uint32_t(b.u16(off)) << 16 | b.u16(off + 2);
     const bool bottom = l & 0x100;
-    add(out, "MPLS (label %u, exp %u,%s ttl %u) ", l >> 12, (l >> 9) & 7, bottom ? " [S]," : "", l & 0xff);
+    appendf(out, "MPLS (label %u, exp %u,%s ttl %u) ", l >> 12, (l >> 9) & 7, bottom ? " [S]," : "", l & 0xff);
     off += 4;
     if (bottom) break;
   }
   const uint8_t v = b.has(off, 1) ? uint8_t(b.u8(off) >> 4) : 0;
   if (v == 4 || v == 6) payload(out, v == 4 ? 0x0800 : 0x86dd, b, off, wirelen);
-  else add(out, "length %u", rest(wirelen, off));
+  else appendf(out, "length %u", rest(wirelen, off));
 }
 
 void ppp(std::string& out, Bytes b, uint32_t off, uint32_t wirelen) {
@@ -93,10 +84,10 @@ void ppp(std::string& out, Bytes b, uint32_t off, uint32_t wirelen) {
   switch (proto) {
     case 0x0021: payload(out, 0x0800, b, off, wirelen); break;
     case 0x0057: payload(out, 0x86dd, b, off, wirelen); break;
-    case 0xc021: add(out, "LCP, length %u", rest(wirelen, off)); break;
-    case 0x8021: add(out, "IPCP, length %u", rest(wirelen, off)); break;
+    case 0xc021: appendf(out, "LCP, length %u", rest(wirelen, off)); break;
+    case 0x8021: appendf(out, "IPCP, length %u", rest(wirelen, off)); break;
     case 0x0281: case 0x0283: mpls(out, b, off, wirelen); break;
-    default: add(out, "proto 0x%04x, length %u", proto, rest(wirelen, off));
+    default: appendf(out, "proto 0x%04x, length %u", proto, rest(wirelen, off));
   }
 }
 
@@ -110,7 +101,7 @@ void llc(std::string& out, Bytes b, uint32_t off, uint32_t wirelen) {
     payload(out, b.u16(off + 6), b, off + 8, wirelen);
     return;
   }
-  add(out, "LLC dsap 0x%02x ssap 0x%02x ctrl 0x%02x, length %u", b.u8(off), b.u8(off + 1),
+  appendf(out, "LLC dsap 0x%02x ssap 0x%02x ctrl 0x%02x, length %u", b.u8(off), b.u8(off + 1),
       b.u8(off + 2), rest(wirelen, off));
 }
 
@@ -120,7 +111,7 @@ void arcnet(std::string& out, Bytes b, bool is_linux, uint32_t wirelen) {
     out += "[|arcnet]";
     return;
   }
-  add(out, "ARCNET %02x > %02x ", b.u8(0), b.u8(1));
+  appendf(out, "ARCNET %02x > %02x ", b.u8(0), b.u8(1));
   const uint8_t type = b.u8(type_at);
   const bool old = type == 240 || type == 241;  // RFC 1051: no split flag or sequence number
   const uint32_t off = type_at + (old ? 1 : 4);
@@ -128,7 +119,7 @@ void arcnet(std::string& out, Bytes b, bool is_linux, uint32_t wirelen) {
     case 212: case 240: payload(out, 0x0800, b, off, wirelen); break;
     case 196: payload(out, 0x86dd, b, off, wirelen); break;
     case 213: case 241: payload(out, 0x0806, b, off, wirelen); break;
-    default: add(out, "type 0x%02x, length %u", type, wirelen);
+    default: appendf(out, "type 0x%02x, length %u", type, wirelen);
   }
 }
 
@@ -139,10 +130,10 @@ void sunatm(std::string& out, Bytes b, uint32_t wirelen) {
   }
   const uint8_t vpi = b.u8(1), type = b.u8(0) & 0x0f;
   const uint16_t vci = b.u16(2);
-  add(out, "ATM vpi %u vci %u ", vpi, vci);
+  appendf(out, "ATM vpi %u vci %u ", vpi, vci);
   if (type == 1) {  // LANE: 2-byte LE header, then Ethernet
     if (b.has(4, 2) && b.u16(4) == 0xff00) {
-      add(out, "LANE control, length %u", rest(wirelen, 4));
+      appendf(out, "LANE control, length %u", rest(wirelen, 4));
       return;
     }
     out += "LANE ";
@@ -154,10 +145,10 @@ void sunatm(std::string& out, Bytes b, uint32_t wirelen) {
     return;
   }
   if (vpi == 0 && (vci == 5 || vci == 1) && b.has(4, 6)) {
-    add(out, "Q.2931 message 0x%02x, length %u", b.u8(9), rest(wirelen, 4));
+    appendf(out, "Q.2931 message 0x%02x, length %u", b.u8(9), rest(wirelen, 4));
     return;
   }
-  add(out, "type %u, length %u", type, rest(wirelen, 4));
+  appendf(out, "type %u, length %u", type, rest(wirelen, 4));
 }
 
 }  // namespace
@@ -175,7 +166,7 @@ bool summary_link_more(std::string& out, int linktype, const uint8_t* data, uint
         out += "PPPoE [|pppoe]";
         return true;
       }
-      add(out, "PPPoE [ses 0x%x] ", b.u16(2));
+      appendf(out, "PPPoE [ses 0x%x] ", b.u16(2));
       ppp(out, b, 6, wirelen);
       return true;
     case 104:  // C_HDLC
@@ -184,7 +175,7 @@ bool summary_link_more(std::string& out, int linktype, const uint8_t* data, uint
         return true;
       }
       out += "CHDLC ";
-      if (b.u16(2) == 0xfefe) add(out, "OSI, length %u", rest(wirelen, 4));
+      if (b.u16(2) == 0xfefe) appendf(out, "OSI, length %u", rest(wirelen, 4));
       else payload(out, b.u16(2), b, 4, wirelen);
       return true;
     case 107: {  // FRELAY: Q.922 address, control, NLPID
@@ -192,7 +183,7 @@ bool summary_link_more(std::string& out, int linktype, const uint8_t* data, uint
         out += "FR [|fr]";
         return true;
       }
-      add(out, "FR DLCI %u ", uint32_t(b.u8(0) >> 2) << 4 | uint32_t(b.u8(1) >> 4));
+      appendf(out, "FR DLCI %u ", uint32_t(b.u8(0) >> 2) << 4 | uint32_t(b.u8(1) >> 4));
       if (b.u8(2) != 0x03) {  // Cisco encapsulation: an EtherType after the address
         payload(out, b.u16(2), b, 4, wirelen);
         return true;
@@ -207,10 +198,10 @@ bool summary_link_more(std::string& out, int linktype, const uint8_t* data, uint
           if (b.has(at + 4, 2)) payload(out, b.u16(at + 4), b, at + 6, wirelen);
           else out += "SNAP [|fr]";
           break;
-        case 0x81: add(out, "CLNP, length %u", rest(wirelen, at)); break;
-        case 0x82: add(out, "ES-IS, length %u", rest(wirelen, at)); break;
-        case 0x83: add(out, "IS-IS, length %u", rest(wirelen, at)); break;
-        default: add(out, "NLPID 0x%02x, length %u", nlpid, rest(wirelen, at));
+        case 0x81: appendf(out, "CLNP, length %u", rest(wirelen, at)); break;
+        case 0x82: appendf(out, "ES-IS, length %u", rest(wirelen, at)); break;
+        case 0x83: appendf(out, "IS-IS, length %u", rest(wirelen, at)); break;
+        default: appendf(out, "NLPID 0x%02x, length %u", nlpid, rest(wirelen, at));
       }
       return true;
     }
@@ -219,7 +210,7 @@ bool summary_link_more(std::string& out, int linktype, const uint8_t* data, uint
         out += "SLIP [|slip]";
         return true;
       }
-      add(out, "SLIP %s ", b.u8(0) == 0 ? "I" : "O");
+      appendf(out, "SLIP %s ", b.u8(0) == 0 ? "I" : "O");
       payload(out, b.has(16, 1) && (b.u8(16) >> 4) == 6 ? 0x86dd : 0x0800, b, 16, wirelen);
       return true;
     case 226:  // IPNET: version, family, direction (1 out, 2 in), ..., 24 bytes
@@ -227,10 +218,10 @@ bool summary_link_more(std::string& out, int linktype, const uint8_t* data, uint
         out += "ipnet [|ipnet]";
         return true;
       }
-      add(out, "ipnet %s ", b.u16(2) == 1 ? "out" : b.u16(2) == 2 ? "in" : "-");
+      appendf(out, "ipnet %s ", b.u16(2) == 1 ? "out" : b.u16(2) == 2 ? "in" : "-");
       if (b.u8(1) == 2) payload(out, 0x0800, b, 24, wirelen);
       else if (b.u8(1) == 26) payload(out, 0x86dd, b, 24, wirelen);
-      else add(out, "family %u, length %u", b.u8(1), rest(wirelen, 24));
+      else appendf(out, "family %u, length %u", b.u8(1), rest(wirelen, 24));
       return true;
     case 7: case 129:
       arcnet(out, b, linktype == 129, wirelen);
@@ -244,7 +235,7 @@ bool summary_link_more(std::string& out, int linktype, const uint8_t* data, uint
         out += linktype == 10 ? "FDDI [|fddi]" : "TR [|tr]";
         return true;
       }
-      add(out, "%s %s > %s ", linktype == 10 ? "FDDI" : "TR", mac(b.p + dst + 6).c_str(), mac(b.p + dst).c_str());
+      appendf(out, "%s %s > %s ", linktype == 10 ? "FDDI" : "TR", mac(b.p + dst + 6).c_str(), mac(b.p + dst).c_str());
       llc(out, b, dst + 12, wirelen);
       return true;
     }

@@ -73,6 +73,8 @@ inline constexpr int kDltIeee802 = 6, kDltArcnet = 7, kDltSlip = 8, kDltFddi = 1
 inline constexpr int kDltIeee80211 = 105, kDltPrism = 119, kDltRadiotap = 127, kDltAvs = 163,
                      kDltPpi = 192;
 bool is_wlan_linktype(int lt);
+// libpcap's ethertype_to_ppptype (expr_gen_link.cpp).
+uint32_t ethertype_to_ppptype(uint32_t proto);
 
 inline constexpr uint32_t kEtherMtu = 1500;
 inline constexpr uint32_t kEtIp = 0x0800, kEtArp = 0x0806, kEtRevArp = 0x8035, kEtIpv6 = 0x86dd,

@@ -89,6 +89,22 @@ const char* Gen::link_name() const {
 }
 
 // ---- link-layer type tests (gen_linktype and friends) --------------------------------------
+// libpcap's ethertype_to_ppptype: the PPP protocol number of an EtherType or LLC SAP (PPP,
+// PPP_SERIAL, PPP_ETHER, and PPP inside PPPoE sessions); other values stay as they are.
+uint32_t ethertype_to_ppptype(uint32_t proto) {
+  switch (proto) {
+    case kEtIp: return 0x21;
+    case kEtIpv6: return 0x57;
+    case 0x6003: return 0x27;  // DECnet
+    case kEtAtalk: return 0x29;
+    case 0x0600: return 0x25;  // XNS
+    case kLlcSapIsons: return 0x23;
+    case 0x42: return 0x31;    // 802.1D bridge PDU
+    case kLlcSapIpx: return 0x2b;
+    default: return proto;
+  }
+}
+
 Cond Gen::linktype(uint32_t proto) {
   if (mpls_depth_ > 0) {
     // gen_mpls_linktype: bottom-of-stack bit of the last label, then the IP version nibble.
@@ -104,21 +120,8 @@ Cond Gen::linktype(uint32_t proto) {
   if (is_geneve_) return ether_linktype(proto);
   if (auto more = linktype_more(proto)) return *more;
   switch (dlt_) {
-    case kDltPpp: {
-      // ethertype_to_ppptype
-      uint32_t p = proto;
-      switch (proto) {
-        case kEtIp: p = 0x21; break;
-        case kEtIpv6: p = 0x57; break;
-        case 0x6003: p = 0x27; break;        // DECnet
-        case kEtAtalk: p = 0x29; break;
-        case 0x0600: p = 0x25; break;        // XNS
-        case kLlcSapIsons: p = 0x23; break;
-        case 0x42: p = 0x31; break;          // 802.1D bridge PDU
-        case kLlcSapIpx: p = 0x2b; break;
-      }
-      return cmp(Rel::kLinkType, 0, 2, p);
-    }
+    case kDltPpp:
+      return cmp(Rel::kLinkType, 0, 2, ethertype_to_ppptype(proto));
     case kDltEn10mb:
       return prevlinkhdr_check(ether_linktype(proto));
     case kDltIeee80211: case kDltPrism: case kDltRadiotap: case kDltAvs: case kDltPpi:

@@ -138,21 +138,8 @@ const char* Gen::link_name_more() const {
 std::optional<Cond> Gen::linktype_more(uint32_t proto) {
   switch (dlt_) {
     case kDltPppSerial:
-    case kDltPppEther: {
-      // ethertype_to_ppptype, as for DLT_PPP (the kDltPpp case of linktype()).
-      uint32_t p = proto;
-      switch (proto) {
-        case kEtIp: p = 0x21; break;
-        case kEtIpv6: p = 0x57; break;
-        case 0x6003: p = 0x27; break;  // DECnet
-        case kEtAtalk: p = 0x29; break;
-        case 0x0600: p = 0x25; break;  // XNS
-        case kLlcSapIsons: p = 0x23; break;
-        case 0x42: p = 0x31; break;    // 802.1D bridge PDU
-        case kLlcSapIpx: p = 0x2b; break;
-      }
-      return cmp(Rel::kLinkType, 0, 2, p);
-    }
+    case kDltPppEther:
+      return cmp(Rel::kLinkType, 0, 2, ethertype_to_ppptype(proto));  // as DLT_PPP
     case kDltCHdlc:
       return cmp(Rel::kLinkType, 0, 2, proto == kLlcSapIsons ? (kLlcSapIsons << 8 | kLlcSapIsons) : proto);
     case kDltFrelay:
