@@ -349,6 +349,7 @@ bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<
     drop_unread_stores(f, order);
     // merge_after_rle leaves ws.order as the layout of the graph it found nothing to merge in
     merge_after_rle(f, ws);
+    if (chains_to_searches(f, order)) layout(f, ws, order);  // expr_chains.cpp
   }
   init_unwritten_scratch(f, order, ws);
 

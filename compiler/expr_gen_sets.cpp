@@ -38,6 +38,12 @@ namespace bpf::compiler::detail {
 namespace {
 
 constexpr size_t kMinSet = 8;  // shorter runs keep the member-by-member form
+// IPv4 address, port and protocol runs up to this long keep the member-by-member form too: the
+// optimiser gathers them as libpcap's does, in whatever context, and expr_chains.cpp turns the
+// gathered `jeq` chains into searches afterwards (exact by construction). Longer runs are
+// searched here, before optimisation: libpcap's optimiser is quadratic in them (and ours bounded,
+// so it would stop gathering), and their reference is libpcap's unoptimised program.
+constexpr size_t kMaxChainRun = 64;
 constexpr size_t kBucket = 4;  // leaves test up to this many intervals in a row
 
 // "N" or "L-H" with decimal numbers only (names go the normal way: they may resolve to
@@ -190,8 +196,11 @@ std::vector<Gen::OrSegment> Gen::or_segments(int32_t root) {
         if (!m || !same_set(*first, *m)) break;
         ++j;
       }
+    const bool chained = first && j - i <= kMaxChainRun &&
+                         (first->cls == SetMember::kIpv4 || first->cls == SetMember::kPort ||
+                          first->cls == SetMember::kProto);
     if (first && j - i >= kMinSet &&
-        std::binary_search(no_set_runs_.begin(), no_set_runs_.end(), leaves[i])) {
+        (chained || std::binary_search(no_set_runs_.begin(), no_set_runs_.end(), leaves[i]))) {
       for (; i < j; ++i) out.push_back({leaves[i], {}});  // the whole run member by member
     } else if (first && j - i >= kMinSet) {
       out.push_back({leaves[i], std::vector<int32_t>(leaves.begin() + static_cast<long>(i),

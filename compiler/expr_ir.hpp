@@ -77,6 +77,11 @@ void optimise(IrFunc& f);
 bool emit_program(IrFunc& f, int opt_level, std::vector<vm::Insn>* out,
                   std::vector<SourceLoc>* locs, Diagnostics* diags);
 
+// -O2, after optimisation: chains of `jeq #k` on one value with one true target become
+// balanced searches (expr_chains.cpp). `order` lists the reachable blocks, entry first; true
+// when something changed (the layout must then be computed again).
+bool chains_to_searches(IrFunc& f, const std::vector<int>& order);
+
 // True when, after optimisation, the program accepts nothing (entry is `ret #0`).
 bool rejects_everything(const std::vector<vm::Insn>& prog);
 
