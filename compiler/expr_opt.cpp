@@ -90,6 +90,7 @@ class Optimiser {
     max_level_ = 0;
     words_ = 0;
     work_ = 0;
+    fold_cands_valid_ = false;
   }
 
   // libpcap's opt_loop(do_stmts = 0) followed by intern_blocks and opt_root: passes until one
@@ -188,13 +189,12 @@ class Optimiser {
 
   // Value identity of a block's test: blocks with equal statements (and the same relation tag)
   // share a key; opaque blocks get their own. Hash-consed without building strings.
+  // key_of_ has one entry per block (clear_keys), -2 until computed.
   int key(int b) {
-    if (static_cast<size_t>(b) < key_of_.size() && key_of_[static_cast<size_t>(b)] != -2)
-      return key_of_[static_cast<size_t>(b)];
-    return compute_key(b);
+    const int k = key_of_[static_cast<size_t>(b)];
+    return k >= 0 ? k : compute_key(b);
   }
   int compute_key(int b) {
-    if (key_of_.size() < fp_->blocks.size()) key_of_.resize(fp_->blocks.size(), -2);
     int& k = key_of_[static_cast<size_t>(b)];
     if (k != -2) return k;
     const IrBlock& bb = blk(b);
@@ -417,8 +417,8 @@ class Optimiser {
       IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
       const int fin = fact_at_[static_cast<size_t>(b)];
+      const int kb = key(b);
       for (int w = 0; w < 2; ++w) {
-        Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
         int t = bb.succ[w];
         // a successor whose two exits coincide is skipped first (once), as opt_j does
         if (!blk(t).is_ret && blk(t).succ[0] == blk(t).succ[1] && bypassable(t)) {
@@ -428,8 +428,13 @@ class Optimiser {
         for (int guard = 0; guard < 10000; ++guard) {
           const IrBlock& tb = blk(t);
           if (tb.is_ret) break;
-          int kt = key(t);
-          int d = decide({&own, 1}, kt, tb.jcode, tb.k);
+          const int kt = key(t);
+          // decide() over the edge's own fact (b's test, outcome w == 0), then over fin's
+          int d = -1;
+          if (kt == kb && tb.jcode == bb.jcode) {
+            if (tb.k == bb.k) d = w == 0;
+            else if (w == 0 && tb.jcode == (c::kJmp | c::kJeq | c::kK)) d = 0;
+          }
           if (d < 0) d = decide_at(fin, kt, tb.jcode, tb.k);
           if (d < 0) break;
           t = tb.succ[d ? 0 : 1];
@@ -546,12 +551,28 @@ class Optimiser {
 
   // libpcap's opt_peep on a block whose A is a known constant (gen_true/gen_false, relations of
   // constants): the comparison is decided, both exits go to the decided successor.
+  // The blocks whose test is decided by their statements alone (A a known constant) are found
+  // once per compile (fold_cands_: block and outcome; statements and tests do not change while
+  // the passes run); a pass folds those of them that are reachable.
   bool fold_constant_tests() {
+    if (!fold_cands_valid_) find_fold_candidates();
+    topo();  // state_: reachability
     bool changed = false;
-    for (int b : topo()) {
+    for (const auto& [b, taken] : fold_cands_) {
       IrBlock& bb = blk(b);
-      if (bb.is_ret || bb.opaque || c::src(bb.jcode) != c::kK || bb.succ[0] == bb.succ[1]) continue;
-      if (bb.fold_pass > pass_) continue;
+      if (state_[static_cast<size_t>(b)] == 0 || bb.succ[0] == bb.succ[1] || bb.fold_pass > pass_) continue;
+      int to = bb.succ[taken ? 0 : 1];
+      bb.succ[0] = bb.succ[1] = to;
+      changed = true;
+    }
+    return changed;
+  }
+  void find_fold_candidates() {
+    fold_cands_valid_ = true;
+    fold_cands_.clear();
+    for (size_t b = 0; b < fp_->blocks.size(); ++b) {
+      const IrBlock& bb = fp_->blocks[b];
+      if (bb.is_ret || bb.opaque || c::src(bb.jcode) != c::kK) continue;
       std::optional<uint32_t> a;
       for (const Insn& i : bb.stmts) {
         if (i.code == (c::kLd | c::kImm)) {
@@ -568,12 +589,11 @@ class Optimiser {
       if (!a) continue;
       std::optional<vm::Op> jop = vm::decode(bb.jcode);
       if (!jop) continue;
-      int to = bb.succ[vm::jump_taken(*jop, *a, bb.k) ? 0 : 1];
-      bb.succ[0] = bb.succ[1] = to;
-      changed = true;
+      fold_cands_.push_back({static_cast<int>(b), vm::jump_taken(*jop, *a, bb.k)});
     }
-    return changed;
   }
+  std::vector<std::pair<int, bool>> fold_cands_;
+  bool fold_cands_valid_ = false;
 
   // libpcap's opt_root: an entry whose two exits coincide decides nothing and is skipped, but
   // the first entry's statements are kept in front of the new entry (so its loads still run);
@@ -687,30 +707,42 @@ class Optimiser {
     bool changed = false;
     for (int lvl = 1; lvl <= max_level_; ++lvl)
       for (int b : level_list(lvl)) {
-        if (!pullup_candidate(b)) continue;
-        if (pullup(b, 0)) changed = true;
-        if (pullup(b, 1)) changed = true;
+        int val;
+        if (!pullup_candidate(b, &val)) continue;
+        const int kb = key(b);
+        if (pullup(b, 0, val, kb)) changed = true;
+        if (pullup(b, 1, val, kb)) changed = true;
       }
     return changed;
   }
 
   // The checks both pullups start with (the in-edges do not change between the two calls:
   // a pullup at the top of a chain rewires its predecessors but they keep their values).
-  bool pullup_candidate(int b) {
+  // *val: the predecessors' value.
+  bool pullup_candidate(int b, int* val) {
     std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
                                              in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
     if (ins.empty() || blk(b).opaque) return false;
-    int val = key(ins[0].first);
+    *val = key(ins[0].first);
     for (const auto& [p, w] : ins)
-      if (blk(p).opaque || key(p) != val) return false;
+      if (blk(p).opaque || key(p) != *val) return false;
     return true;
   }
-  // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup.
-  bool pullup(int b, int side) {
+  // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup. val: the
+  // predecessors' value, kb: b's.
+  bool pullup(int b, int side, int val, int kb) {
+    // The walk's first steps, for the common case of a b that tests another value than its
+    // predecessors: then the walk goes on only if b's chain successor shares b's successor on
+    // the `same` side (pullup_walk's second loop, first step).
+    const IrBlock& bb = blk(b);
+    if (kb != val) {
+      const IrBlock& sb = blk(bb.succ[1 - side]);
+      if (sb.is_ret || sb.opaque || sb.succ[side] != bb.succ[side]) return false;
+    }
     // The walks first without the dominator checks (they can only fail sooner with them): most
     // candidates fail there, and then the dominators are not computed at all.
     PullupWalk pw;
-    if (!pullup_walk(b, side, false, &pw) || !pullup_walk(b, side, true, &pw)) return false;
+    if (!pullup_walk(b, side, val, false, &pw) || !pullup_walk(b, side, val, true, &pw)) return false;
     const int chain = 1 - side;  // the successor followed along the chain (side: the shared one)
     int pull = blk(pw.sowner).succ[chain];
     blk(pw.sowner).succ[chain] = blk(pull).succ[chain];
@@ -736,8 +768,7 @@ class Optimiser {
   // predecessors' value to the first test of another value (diff, in the slot (owner, slot)),
   // then on to the next test of the predecessors' value (the successor of sowner), every block
   // sharing b's successor on `same` (and dominated by b when `dom`). False: nothing to pull.
-  bool pullup_walk(int b, int side, bool dom, PullupWalk* pw) {
-    const int val = key(in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first);
+  bool pullup_walk(int b, int side, int val, bool dom, PullupWalk* pw) {
     const int same = side == 0 ? 0 : 1;  // the shared successor
     const int chain = 1 - same;          // the successor followed along the chain
     const int target = blk(b).succ[same];
