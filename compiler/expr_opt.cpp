@@ -88,7 +88,6 @@ class Optimiser {
     dom_valid_ = false;
     snap_order_.clear();
     max_level_ = 0;
-    words_ = 0;
     work_ = 0;
     fold_cands_valid_ = false;
   }
@@ -155,8 +154,9 @@ class Optimiser {
   // tree (thread_jumps: linear memory), but deciding a test still looks through them, so the
   // passes stop once jump threading has met kWorkBudget facts in all (counted as if each block
   // held its set; a pass that reaches it is abandoned before it moves any edge: a few hundred
-  // ms at most); what remains is done by the linear steps (thread_own). Pullups need dominator bit sets, n^2 bits: not above
-  // kDomBlocks blocks. Searches (expr_gen_sets.cpp) keep big lists shallow, far from both.
+  // ms at most); what remains is done by the linear steps (thread_own). Pullups walk chains of
+  // tests from every candidate (quadratic in a chain's length at worst): not above kDomBlocks
+  // blocks. Searches (expr_gen_sets.cpp) keep big lists shallow, far from both.
   static constexpr uint64_t kWorkBudget = 6'000'000;
   static constexpr size_t kDomBlocks = 16384;
   uint64_t work_ = 0;
@@ -368,8 +368,8 @@ class Optimiser {
   bool dirty_ = true;  // the graph changed since order_ was computed
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
-  std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_;
-  std::vector<uint64_t> dom_;
+  std::vector<int> fill_, level_, by_level_;
+  std::vector<int> rpo_, idom_, dom_size_, dom_pre_, dom_next_;
 
   // libpcap's opt_j pass: the facts of every edge (its edge dominators' tests and outcomes) are
   // computed on the graph as it stands, then edges are moved block by block from the lowest
@@ -636,49 +636,63 @@ class Optimiser {
       if (!blk(b).is_ret) snap_succ_[static_cast<size_t>(b)] = {blk(b).succ[0], blk(b).succ[1]};
     dom_valid_ = false;
   }
+  // The dominator tree of the snapshot graph (Cooper, Harvey and Kennedy's intersection, one
+  // sweep in reverse postorder since the graph is acyclic: every predecessor of a block comes
+  // before it), then each subtree numbered as one interval (dom_pre_, dom_size_), so that a
+  // dominance query is two comparisons. Linear in the reachable blocks.
   void compute_dominators() {
     dom_valid_ = true;
     const std::vector<int>& order = snap_order_;
-    size_t n = fp_->blocks.size();
-    // predecessors in CSR form
-    pred_start_.assign(n + 1, 0);
+    const size_t n = fp_->blocks.size();
+    rpo_.assign(n, -1);
+    idom_.resize(n);
+    for (size_t i = 0; i < order.size(); ++i) rpo_[static_cast<size_t>(order[i])] = static_cast<int>(i);
+    for (int b : order) idom_[static_cast<size_t>(b)] = -1;
+    if (order.empty()) return;
+    idom_[static_cast<size_t>(order[0])] = order[0];
     for (int b : order) {
       if (blk(b).is_ret) continue;
       auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
-      ++pred_start_[static_cast<size_t>(s0) + 1];
-      if (s1 != s0) ++pred_start_[static_cast<size_t>(s1) + 1];
-    }
-    for (size_t i = 0; i < n; ++i) pred_start_[i + 1] += pred_start_[i];
-    pred_list_.assign(pred_start_[n], 0);
-    fill_.assign(pred_start_.begin(), pred_start_.end() - 1);
-    for (int b : order) {
-      if (blk(b).is_ret) continue;
-      auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
-      pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(s0)]++)] = b;
-      if (s1 != s0) pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(s1)]++)] = b;
-    }
-    words_ = (n + 63) / 64;
-    dom_.assign(n * words_, 0);
-    for (int b : order) {
-      uint64_t* d = dom_.data() + static_cast<size_t>(b) * words_;
-      size_t s0 = static_cast<size_t>(pred_start_[static_cast<size_t>(b)]);
-      size_t s1 = static_cast<size_t>(pred_start_[static_cast<size_t>(b) + 1]);
-      if (s0 < s1) {
-        const uint64_t* p0 = dom_.data() + static_cast<size_t>(pred_list_[s0]) * words_;
-        std::copy(p0, p0 + words_, d);
-        for (size_t i = s0 + 1; i < s1; ++i) {
-          const uint64_t* o = dom_.data() + static_cast<size_t>(pred_list_[i]) * words_;
-          for (size_t w = 0; w < words_; ++w) d[w] &= o[w];
+      for (int s : {s0, s1}) {
+        int& d = idom_[static_cast<size_t>(s)];
+        if (d < 0) {
+          d = b;
+          continue;
         }
+        int x = d, y = b;
+        while (x != y) {
+          while (rpo_[static_cast<size_t>(x)] > rpo_[static_cast<size_t>(y)]) x = idom_[static_cast<size_t>(x)];
+          while (rpo_[static_cast<size_t>(y)] > rpo_[static_cast<size_t>(x)]) y = idom_[static_cast<size_t>(y)];
+        }
+        d = x;
       }
-      d[static_cast<size_t>(b) / 64] |= uint64_t(1) << (b % 64);
+    }
+    // subtree sizes bottom-up, then preorder intervals top-down (a block's idom comes first)
+    dom_size_.resize(n);
+    dom_pre_.resize(n);
+    dom_next_.resize(n);
+    for (int b : order) dom_size_[static_cast<size_t>(b)] = 1;
+    for (size_t i = order.size(); i-- > 1;) {
+      const int b = order[i];
+      dom_size_[static_cast<size_t>(idom_[static_cast<size_t>(b)])] += dom_size_[static_cast<size_t>(b)];
+    }
+    dom_pre_[static_cast<size_t>(order[0])] = 0;
+    dom_next_[static_cast<size_t>(order[0])] = 1;
+    for (size_t i = 1; i < order.size(); ++i) {
+      const size_t b = static_cast<size_t>(order[i]);
+      int& next = dom_next_[static_cast<size_t>(idom_[b])];
+      dom_pre_[b] = next;
+      next += dom_size_[b];
+      dom_next_[b] = dom_pre_[b] + 1;
     }
   }
   std::vector<std::pair<int, int>> snap_succ_;
   bool dom_valid_ = false;
   bool dominated(int x, int by) {
     if (!dom_valid_) compute_dominators();
-    return (dom_[static_cast<size_t>(x) * words_ + static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
+    const size_t xi = static_cast<size_t>(x), bi = static_cast<size_t>(by);
+    if (rpo_[xi] < 0 || rpo_[bi] < 0) return false;  // not in the snapshot
+    return dom_pre_[bi] <= dom_pre_[xi] && dom_pre_[xi] < dom_pre_[bi] + dom_size_[bi];
   }
 
   // libpcap's or_pullup/and_pullup (optimize.c), run after the pass's edge moves on every block
@@ -709,9 +723,8 @@ class Optimiser {
       for (int b : level_list(lvl)) {
         int val;
         if (!pullup_candidate(b, &val)) continue;
-        const int kb = key(b);
-        if (pullup(b, 0, val, kb)) changed = true;
-        if (pullup(b, 1, val, kb)) changed = true;
+        if (pullup(b, 0, val)) changed = true;
+        if (pullup(b, 1, val)) changed = true;
       }
     return changed;
   }
@@ -730,20 +743,30 @@ class Optimiser {
   }
   // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup. val: the
   // predecessors' value, kb: b's.
-  bool pullup(int b, int side, int val, int kb) {
-    // The walk's first steps, for the common case of a b that tests another value than its
-    // predecessors: then the walk goes on only if b's chain successor shares b's successor on
-    // the `same` side (pullup_walk's second loop, first step).
-    const IrBlock& bb = blk(b);
-    if (kb != val) {
-      const IrBlock& sb = blk(bb.succ[1 - side]);
-      if (sb.is_ret || sb.opaque || sb.succ[side] != bb.succ[side]) return false;
+  bool pullup(int b, int side, int val) {
+    // pullup_walk without the dominator checks first, inline (they can only fail sooner with
+    // them; most candidates fail here, and then the dominators are not computed at all).
+    const int same = side;       // the shared successor
+    const int chain = 1 - side;  // the successor followed along the chain
+    const int target = blk(b).succ[same];
+    auto on_chain = [&](int x) {
+      const IrBlock& xb = blk(x);
+      return !xb.is_ret && !xb.opaque && xb.succ[same] == target;
+    };
+    // from the first in-edge (which an earlier pullup of this pass may have moved off b)
+    const IrBlock& first = blk(in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first);
+    int x = first.succ[first.succ[0] == b ? 0 : 1];
+    if (!on_chain(x)) return false;
+    while (key(x) == val) {  // past the tests of the predecessors' value
+      x = blk(x).succ[chain];
+      if (!on_chain(x)) return false;
     }
-    // The walks first without the dominator checks (they can only fail sooner with them): most
-    // candidates fail there, and then the dominators are not computed at all.
+    do {  // to the next test of it
+      x = blk(x).succ[chain];
+      if (!on_chain(x)) return false;
+    } while (key(x) != val);
     PullupWalk pw;
-    if (!pullup_walk(b, side, val, false, &pw) || !pullup_walk(b, side, val, true, &pw)) return false;
-    const int chain = 1 - side;  // the successor followed along the chain (side: the shared one)
+    if (!pullup_walk(b, side, val, &pw)) return false;
     int pull = blk(pw.sowner).succ[chain];
     blk(pw.sowner).succ[chain] = blk(pull).succ[chain];
     blk(pull).succ[chain] = pw.diff;
@@ -767,8 +790,8 @@ class Optimiser {
   // The chain walks of or_pullup/and_pullup: from b along the chain, past the tests of the
   // predecessors' value to the first test of another value (diff, in the slot (owner, slot)),
   // then on to the next test of the predecessors' value (the successor of sowner), every block
-  // sharing b's successor on `same` (and dominated by b when `dom`). False: nothing to pull.
-  bool pullup_walk(int b, int side, int val, bool dom, PullupWalk* pw) {
+  // sharing b's successor on `same` and dominated by b. False: nothing to pull.
+  bool pullup_walk(int b, int side, int val, PullupWalk* pw) {
     const int same = side == 0 ? 0 : 1;  // the shared successor
     const int chain = 1 - same;          // the successor followed along the chain
     const int target = blk(b).succ[same];
@@ -779,7 +802,7 @@ class Optimiser {
     for (;;) {
       int d = blk(owner).succ[slot];
       const IrBlock& db = blk(d);
-      if (db.is_ret || db.opaque || db.succ[same] != target || (dom && !dominated(d, b))) return false;
+      if (db.is_ret || db.opaque || db.succ[same] != target || !dominated(d, b)) return false;
       if (key(d) != val) break;
       owner = d;
       slot = chain;
@@ -790,7 +813,7 @@ class Optimiser {
     for (;;) {
       int sblk = blk(sowner).succ[chain];
       const IrBlock& sb = blk(sblk);
-      if (sb.is_ret || sb.opaque || sb.succ[same] != target || (dom && !dominated(sblk, b))) return false;
+      if (sb.is_ret || sb.opaque || sb.succ[same] != target || !dominated(sblk, b)) return false;
       if (key(sblk) == val) break;
       sowner = sblk;
     }
@@ -801,7 +824,6 @@ class Optimiser {
   std::vector<int> in_start_;
   std::vector<std::pair<int, int>> in_list_;
   int max_level_ = 0;
-  size_t words_ = 0;
 
   // Merges blocks of equal signature (value, test, successors); true if any merged. Bottom-up:
   // successors are canonical before their predecessors are looked up, and a block's signature
