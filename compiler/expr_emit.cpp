@@ -12,6 +12,7 @@
 // tests/expr/big_filter_test.cpp (long programs).
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -340,8 +341,10 @@ void drop_unread_stores(IrFunc& f, const std::vector<int>& order) {
 bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
                   Diagnostics* diags) {
   if (opt_level > 0) optimise(f);
-  static thread_local EmitScratch scratch;
-  EmitScratch& ws = scratch;
+  // per thread, on the heap (see optimise(): no thread-local address propagated into callees)
+  static thread_local std::unique_ptr<EmitScratch> scratch;
+  if (!scratch) scratch = std::make_unique<EmitScratch>();
+  EmitScratch& ws = *scratch;
   std::vector<int>& order = ws.order;
   layout(f, ws, order);
   if (opt_level > 1) {

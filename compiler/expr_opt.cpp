@@ -32,6 +32,7 @@
 // Tested by tests/expr/expr_diff_test.cpp (libpcap verdicts; -O0 vs -O2 agreement).
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -866,10 +867,13 @@ class Optimiser {
 }  // namespace
 
 void optimise(IrFunc& f) {
-  // One Optimiser per thread serves every compile: its work vectors keep their capacity.
-  static thread_local Optimiser opt;
-  opt.reset(f);
-  opt.run();
+  // One Optimiser per thread serves every compile: its work vectors keep their capacity. On the
+  // heap: a thread_local object's address is a constant that GCC propagates into the methods,
+  // which then recompute the thread's storage address at every member access.
+  static thread_local std::unique_ptr<Optimiser> opt;
+  if (!opt) opt = std::make_unique<Optimiser>();
+  opt->reset(f);
+  opt->run();
 }
 
 }  // namespace bpf::compiler::detail
