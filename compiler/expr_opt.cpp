@@ -336,6 +336,8 @@ class Optimiser {
   }
 
   // Reverse postorder of the blocks reachable from the entry (buffers reused across passes).
+  // Also the levels of those blocks (level_: height above the returns, a block's successors
+  // being finished before it) and the highest (top_level_), for compute_levels.
   const std::vector<int>& topo() {
     if (!dirty_) return order_;
     dirty_ = false;
@@ -345,26 +347,38 @@ class Optimiser {
     state_.assign(n, 0);
     stack_.resize(n + 1);
     order_.resize(n);
+    level_.resize(n);
     size_t sp = 0, out = n;
+    int top = 0;
     stack_[sp++] = {fp_->entry, 0};
     state_[static_cast<size_t>(fp_->entry)] = 1;
     while (sp > 0) {
       auto& [b, i] = stack_[sp - 1];
       const IrBlock& bb = blk(b);
-      if (!bb.is_ret && i < 2) {
-        int s = bb.succ[i++];
-        if (state_[static_cast<size_t>(s)] == 0) {
-          state_[static_cast<size_t>(s)] = 1;
-          stack_[sp++] = {s, 0};
+      if (!bb.is_ret) {
+        while (i < 2) {
+          const int s = bb.succ[i++];
+          if (state_[static_cast<size_t>(s)] == 0) {
+            state_[static_cast<size_t>(s)] = 1;
+            stack_[sp++] = {s, 0};
+            break;
+          }
         }
-        continue;
+        if (stack_[sp - 1].first != b) continue;  // a successor to explore first
+        const int l = 1 + std::max(level_[static_cast<size_t>(bb.succ[0])], level_[static_cast<size_t>(bb.succ[1])]);
+        level_[static_cast<size_t>(b)] = l;
+        top = std::max(top, l);
+      } else {
+        level_[static_cast<size_t>(b)] = 0;
       }
       order_[--out] = b;
       --sp;
     }
     order_.erase(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(out));
+    top_level_ = top;
     return order_;
   }
+  int top_level_ = 0;
   std::vector<int> order_;
   bool dirty_ = true;  // the graph changed since order_ was computed
   std::vector<uint8_t> state_;
@@ -490,20 +504,11 @@ class Optimiser {
   std::vector<FactNode> nodes_;
   std::vector<int> fact_at_;
 
-  // Levels (height above the returns) into level_, and the reachable blocks by ascending level
-  // (stable in `order`) into by_level_, as libpcap's find_levels.
+  // The reachable blocks by ascending level (stable in `order`) into by_level_, as libpcap's
+  // find_levels; `order` and the levels are topo()'s.
   void compute_levels(const std::vector<int>& order) {
-    size_t n = fp_->blocks.size();
-    level_.assign(n, 0);
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      const IrBlock& bb = blk(*it);
-      if (!bb.is_ret)
-        level_[static_cast<size_t>(*it)] =
-            1 + std::max(level_[static_cast<size_t>(bb.succ[0])], level_[static_cast<size_t>(bb.succ[1])]);
-    }
     // by_level_: a counting sort by level, stable in `order`
-    int top = 0;
-    for (int b : order) top = std::max(top, level_[static_cast<size_t>(b)]);
+    const int top = top_level_;
     level_start_.assign(static_cast<size_t>(top) + 2, 0);
     for (int b : order) ++level_start_[static_cast<size_t>(level_[static_cast<size_t>(b)]) + 1];
     for (size_t l = 0; l + 1 < level_start_.size(); ++l) level_start_[l + 1] += level_start_[l];
