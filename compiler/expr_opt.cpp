@@ -729,8 +729,8 @@ class Optimiser {
       for (int b : level_list(lvl)) {
         int val;
         if (!pullup_candidate(b, &val)) continue;
-        if (pullup(b, 0, val)) changed = true;
-        if (pullup(b, 1, val)) changed = true;
+        if (pullup_possible(b, 0, val) && pullup(b, 0, val)) changed = true;
+        if (pullup_possible(b, 1, val) && pullup(b, 1, val)) changed = true;
       }
     return changed;
   }
@@ -749,28 +749,33 @@ class Optimiser {
   }
   // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup. val: the
   // predecessors' value, kb: b's.
-  bool pullup(int b, int side, int val) {
-    // pullup_walk without the dominator checks first, inline (they can only fail sooner with
-    // them; most candidates fail here, and then the dominators are not computed at all).
+  // pullup_walk without the dominator checks (they can only make it fail sooner): most
+  // candidates fail here, and then the dominators are not computed at all.
+  bool pullup_possible(int b, int side, int val) {
     const int same = side;       // the shared successor
     const int chain = 1 - side;  // the successor followed along the chain
-    const int target = blk(b).succ[same];
+    const IrBlock* blocks = fp_->blocks.data();
+    const int target = blocks[b].succ[same];
     auto on_chain = [&](int x) {
-      const IrBlock& xb = blk(x);
+      const IrBlock& xb = blocks[x];
       return !xb.is_ret && !xb.opaque && xb.succ[same] == target;
     };
     // from the first in-edge (which an earlier pullup of this pass may have moved off b)
-    const IrBlock& first = blk(in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first);
+    const IrBlock& first = blocks[in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first];
     int x = first.succ[first.succ[0] == b ? 0 : 1];
     if (!on_chain(x)) return false;
     while (key(x) == val) {  // past the tests of the predecessors' value
-      x = blk(x).succ[chain];
+      x = blocks[x].succ[chain];
       if (!on_chain(x)) return false;
     }
     do {  // to the next test of it
-      x = blk(x).succ[chain];
+      x = blocks[x].succ[chain];
       if (!on_chain(x)) return false;
     } while (key(x) != val);
+    return true;
+  }
+  bool pullup(int b, int side, int val) {
+    const int chain = 1 - side;  // the successor followed along the chain
     PullupWalk pw;
     if (!pullup_walk(b, side, val, &pw)) return false;
     int pull = blk(pw.sowner).succ[chain];
