@@ -652,8 +652,15 @@ class Optimiser {
     const size_t n = fp_->blocks.size();
     rpo_.assign(n, -1);
     idom_.resize(n);
-    for (size_t i = 0; i < order.size(); ++i) rpo_[static_cast<size_t>(order[i])] = static_cast<int>(i);
-    for (int b : order) idom_[static_cast<size_t>(b)] = -1;
+    dom_size_.resize(n);
+    dom_pre_.resize(n);
+    dom_next_.resize(n);
+    for (size_t i = 0; i < order.size(); ++i) {
+      const size_t b = static_cast<size_t>(order[i]);
+      rpo_[b] = static_cast<int>(i);
+      idom_[b] = -1;
+      dom_size_[b] = 1;
+    }
     if (order.empty()) return;
     idom_[static_cast<size_t>(order[0])] = order[0];
     for (int b : order) {
@@ -674,13 +681,9 @@ class Optimiser {
       }
     }
     // subtree sizes bottom-up, then preorder intervals top-down (a block's idom comes first)
-    dom_size_.resize(n);
-    dom_pre_.resize(n);
-    dom_next_.resize(n);
-    for (int b : order) dom_size_[static_cast<size_t>(b)] = 1;
     for (size_t i = order.size(); i-- > 1;) {
-      const int b = order[i];
-      dom_size_[static_cast<size_t>(idom_[static_cast<size_t>(b)])] += dom_size_[static_cast<size_t>(b)];
+      const size_t b = static_cast<size_t>(order[i]);
+      dom_size_[static_cast<size_t>(idom_[b])] += dom_size_[b];
     }
     dom_pre_[static_cast<size_t>(order[0])] = 0;
     dom_next_[static_cast<size_t>(order[0])] = 1;
