@@ -714,19 +714,17 @@ class Optimiser {
     size_t n = fp_->blocks.size();
     if (n > kDomBlocks || over_budget()) return false;
     // in-edges: libpcap links (pred, side) walking levels from the top down, each level in list
-    // order, true edge then false edge, each prepended to its target's list (CSR, each list
-    // filled from its end in walk order)
-    in_start_.assign(n + 1, 0);
-    const size_t first_test = static_cast<size_t>(level_start_[1]);  // by_level_ past level 0
-    for (size_t i = first_test; i < by_level_.size(); ++i)
-      for (int w = 0; w < 2; ++w) ++in_start_[static_cast<size_t>(blk(by_level_[i]).succ[w]) + 1];
-    for (size_t i = 0; i < n; ++i) in_start_[i + 1] += in_start_[i];
-    in_list_.resize(static_cast<size_t>(in_start_[n]));
-    fill_.assign(in_start_.begin() + 1, in_start_.end());
+    // order, true edge then false edge, each prepended to its target's list (in_head_, in_next_:
+    // lists of edges 2 * pred + side)
+    in_head_.assign(n, -1);
+    in_next_.resize(2 * n);
     for (int lvl = max_level_; lvl >= 1; --lvl)
       for (int b : level_list(lvl))
-        for (int w = 0; w < 2; ++w)
-          in_list_[static_cast<size_t>(--fill_[static_cast<size_t>(blk(b).succ[w])])] = {b, w};
+        for (int w = 0; w < 2; ++w) {
+          int& head = in_head_[static_cast<size_t>(blk(b).succ[w])];
+          in_next_[static_cast<size_t>(2 * b + w)] = head;
+          head = 2 * b + w;
+        }
     bool changed = false;
     for (int lvl = 1; lvl <= max_level_; ++lvl)
       for (int b : level_list(lvl)) {
@@ -742,12 +740,11 @@ class Optimiser {
   // a pullup at the top of a chain rewires its predecessors but they keep their values).
   // *val: the predecessors' value.
   bool pullup_candidate(int b, int* val) {
-    std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
-                                             in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
-    if (ins.empty() || blk(b).opaque) return false;
-    *val = key(ins[0].first);
-    for (const auto& [p, w] : ins)
-      if (blk(p).opaque || key(p) != *val) return false;
+    const int first = in_head_[static_cast<size_t>(b)];
+    if (first < 0 || blk(b).opaque) return false;
+    *val = key(first / 2);
+    for (int e = first; e >= 0; e = in_next_[static_cast<size_t>(e)])
+      if (blk(e / 2).opaque || key(e / 2) != *val) return false;
     return true;
   }
   // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup. val: the
@@ -764,7 +761,7 @@ class Optimiser {
       return !xb.is_ret && !xb.opaque && xb.succ[same] == target;
     };
     // from the first in-edge (which an earlier pullup of this pass may have moved off b)
-    const IrBlock& first = blocks[in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first];
+    const IrBlock& first = blocks[in_head_[static_cast<size_t>(b)] / 2];
     int x = first.succ[first.succ[0] == b ? 0 : 1];
     if (!on_chain(x)) return false;
     while (key(x) == val) {  // past the tests of the predecessors' value
@@ -785,10 +782,8 @@ class Optimiser {
     blk(pw.sowner).succ[chain] = blk(pull).succ[chain];
     blk(pull).succ[chain] = pw.diff;
     if (pw.at_top) {
-      std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
-                                               in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
-      for (const auto& [p, w] : ins) {
-        IrBlock& pb = blk(p);
+      for (int e = in_head_[static_cast<size_t>(b)]; e >= 0; e = in_next_[static_cast<size_t>(e)]) {
+        IrBlock& pb = blk(e / 2);
         if (pb.succ[0] == b) pb.succ[0] = pull;
         else pb.succ[1] = pull;
       }
@@ -810,7 +805,7 @@ class Optimiser {
     const int chain = 1 - same;          // the successor followed along the chain
     const int target = blk(b).succ[same];
     // diff: the slot (block, side) holding the first test of another value
-    int owner = in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first;
+    int owner = in_head_[static_cast<size_t>(b)] / 2;
     int slot = blk(owner).succ[0] == b ? 0 : 1;
     bool at_top = true;
     for (;;) {
@@ -835,8 +830,7 @@ class Optimiser {
     return true;
   }
   std::vector<int> snap_order_;
-  std::vector<int> in_start_;
-  std::vector<std::pair<int, int>> in_list_;
+  std::vector<int> in_head_, in_next_;
   int max_level_ = 0;
 
   // Merges blocks of equal signature (value, test, successors); true if any merged. Bottom-up:
