@@ -53,8 +53,8 @@ struct Fact {
   int edge;  // the edge it was learnt on (2 * block + side): facts are kept per edge, as
              // libpcap's edge dominators are
   int key;
-  uint16_t jcode;
   uint32_t k;
+  uint16_t jcode;
   bool outcome;
 };
 
@@ -174,7 +174,7 @@ class Optimiser {
       if (bb.is_ret || bb.opaque) continue;
       const int kb = key(*it);
       for (int w = 0; w < 2; ++w) {
-        const Fact own{2 * *it + w, kb, bb.jcode, bb.k, w == 0};
+        const Fact own{.edge = 2 * *it + w, .key = kb, .k = bb.k, .jcode = bb.jcode, .outcome = w == 0};
         int t = bb.succ[w];
         for (int guard = 0; guard < 64; ++guard) {
           const IrBlock& tb = blk(t);
@@ -419,7 +419,8 @@ class Optimiser {
         const size_t s = static_cast<size_t>(bb.succ[w]);
         int in = fin;
         if (!both) {
-          nodes_[used] = FactNode{Fact{2 * b + w, kb, bb.jcode, bb.k, w == 0}, fin, up.depth + 1,
+          nodes_[used] = FactNode{Fact{.edge = 2 * b + w, .key = kb, .k = bb.k, .jcode = bb.jcode, .outcome = w == 0},
+                                  fin, up.depth + 1,
                                   up.keys | key_bit(kb)};
           in = static_cast<int>(used++);
         }
