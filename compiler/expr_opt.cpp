@@ -401,7 +401,8 @@ class Optimiser {
   bool thread_jumps() {
     const std::vector<int>& order = snap_order_;
     constexpr int kUnseen = -2;  // fact_at_ of a block no edge reached yet
-    fact_at_.assign(fp_->blocks.size(), kUnseen);
+    fact_at_.resize(fp_->blocks.size());  // read for the reachable blocks only
+    for (int b : order) fact_at_[static_cast<size_t>(b)] = kUnseen;
     if (!order.empty()) fact_at_[static_cast<size_t>(order[0])] = -1;  // the entry: no facts
     nodes_.resize(2 * order.size());  // at most one node per edge
     size_t used = 0;
