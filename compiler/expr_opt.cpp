@@ -36,8 +36,10 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "compiler/expr_dom.hpp"
 #include "compiler/expr_ir.hpp"
 #include "compiler/expr_sig.hpp"
 #include "vm/semantics.hpp"
@@ -384,7 +386,6 @@ class Optimiser {
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
   std::vector<int> fill_, level_, by_level_;
-  std::vector<int> rpo_, idom_, dom_size_, dom_pre_, dom_next_;
 
   // libpcap's opt_j pass: the facts of every edge (its edge dominators' tests and outcomes) are
   // computed on the graph as it stands, then edges are moved block by block from the lowest
@@ -644,66 +645,21 @@ class Optimiser {
       if (!blk(b).is_ret) snap_succ_[static_cast<size_t>(b)] = {blk(b).succ[0], blk(b).succ[1]};
     dom_valid_ = false;
   }
-  // The dominator tree of the snapshot graph (Cooper, Harvey and Kennedy's intersection, one
-  // sweep in reverse postorder since the graph is acyclic: every predecessor of a block comes
-  // before it), then each subtree numbered as one interval (dom_pre_, dom_size_), so that a
-  // dominance query is two comparisons. Linear in the reachable blocks.
-  void compute_dominators() {
-    dom_valid_ = true;
-    const std::vector<int>& order = snap_order_;
-    const size_t n = fp_->blocks.size();
-    rpo_.assign(n, -1);
-    idom_.resize(n);
-    dom_size_.resize(n);
-    dom_pre_.resize(n);
-    dom_next_.resize(n);
-    for (size_t i = 0; i < order.size(); ++i) {
-      const size_t b = static_cast<size_t>(order[i]);
-      rpo_[b] = static_cast<int>(i);
-      idom_[b] = -1;
-      dom_size_[b] = 1;
-    }
-    if (order.empty()) return;
-    idom_[static_cast<size_t>(order[0])] = order[0];
-    for (int b : order) {
-      if (blk(b).is_ret) continue;
-      auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
-      for (int s : {s0, s1}) {
-        int& d = idom_[static_cast<size_t>(s)];
-        if (d < 0) {
-          d = b;
-          continue;
-        }
-        int x = d, y = b;
-        while (x != y) {
-          while (rpo_[static_cast<size_t>(x)] > rpo_[static_cast<size_t>(y)]) x = idom_[static_cast<size_t>(x)];
-          while (rpo_[static_cast<size_t>(y)] > rpo_[static_cast<size_t>(x)]) y = idom_[static_cast<size_t>(y)];
-        }
-        d = x;
-      }
-    }
-    // subtree sizes bottom-up, then preorder intervals top-down (a block's idom comes first)
-    for (size_t i = order.size(); i-- > 1;) {
-      const size_t b = static_cast<size_t>(order[i]);
-      dom_size_[static_cast<size_t>(idom_[b])] += dom_size_[b];
-    }
-    dom_pre_[static_cast<size_t>(order[0])] = 0;
-    dom_next_[static_cast<size_t>(order[0])] = 1;
-    for (size_t i = 1; i < order.size(); ++i) {
-      const size_t b = static_cast<size_t>(order[i]);
-      int& next = dom_next_[static_cast<size_t>(idom_[b])];
-      dom_pre_[b] = next;
-      next += dom_size_[b];
-      dom_next_[b] = dom_pre_[b] + 1;
-    }
-  }
+  // The dominator tree of the snapshot graph (compiler/expr_dom.hpp), built when a pullup
+  // first asks.
   std::vector<std::pair<int, int>> snap_succ_;
   bool dom_valid_ = false;
+  DomTree dom_;
   bool dominated(int x, int by) {
-    if (!dom_valid_) compute_dominators();
-    const size_t xi = static_cast<size_t>(x), bi = static_cast<size_t>(by);
-    if (rpo_[xi] < 0 || rpo_[bi] < 0) return false;  // not in the snapshot
-    return dom_pre_[bi] <= dom_pre_[xi] && dom_pre_[xi] < dom_pre_[bi] + dom_size_[bi];
+    if (!dom_valid_) {
+      dom_valid_ = true;
+      dom_.build(snap_order_, fp_->blocks.size(), [&](int b, int* s0, int* s1) {
+        if (blk(b).is_ret) return false;
+        std::tie(*s0, *s1) = snap_succ_[static_cast<size_t>(b)];
+        return true;
+      });
+    }
+    return dom_.dominates(by, x);
   }
 
   // libpcap's or_pullup/and_pullup (optimize.c), run after the pass's edge moves on every block
