@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -17,17 +18,15 @@ constexpr uint32_t kMaxBlock = 16u << 20;
 
 std::unique_ptr<PcapngDirections> PcapngDirections::open(int fd, uint64_t size) {
   std::unique_ptr<PcapngDirections> s(new PcapngDirections(fd, size));
-  uint8_t hdr[12];
+  const uint8_t* hdr = s->view(0, 12);
   uint32_t type;
-  if (!s->read_at(0, hdr, sizeof hdr)) return nullptr;
+  if (!hdr) return nullptr;
   std::memcpy(&type, hdr, 4);
   if (type != kShb) return nullptr;
   return s;
 }
 
-bool PcapngDirections::read_at(uint64_t off, void* dst, size_t n) const {
-  if (off + n > size_) return false;
-  auto* p = static_cast<uint8_t*>(dst);
+bool PcapngDirections::pread_all(uint64_t off, uint8_t* p, size_t n) const {
   while (n > 0) {
     const ssize_t r = pread(fd_, p, n, off_t(off));
     if (r < 0 && errno == EINTR) continue;
@@ -37,6 +36,22 @@ bool PcapngDirections::read_at(uint64_t off, void* dst, size_t n) const {
     n -= size_t(r);
   }
   return true;
+}
+
+const uint8_t* PcapngDirections::view(uint64_t off, size_t n) {
+  if (off > size_ || n > size_ - off) return nullptr;
+  if (off >= win_off_ && off - win_off_ + n <= win_.size()) return win_.data() + (off - win_off_);
+  if (n > kWindow) {  // a block bigger than the window (up to kMaxBlock)
+    block_.resize(n);
+    return pread_all(off, block_.data(), n) ? block_.data() : nullptr;
+  }
+  win_.resize(size_t(std::min<uint64_t>(kWindow, size_ - off)));
+  win_off_ = off;
+  if (!pread_all(off, win_.data(), win_.size())) {
+    win_.clear();
+    return nullptr;
+  }
+  return win_.data();
 }
 
 uint32_t PcapngDirections::u32(const uint8_t* p) const {
@@ -53,12 +68,12 @@ uint16_t PcapngDirections::u16(const uint8_t* p) const {
 
 Direction PcapngDirections::next() {
   while (!broken_) {
-    uint8_t hdr[12];
-    if (!read_at(off_, hdr, 8)) break;
+    // 12 bytes: the header and, for an SHB, its byte-order magic (every block is >= 12).
+    const uint8_t* hdr = view(off_, 12);
+    if (!hdr) break;
     uint32_t type;
     std::memcpy(&type, hdr, 4);  // the SHB's type reads the same in both byte orders
     if (type == kShb) {
-      if (!read_at(off_ + 8, hdr + 8, 4)) break;
       uint32_t magic;
       std::memcpy(&magic, hdr + 8, 4);
       if (magic == kByteOrderMagic) swapped_ = false;
@@ -81,8 +96,8 @@ Direction PcapngDirections::next() {
 }
 
 Direction PcapngDirections::flags_of_block(uint32_t len) {
-  block_.resize(len);
-  if (!read_at(off_, block_.data(), len)) {
+  const uint8_t* b = view(off_, len);
+  if (!b) {
     broken_ = true;
     return Direction::kUnknown;
   }
@@ -90,18 +105,18 @@ Direction PcapngDirections::flags_of_block(uint32_t len) {
   // (16 bits), drops (16 bits), ts high, ts low, caplen, len}: caplen at body + 12 in both.
   const uint32_t end = len - 4;  // the trailer
   if (28 > end) return Direction::kUnknown;
-  const uint32_t caplen = u32(block_.data() + 20);
+  const uint32_t caplen = u32(b + 20);
   if (caplen > end - 28) return Direction::kUnknown;
   uint32_t pos = 28 + ((caplen + 3) & ~3u);
   while (pos + 4 <= end) {
-    const uint16_t code = u16(block_.data() + pos);
-    const uint16_t olen = u16(block_.data() + pos + 2);
+    const uint16_t code = u16(b + pos);
+    const uint16_t olen = u16(b + pos + 2);
     pos += 4;
     if (code == kOptEnd) break;
     const uint32_t padded = (uint32_t(olen) + 3) & ~3u;
     if (padded > end - pos) break;
     if (code == kOptFlags && olen == 4) {
-      const uint32_t flags = u32(block_.data() + pos);
+      const uint32_t flags = u32(b + pos);
       switch (flags & 3u) {
         case 1: return Direction::kInbound;
         case 2: return Direction::kOutbound;

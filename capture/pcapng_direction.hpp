@@ -4,7 +4,8 @@
 // pcapng (draft-ietf-opsawg-pcapng, 4.3.1): the EPB option epb_flags (code 2, 32 bits) carries
 // the direction in its bits 0-1 (00 not known, 01 inbound, 10 outbound); the obsolete Packet
 // Block's pack_flags (code 2) has the same layout; a Simple Packet Block has none. A scanner
-// walks the file's blocks with pread(2) beside libpcap (the descriptor's offset is never moved)
+// walks the file's blocks with pread(2) beside libpcap (the descriptor's offset is never moved),
+// through a read-ahead window of kWindow bytes: one pread per window, not one per block
 // and yields one direction per packet block, in file order: libpcap returns exactly one packet
 // per EPB, SPB and PB, or stops with an error, and skips every other block, so the n-th packet
 // libpcap returns is the n-th packet block. Only regular files can be scanned (a pipe is read
@@ -31,7 +32,10 @@ class PcapngDirections {
 
  private:
   PcapngDirections(int fd, uint64_t size) : fd_(fd), size_(size) {}
-  bool read_at(uint64_t off, void* dst, size_t n) const;
+  // n bytes at file offset off, from the window (refilled from off when they are not in it) or,
+  // for a block bigger than the window, read into block_; null past the end or on error.
+  const uint8_t* view(uint64_t off, size_t n);
+  bool pread_all(uint64_t off, uint8_t* dst, size_t n) const;
   uint32_t u32(const uint8_t* p) const;
   uint16_t u16(const uint8_t* p) const;
   // The flags option of a packet block of `len` bytes at off_ (EPB or PB: caplen at body + 12).
@@ -42,6 +46,9 @@ class PcapngDirections {
   uint64_t off_ = 0;
   bool swapped_ = false;
   bool broken_ = false;
+  static constexpr size_t kWindow = 256u << 10;
+  std::vector<uint8_t> win_;  // file bytes [win_off_, win_off_ + win_.size())
+  uint64_t win_off_ = 0;
   std::vector<uint8_t> block_;
 };
 

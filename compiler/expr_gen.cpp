@@ -69,8 +69,9 @@ void recycle_blocks(std::vector<IrBlock>& blocks) {
 
 }  // namespace
 
-Gen::Gen(const ExprAst& ast, const ExprOptions& opts, bool unoptimised) : ast_(ast), opts_(opts) {
-  f_.unoptimised_reference = unoptimised;
+Gen::Gen(const ExprAst& ast, const ExprOptions& opts, const LowerMode& mode)
+    : ast_(ast), opts_(opts), no_set_runs_(mode.no_set_runs) {
+  f_.unoptimised_reference = mode.unoptimised;
   init_link();
   // libpcap sets no_optimize for `geneve` (gen_geneve_offsets): its verdicts are those of the
   // unoptimised code from the first primitive on, snapped packets included.
@@ -97,6 +98,17 @@ void Gen::build(int32_t root) {
   patch(c.t, ok);
   patch(c.f, no);
   f_.entry = c.entry;
+}
+
+std::optional<LowerMode> Gen::relower() const {
+  if (relower_) return LowerMode{true, {}};  // no sets when unoptimised
+  if (set_runs_.empty()) return std::nullopt;
+  std::vector<int32_t> more = conflicting_set_runs();
+  if (more.empty()) return std::nullopt;
+  LowerMode m{false, no_set_runs_};
+  m.no_set_runs.insert(m.no_set_runs.end(), more.begin(), more.end());
+  std::sort(m.no_set_runs.begin(), m.no_set_runs.end());
+  return m;
 }
 
 // ---- IR construction ------------------------------------------------------------------------
@@ -478,14 +490,22 @@ Cond Gen::gen_other(const Node& n) {
   fail("syntax error in filter expression");
 }
 
+// Lowers into `gen` (constructed), and again as long as the lowering asks for another mode
+// (Gen::relower): at most twice more (sets then 802.11's unoptimised mode, which has no sets).
+void lower_with_sets(std::optional<Gen>& gen, const ExprAst& ast, const ExprOptions& opts) {
+  gen->build(ast.root);
+  for (int again = 0; again < 2; ++again) {
+    std::optional<LowerMode> mode = gen->relower();
+    if (!mode) return;
+    gen.emplace(ast, opts, *mode);
+    gen->build(ast.root);
+  }
+}
+
 bool lower_expression(const ExprAst& ast, const ExprOptions& opts, IrFunc* out, Diagnostics* diags) {
   std::optional<Gen> gen(std::in_place, ast, opts);
   try {
-    gen->build(ast.root);
-    if (gen->needs_relower()) {  // an 802.11 program libpcap does not optimise (as below)
-      gen.emplace(ast, opts, true);
-      gen->build(ast.root);
-    }
+    lower_with_sets(gen, ast, opts);
   } catch (const GenError& e) {
     diags->error(e.msg, SourceLoc{1, e.column ? e.column : 1, 1});
     return false;
@@ -523,11 +543,7 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     ~ReturnBlocks() { detail::recycle_blocks(gen->func().blocks); }
   } return_blocks{gen_store};
   try {
-    gen_store->build(ast.root);
-    if (gen_store->needs_relower()) {  // an 802.11 program libpcap does not optimise
-      gen_store.emplace(ast, opts, true);
-      gen_store->build(ast.root);
-    }
+    detail::lower_with_sets(gen_store, ast, opts);
   } catch (const detail::GenError& e) {
     diags.error(e.msg, SourceLoc{1, e.column ? e.column : 1, 1});
     return located(diags);

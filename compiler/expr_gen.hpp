@@ -162,18 +162,27 @@ std::string wlan_qualifier_error(QDir dir);
 
 enum class Rel { kLinkHdr, kLinkPl, kLinkType, kTranIpv4, kTranIpv6, kPrevMpls, kLlc, kLinkPlNosnap };
 
+// How a Gen lowers: `unoptimised` as libpcap's no_optimize programs are (802.11 offsets computed
+// at run time); `no_set_runs` (sorted first-member node indices) are or-runs lowered member by
+// member although they qualify as sets (Gen::conflicting_set_runs).
+struct LowerMode {
+  bool unoptimised = false;
+  std::vector<int32_t> no_set_runs;
+};
+
 class Gen {
  public:
-  // unoptimised: lower as libpcap's no_optimize programs are (see needs_relower).
-  Gen(const ExprAst& ast, const ExprOptions& opts, bool unoptimised = false);
+  Gen(const ExprAst& ast, const ExprOptions& opts, const LowerMode& mode = {});
 
   IrFunc& func() { return f_; }
   const Diagnostics& warnings() const { return warnings_; }
 
   void build(int32_t root);
-  // The program turned out to be one libpcap does not optimise (802.11 offsets computed at run
-  // time) after it was lowered for optimisation: lower it again with `unoptimised`.
-  bool needs_relower() const { return relower_; }
+  // The mode to lower the expression again with, or nothing when this lowering stands: the
+  // program turned out to be one libpcap does not optimise (802.11 offsets computed at run
+  // time) after it was lowered for optimisation, or some set searches test a field that other
+  // tests load too (conflicting_set_runs). lower_with_sets (expr_gen.cpp) loops on it.
+  std::optional<LowerMode> relower() const;
 
  private:
   const ExprAst& ast_;
@@ -184,6 +193,12 @@ class Gen {
   // member_test searches instead of comparing with one value.
   const std::vector<std::pair<uint32_t, uint32_t>>* set_ = nullptr;
   std::vector<uint8_t> no_sets_;  // `or` nodes whose tree or_segments has looked at
+  std::vector<int32_t> no_set_runs_;  // LowerMode::no_set_runs
+  struct SetRun {
+    int32_t first;       // the run's first member node
+    size_t b0, b1;       // the blocks gen_set created for it: [b0, b1)
+  };
+  std::vector<SetRun> set_runs_;  // in lowering order (ascending, disjoint block ranges)
   Diagnostics warnings_;          // for -V: where tcpdump's verdict differs from the text's
   // ... and, for port sets with ranges, the first member's interval (Gen::guarded_port_pair).
   const std::vector<std::pair<uint32_t, uint32_t>>* set_first_ = nullptr;
@@ -205,7 +220,7 @@ class Gen {
   int reg_linkpl_ = -1;
   int reg_linktype_ = -1;
   bool wlan_ = false;     // an 802.11 link type (expr_gen_wlan.cpp)
-  bool relower_ = false;  // see needs_relower
+  bool relower_ = false;  // 802.11 program to lower unoptimised (see relower)
   // libpcap's register allocator (alloc_reg/free_reg: regused, curreg), replayed for 802.11:
   // its link-offset registers are taken lazily and may get the number of a temporary that an
   // earlier relation wrote (expr_gen_wlan.cpp, wlan_relation_begin).
@@ -264,6 +279,8 @@ class Gen {
   static bool same_set(const SetMember& a, const SetMember& b);
   std::vector<OrSegment> or_segments(int32_t root);
   Cond gen_set(const std::vector<int32_t>& members);
+  Cond gen_set_searches(const std::vector<int32_t>& members);
+  std::vector<int32_t> conflicting_set_runs() const;
   Cond member_test(Rel rel, uint32_t off, uint32_t size, uint32_t v, uint32_t mask);
   Cond guarded_port_pair(bool v6);
   Cond search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l, size_t r,

@@ -160,14 +160,11 @@ bool Gen::same_set(const SetMember& a, const SetMember& b) {
 std::vector<Gen::OrSegment> Gen::or_segments(int32_t root) {
   std::vector<OrSegment> out;
   if (opts_.opt_level == 0 || f_.unoptimised_reference) return out;
-  // Only on the link types whose lists were checked against libpcap (tests/expr/
-  // big_filter_test.cpp, expr_diff_test.cpp). On the serial, ATM and 802.x ones
-  // (expr_gen_serial.cpp) libpcap's optimiser treats such lists differently: behind ARCnet's
-  // two-id IPv4 test it does not gather the src tests ahead of the dst tests (a snapped packet
-  // meets another failing load), and on PPP it proves `tcp port list and atalk` rejects
-  // everything where the opaque search hides it (expr_linktypes_test's random expressions).
-  // Member by member there, as libpcap.
-  if (init_link_more_types(opts_.linktype)) return out;
+  // Not on ARCnet: libpcap tests its IPv4 with two protocol ids (RFC 1051 and RFC 1201) and its
+  // optimiser then does not gather the src tests of every member ahead of the dst tests, so a
+  // snapped packet meets another failing load (tests/expr/big_filter_links_test.cpp). Member
+  // by member there, as libpcap.
+  if (opts_.linktype == kDltArcnet || opts_.linktype == kDltArcnetLinux) return out;
   if (no_sets_.empty()) no_sets_.assign(ast_.nodes.size(), 0);
   if (no_sets_[static_cast<size_t>(root)]) return out;  // inside a tree already looked at
   std::vector<int32_t> leaves, stack{root};
@@ -193,7 +190,10 @@ std::vector<Gen::OrSegment> Gen::or_segments(int32_t root) {
         if (!m || !same_set(*first, *m)) break;
         ++j;
       }
-    if (first && j - i >= kMinSet) {
+    if (first && j - i >= kMinSet &&
+        std::binary_search(no_set_runs_.begin(), no_set_runs_.end(), leaves[i])) {
+      for (; i < j; ++i) out.push_back({leaves[i], {}});  // the whole run member by member
+    } else if (first && j - i >= kMinSet) {
       out.push_back({leaves[i], std::vector<int32_t>(leaves.begin() + static_cast<long>(i),
                                                      leaves.begin() + static_cast<long>(j))});
       any = true;
@@ -236,6 +236,56 @@ std::vector<std::pair<uint32_t, uint32_t>> merge_intervals(std::vector<std::pair
 //    src field for those, loads the dst field (where libpcap's second load fails), and only
 //    then searches both fields for all members (set_first_, guarded_port_pair).
 Cond Gen::gen_set(const std::vector<int32_t>& members) {
+  const size_t b0 = f_.blocks.size();
+  Cond r = gen_set_searches(members);
+  set_runs_.push_back({members.front(), b0, f_.blocks.size()});
+  return r;
+}
+
+// A set's search is opaque to the optimiser: libpcap's optimiser, which sees the members' tests,
+// relates them to every other test of the same loaded value (edge dominators, value numbers):
+// `hosts or not hosts` becomes "accept" with no load at all, `not hosts and host A` (A a member)
+// "rejects all packets", `(ports) and src port P` skips loads. Where any block outside a run
+// loads what the run's searches test (a packet load with the same code and offset, in another
+// run or anywhere else), that run is lowered member by member instead (Gen::relower; one more
+// lowering, linear): the searches only go where no other test can see their value.
+std::vector<int32_t> Gen::conflicting_set_runs() const {
+  auto packet_load = [](const Insn& in) {
+    return (in.code & 0x07) == c::kLd && ((in.code & 0xe0) == c::kAbs || (in.code & 0xe0) == c::kInd);
+  };
+  auto key = [](const Insn& in) { return (uint64_t(in.code) << 32) | in.k; };
+  // the loads of each run's searches (its opaque blocks' statements: search roots, guards)
+  std::vector<std::pair<uint64_t, size_t>> keys;  // (load, run)
+  for (size_t r = 0; r < set_runs_.size(); ++r)
+    for (size_t b = set_runs_[r].b0; b < set_runs_[r].b1; ++b)
+      if (f_.blocks[b].opaque)
+        for (const Insn& in : f_.blocks[b].stmts)
+          if (packet_load(in)) keys.emplace_back(key(in), r);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::vector<uint8_t> bad(set_runs_.size(), 0);
+  size_t run = 0;  // the run whose range holds block b, if any (ranges ascend)
+  for (size_t b = 0; b < f_.blocks.size(); ++b) {
+    while (run < set_runs_.size() && set_runs_[run].b1 <= b) ++run;
+    const bool inside = run < set_runs_.size() && set_runs_[run].b0 <= b;
+    for (const Insn& in : f_.blocks[b].stmts) {
+      if (!packet_load(in)) continue;
+      const uint64_t k = key(in);
+      for (auto it = std::lower_bound(keys.begin(), keys.end(), std::make_pair(k, size_t(0)));
+           it != keys.end() && it->first == k; ++it)
+        if (!inside || it->second != run) {
+          bad[it->second] = 1;
+          if (inside) bad[run] = 1;
+        }
+    }
+  }
+  std::vector<int32_t> out;
+  for (size_t r = 0; r < set_runs_.size(); ++r)
+    if (bad[r]) out.push_back(set_runs_[r].first);
+  return out;
+}
+
+Cond Gen::gen_set_searches(const std::vector<int32_t>& members) {
   std::vector<SetMember> ms;
   ms.reserve(members.size());
   for (int32_t i : members) ms.push_back(*set_member(ast_.at(i)));

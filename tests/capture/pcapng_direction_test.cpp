@@ -197,6 +197,40 @@ TEST(PcapngDirection, OneDirectionPerPacketLibpcapReturns) {
   }
 }
 
+// The scanner reads through a 256 KiB read-ahead window: blocks that straddle window
+// boundaries, and a block bigger than the window (six 60,000-byte comments), keep their
+// directions in order, in both byte orders.
+TEST(PcapngDirection, BlocksAcrossAndBeyondTheReadAheadWindow) {
+  for (bool swapped : {false, true}) {
+    Builder b{swapped, {}};
+    std::vector<Direction> want;
+    b.shb();
+    b.idb();
+    std::mt19937 rng(5);
+    for (int i = 0; i < 3000; ++i) {
+      const uint32_t f = rng() % 4;
+      const size_t caplen = 40 + rng() % 1400;
+      if (i == 1500) {
+        std::vector<std::pair<uint16_t, std::string>> os(6, {1, std::string(60000, 'c')});
+        os.push_back({2, b.flags(2)});  // after 360,000 bytes of comments
+        b.epb(caplen, os);
+        want.push_back(Direction::kOutbound);
+        continue;
+      }
+      b.epb(caplen, {{2, b.flags(f)}});
+      want.push_back(f == 1 ? Direction::kInbound : f == 2 ? Direction::kOutbound : Direction::kUnknown);
+    }
+    ASSERT_GT(b.out.size(), size_t(2) << 20);
+    const std::string path = temp_file("dir_window.pcapng", b.out);
+    bool lerr = false;
+    EXPECT_EQ(libpcap_count(path, &lerr), want.size());
+    EXPECT_FALSE(lerr);
+    std::string err;
+    EXPECT_EQ(via_source(path, false, &err), want) << err;
+    unlink(path.c_str());
+  }
+}
+
 TEST(PcapngDirection, ClassicPcapAndPipesCannotKnow) {
   std::string pcap(24, '\0');
   const uint32_t hdr[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};

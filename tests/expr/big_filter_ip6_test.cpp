@@ -24,6 +24,7 @@
 #include "compiler/expr.hpp"
 #include "tests/expr/expr_packets.hpp"
 #include "tests/expr/libpcap_ref.hpp"
+#include "tests/expr/verdict_check.hpp"
 #include "verifier/verifier.hpp"
 
 namespace {
@@ -134,31 +135,8 @@ std::vector<TestPacket> aimed_packets(const Ip6Case& c, std::mt19937& rng, int c
   return out;
 }
 
-struct Counts {
-  size_t cases = 0, runs = 0, diffs = 0;
-};
-
-void check(const std::string& what, const std::vector<bpf::vm::Insn>& ref,
-           const std::vector<bpf::vm::Insn>& ours, const std::vector<TestPacket>& pkts,
-           bool full_length_only, Counts& n) {
-  ++n.cases;
-  size_t bad = 0;
-  for (const TestPacket& p : pkts) {
-    if (full_length_only && p.data.size() != p.wirelen) continue;
-    ++n.runs;
-    const uint32_t want = bpf::test::run_libpcap(ref, p), got = bpf::test::run_libpcap(ours, p);
-    if (want != got && bad++ == 0)
-      ADD_FAILURE() << what << ": reference " << want << ", ours " << got << " (caplen "
-                    << p.data.size() << " of " << p.wirelen << ")";
-    if (want != got && bad == 1 && std::getenv("BIG_FILTER_DEBUG")) {
-      std::string hex;
-      for (uint8_t b : p.data) hex += "0123456789abcdef"[b >> 4], hex += "0123456789abcdef"[b & 15];
-      std::printf("%s\n%s\nreference:\n%s\nours:\n%s\n", what.c_str(), hex.c_str(),
-                  bpf::test::dump(ref).c_str(), bpf::test::dump(ours).c_str());
-    }
-  }
-  n.diffs += bad;
-}
+using Counts = bpf::test::VerdictCounts;
+constexpr auto check = bpf::test::check_verdicts;
 
 TEST(BigFilters, Ipv6Lists) {
   const char* seed = std::getenv("BIG_FILTER_SEED");  // other seeds: BIG_FILTER_SEED=N
