@@ -12,6 +12,7 @@
 // tests/expr/big_filter_test.cpp (long programs).
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,10 +38,14 @@ struct RegState {
 // Hash-consed symbolic values: (tag, k, dependency) -> value number.
 class ValueTable {
  public:
-  // Empties the table, keeping its storage.
+  // Empties the table, keeping its storage (a slot is live only with the current stamp).
   void reset() {
-    if (slots_.size() > 4096) slots_.clear();  // a big program's table: not kept for small ones
-    else if (next_ > 0) std::fill(slots_.begin(), slots_.end(), Slot{});
+    if (slots_.size() > 4096) {
+      slots_.clear();  // a big program's table: not kept for small ones
+    } else if (++stamp_ == 0) {
+      std::fill(slots_.begin(), slots_.end(), Slot{});
+      stamp_ = 1;
+    }
     next_ = 0;
     fresh_ = 0;
   }
@@ -50,8 +55,8 @@ class ValueTable {
     size_t mask = slots_.size() - 1;
     for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
       Slot& sl = slots_[i];
-      if (sl.id < 0) {
-        sl = Slot{key, next_};
+      if (sl.stamp != stamp_) {
+        sl = Slot{key, next_, stamp_};
         return next_++;
       }
       if (sl.key == key) return sl.id;
@@ -68,6 +73,7 @@ class ValueTable {
   struct Slot {
     Key key{};
     int id = -1;
+    uint32_t stamp = 0;
   };
   static size_t hash(const Key& x) {
     uint64_t h = (uint64_t(x.tag) << 32 | x.k) * 0x9e3779b97f4a7c15ull;
@@ -80,23 +86,26 @@ class ValueTable {
     slots_.assign(old.empty() ? 64 : 2 * old.size(), Slot{});
     size_t mask = slots_.size() - 1;
     for (const Slot& o : old)
-      if (o.id >= 0)
+      if (o.stamp == stamp_)
         for (size_t i = hash(o.key) & mask;; i = (i + 1) & mask)
-          if (slots_[i].id < 0) {
+          if (slots_[i].stamp != stamp_) {
             slots_[i] = o;
             break;
           }
   }
   std::vector<Slot> slots_;
+  uint32_t stamp_ = 1;
   int next_ = 0;
   uint32_t fresh_ = 0;
 };
 
-RegState meet(const RegState& a, const RegState& b) {
+// mem: whether M[] may be known (else both have every slot unknown).
+RegState meet(const RegState& a, const RegState& b, bool mem) {
   RegState r;
   r.a = a.a == b.a ? a.a : -1;
   r.x = a.x == b.x ? a.x : -1;
-  for (size_t i = 0; i < 16; ++i) r.m[i] = a.m[i] == b.m[i] ? a.m[i] : -1;
+  if (mem)
+    for (size_t i = 0; i < 16; ++i) r.m[i] = a.m[i] == b.m[i] ? a.m[i] : -1;
   return r;
 }
 
@@ -218,17 +227,24 @@ void layout(IrFunc& f, EmitScratch& w, std::vector<int>& order) {
 void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order, EmitScratch& w) {
   ValueTable& vt = w.vt;
   vt.reset();
-  w.in.assign(f.blocks.size(), RegState{});
+  w.in.resize(f.blocks.size());  // in[b] is set before it is read (seen)
   std::vector<RegState>& in = w.in;
+  in[static_cast<size_t>(f.entry)] = RegState{};
   w.state.assign(f.blocks.size(), 0);
   std::vector<uint8_t>& seen = w.state;
   seen[static_cast<size_t>(f.entry)] = 1;
+  // A statement that reads or writes M[] ran before (blocks in layout order): some slot may
+  // have a value; until then every state has all of them unknown.
+  bool mem = false;
   for (int b : order) {
     IrBlock& bb = f.blocks[static_cast<size_t>(b)];
     RegState st = in[static_cast<size_t>(b)];
     size_t kept = 0;  // the statements kept, compacted in place
-    for (size_t i = 0; i < bb.stmts.size(); ++i)
+    for (size_t i = 0; i < bb.stmts.size(); ++i) {
+      const uint16_t code = bb.stmts[i].code, cl = c::cls(code);
+      mem |= cl == c::kSt || cl == c::kStx || ((cl == c::kLd || cl == c::kLdx) && c::mode(code) == c::kMem);
       if (!step(vt, st, bb.stmts[i])) bb.stmts[kept++] = bb.stmts[i];
+    }
     bb.stmts.resize(kept);
     if (bb.is_ret) continue;
     for (int s = 0; s < 2; ++s) {
@@ -237,7 +253,7 @@ void eliminate_redundant_loads(IrFunc& f, const std::vector<int>& order, EmitScr
         in[t] = st;
         seen[t] = 1;
       } else {
-        in[t] = meet(in[t], st);
+        in[t] = meet(in[t], st, mem);
       }
     }
   }
@@ -340,8 +356,10 @@ void drop_unread_stores(IrFunc& f, const std::vector<int>& order) {
 bool emit_program(IrFunc& f, int opt_level, std::vector<Insn>* out, std::vector<SourceLoc>* locs,
                   Diagnostics* diags) {
   if (opt_level > 0) optimise(f);
-  static thread_local EmitScratch scratch;
-  EmitScratch& ws = scratch;
+  // per thread, on the heap (see optimise(): no thread-local address propagated into callees)
+  static thread_local std::unique_ptr<EmitScratch> scratch;
+  if (!scratch) scratch = std::make_unique<EmitScratch>();
+  EmitScratch& ws = *scratch;
   std::vector<int>& order = ws.order;
   layout(f, ws, order);
   if (opt_level > 1) {

@@ -42,6 +42,30 @@ constexpr int kChainLink = -2;
 // triggers). Not kept past kPoolMaxBlocks.
 thread_local std::vector<IrBlock> block_pool;
 constexpr size_t kPoolMaxBlocks = 1 << 14;
+// The statement vectors of the last compiles' blocks, emptied: loads are built in them (a
+// compile's other allocations, one or two per block, and their frees). Only small ones are kept,
+// at most kPoolMaxBlocks.
+thread_local std::vector<std::vector<Insn>> stmts_pool;
+constexpr size_t kPoolMaxStmts = 16;
+
+std::vector<Insn> pooled_stmts() {
+  if (stmts_pool.empty()) return {};
+  std::vector<Insn> v = std::move(stmts_pool.back());
+  stmts_pool.pop_back();
+  return v;
+}
+// Gives a finished compile's blocks back (block_pool, stmts_pool).
+void recycle_blocks(std::vector<IrBlock>& blocks) {
+  if (blocks.capacity() > kPoolMaxBlocks) return;
+  for (IrBlock& b : blocks) {
+    if (b.stmts.capacity() == 0 || b.stmts.capacity() > kPoolMaxStmts) continue;
+    if (stmts_pool.size() >= kPoolMaxBlocks) break;
+    b.stmts.clear();
+    stmts_pool.push_back(std::move(b.stmts));
+  }
+  blocks.clear();
+  block_pool.swap(blocks);
+}
 
 }  // namespace
 
@@ -198,9 +222,15 @@ Cond Gen::not_(Cond a) {
 
 // gen_abs_offset_varpart: `ldx M[reg]` then an indexed load, or an absolute load.
 std::vector<Insn> Gen::var_load(int reg, uint32_t sz, uint32_t k) {
-  if (reg < 0) return {ins(c::kLd | sz | c::kAbs, k)};
+  std::vector<Insn> s = pooled_stmts();
+  if (reg < 0) {
+    s.push_back(ins(c::kLd | sz | c::kAbs, k));
+    return s;
+  }
   if (wlan_) lib_use(reg);
-  return {ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg)), ins(c::kLd | sz | c::kInd, k)};
+  s.push_back(ins(c::kLdx | c::kW | c::kMem, static_cast<uint32_t>(reg)));
+  s.push_back(ins(c::kLd | sz | c::kInd, k));
+  return s;
 }
 // ---- loads and comparisons (gen_load_a, gen_cmp, gen_mcmp, ...) ----------------------------
 std::vector<Insn> Gen::load(Rel rel, uint32_t off, uint32_t size) {
@@ -221,9 +251,12 @@ std::vector<Insn> Gen::load(Rel rel, uint32_t off, uint32_t size) {
                 ins(c::kAlu | c::kAdd | c::kX),
                 ins(c::kMisc | c::kTax),
                 ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + off)};
+      } else {
+        std::vector<Insn> s = pooled_stmts();
+        s.push_back(ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_));
+        s.push_back(ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + off));
+        return s;
       }
-      return {ins(c::kLdx | c::kB | c::kMsh, off_linkpl_ + off_nl_),
-              ins(c::kLd | sz | c::kInd, off_linkpl_ + off_nl_ + off)};
     case Rel::kTranIpv6: return var_load(reg_linkpl_, sz, off_linkpl_ + off_nl_ + 40 + off);
     case Rel::kLlc: return var_load(reg_linkpl_, sz, off_linkpl_ + off);
     case Rel::kLinkPlNosnap: return var_load(reg_linkpl_, sz, off_linkpl_ + off_nl_nosnap_ + off);
@@ -505,14 +538,9 @@ Result<vm::Program> compile_expression(std::string_view expr, const ExprOptions&
     return d;
   };
   std::optional<detail::Gen> gen_store(std::in_place, ast, opts);
-  struct ReturnBlocks {  // the block storage back to the pool, whatever the exit
+  struct ReturnBlocks {  // the block storage back to the pools, whatever the exit
     std::optional<detail::Gen>& gen;
-    ~ReturnBlocks() {
-      std::vector<detail::IrBlock>& blocks = gen->func().blocks;
-      if (blocks.capacity() > detail::kPoolMaxBlocks) return;
-      blocks.clear();
-      detail::block_pool.swap(blocks);
-    }
+    ~ReturnBlocks() { detail::recycle_blocks(gen->func().blocks); }
   } return_blocks{gen_store};
   try {
     detail::lower_with_sets(gen_store, ast, opts);

@@ -32,11 +32,14 @@
 // Tested by tests/expr/expr_diff_test.cpp (libpcap verdicts; -O0 vs -O2 agreement).
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "compiler/expr_dom.hpp"
 #include "compiler/expr_ir.hpp"
 #include "compiler/expr_sig.hpp"
 #include "vm/semantics.hpp"
@@ -52,8 +55,8 @@ struct Fact {
   int edge;  // the edge it was learnt on (2 * block + side): facts are kept per edge, as
              // libpcap's edge dominators are
   int key;
-  uint16_t jcode;
   uint32_t k;
+  uint16_t jcode;
   bool outcome;
 };
 
@@ -88,8 +91,8 @@ class Optimiser {
     dom_valid_ = false;
     snap_order_.clear();
     max_level_ = 0;
-    words_ = 0;
     work_ = 0;
+    fold_cands_valid_ = false;
   }
 
   // libpcap's opt_loop(do_stmts = 0) followed by intern_blocks and opt_root: passes until one
@@ -154,8 +157,9 @@ class Optimiser {
   // tree (thread_jumps: linear memory), but deciding a test still looks through them, so the
   // passes stop once jump threading has met kWorkBudget facts in all (counted as if each block
   // held its set; a pass that reaches it is abandoned before it moves any edge: a few hundred
-  // ms at most); what remains is done by the linear steps (thread_own). Pullups need dominator bit sets, n^2 bits: not above
-  // kDomBlocks blocks. Searches (expr_gen_sets.cpp) keep big lists shallow, far from both.
+  // ms at most); what remains is done by the linear steps (thread_own). Pullups walk chains of
+  // tests from every candidate (quadratic in a chain's length at worst): not above kDomBlocks
+  // blocks. Searches (expr_gen_sets.cpp) keep big lists shallow, far from both.
   static constexpr uint64_t kWorkBudget = 6'000'000;
   static constexpr size_t kDomBlocks = 16384;
   uint64_t work_ = 0;
@@ -172,7 +176,7 @@ class Optimiser {
       if (bb.is_ret || bb.opaque) continue;
       const int kb = key(*it);
       for (int w = 0; w < 2; ++w) {
-        const Fact own{2 * *it + w, kb, bb.jcode, bb.k, w == 0};
+        const Fact own{.edge = 2 * *it + w, .key = kb, .k = bb.k, .jcode = bb.jcode, .outcome = w == 0};
         int t = bb.succ[w];
         for (int guard = 0; guard < 64; ++guard) {
           const IrBlock& tb = blk(t);
@@ -188,13 +192,12 @@ class Optimiser {
 
   // Value identity of a block's test: blocks with equal statements (and the same relation tag)
   // share a key; opaque blocks get their own. Hash-consed without building strings.
+  // key_of_ has one entry per block (clear_keys), -2 until computed.
   int key(int b) {
-    if (static_cast<size_t>(b) < key_of_.size() && key_of_[static_cast<size_t>(b)] != -2)
-      return key_of_[static_cast<size_t>(b)];
-    return compute_key(b);
+    const int k = key_of_[static_cast<size_t>(b)];
+    return k >= 0 ? k : compute_key(b);
   }
   int compute_key(int b) {
-    if (key_of_.size() < fp_->blocks.size()) key_of_.resize(fp_->blocks.size(), -2);
     int& k = key_of_[static_cast<size_t>(b)];
     if (k != -2) return k;
     const IrBlock& bb = blk(b);
@@ -335,6 +338,8 @@ class Optimiser {
   }
 
   // Reverse postorder of the blocks reachable from the entry (buffers reused across passes).
+  // Also the levels of those blocks (level_: height above the returns, a block's successors
+  // being finished before it) and the highest (top_level_), for compute_levels.
   const std::vector<int>& topo() {
     if (!dirty_) return order_;
     dirty_ = false;
@@ -344,32 +349,43 @@ class Optimiser {
     state_.assign(n, 0);
     stack_.resize(n + 1);
     order_.resize(n);
+    level_.resize(n);
     size_t sp = 0, out = n;
+    int top = 0;
     stack_[sp++] = {fp_->entry, 0};
     state_[static_cast<size_t>(fp_->entry)] = 1;
     while (sp > 0) {
       auto& [b, i] = stack_[sp - 1];
       const IrBlock& bb = blk(b);
-      if (!bb.is_ret && i < 2) {
-        int s = bb.succ[i++];
-        if (state_[static_cast<size_t>(s)] == 0) {
-          state_[static_cast<size_t>(s)] = 1;
-          stack_[sp++] = {s, 0};
+      if (!bb.is_ret) {
+        while (i < 2) {
+          const int s = bb.succ[i++];
+          if (state_[static_cast<size_t>(s)] == 0) {
+            state_[static_cast<size_t>(s)] = 1;
+            stack_[sp++] = {s, 0};
+            break;
+          }
         }
-        continue;
+        if (stack_[sp - 1].first != b) continue;  // a successor to explore first
+        const int l = 1 + std::max(level_[static_cast<size_t>(bb.succ[0])], level_[static_cast<size_t>(bb.succ[1])]);
+        level_[static_cast<size_t>(b)] = l;
+        top = std::max(top, l);
+      } else {
+        level_[static_cast<size_t>(b)] = 0;
       }
       order_[--out] = b;
       --sp;
     }
     order_.erase(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(out));
+    top_level_ = top;
     return order_;
   }
+  int top_level_ = 0;
   std::vector<int> order_;
   bool dirty_ = true;  // the graph changed since order_ was computed
   std::vector<uint8_t> state_;
   std::vector<std::pair<int, int>> stack_;
-  std::vector<int> pred_start_, pred_list_, fill_, level_, by_level_;
-  std::vector<uint64_t> dom_;
+  std::vector<int> fill_, level_, by_level_;
 
   // libpcap's opt_j pass: the facts of every edge (its edge dominators' tests and outcomes) are
   // computed on the graph as it stands, then edges are moved block by block from the lowest
@@ -386,7 +402,8 @@ class Optimiser {
   bool thread_jumps() {
     const std::vector<int>& order = snap_order_;
     constexpr int kUnseen = -2;  // fact_at_ of a block no edge reached yet
-    fact_at_.assign(fp_->blocks.size(), kUnseen);
+    fact_at_.resize(fp_->blocks.size());  // read for the reachable blocks only
+    for (int b : order) fact_at_[static_cast<size_t>(b)] = kUnseen;
     if (!order.empty()) fact_at_[static_cast<size_t>(order[0])] = -1;  // the entry: no facts
     nodes_.resize(2 * order.size());  // at most one node per edge
     size_t used = 0;
@@ -404,7 +421,8 @@ class Optimiser {
         const size_t s = static_cast<size_t>(bb.succ[w]);
         int in = fin;
         if (!both) {
-          nodes_[used] = FactNode{Fact{2 * b + w, kb, bb.jcode, bb.k, w == 0}, fin, up.depth + 1,
+          nodes_[used] = FactNode{Fact{.edge = 2 * b + w, .key = kb, .k = bb.k, .jcode = bb.jcode, .outcome = w == 0},
+                                  fin, up.depth + 1,
                                   up.keys | key_bit(kb)};
           in = static_cast<int>(used++);
         }
@@ -417,8 +435,8 @@ class Optimiser {
       IrBlock& bb = blk(b);
       if (bb.is_ret) continue;
       const int fin = fact_at_[static_cast<size_t>(b)];
+      const int kb = key(b);
       for (int w = 0; w < 2; ++w) {
-        Fact own{2 * b + w, key(b), bb.jcode, bb.k, w == 0};
         int t = bb.succ[w];
         // a successor whose two exits coincide is skipped first (once), as opt_j does
         if (!blk(t).is_ret && blk(t).succ[0] == blk(t).succ[1] && bypassable(t)) {
@@ -428,8 +446,13 @@ class Optimiser {
         for (int guard = 0; guard < 10000; ++guard) {
           const IrBlock& tb = blk(t);
           if (tb.is_ret) break;
-          int kt = key(t);
-          int d = decide({&own, 1}, kt, tb.jcode, tb.k);
+          const int kt = key(t);
+          // decide() over the edge's own fact (b's test, outcome w == 0), then over fin's
+          int d = -1;
+          if (kt == kb && tb.jcode == bb.jcode) {
+            if (tb.k == bb.k) d = w == 0;
+            else if (w == 0 && tb.jcode == (c::kJmp | c::kJeq | c::kK)) d = 0;
+          }
           if (d < 0) d = decide_at(fin, kt, tb.jcode, tb.k);
           if (d < 0) break;
           t = tb.succ[d ? 0 : 1];
@@ -484,20 +507,11 @@ class Optimiser {
   std::vector<FactNode> nodes_;
   std::vector<int> fact_at_;
 
-  // Levels (height above the returns) into level_, and the reachable blocks by ascending level
-  // (stable in `order`) into by_level_, as libpcap's find_levels.
+  // The reachable blocks by ascending level (stable in `order`) into by_level_, as libpcap's
+  // find_levels; `order` and the levels are topo()'s.
   void compute_levels(const std::vector<int>& order) {
-    size_t n = fp_->blocks.size();
-    level_.assign(n, 0);
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      const IrBlock& bb = blk(*it);
-      if (!bb.is_ret)
-        level_[static_cast<size_t>(*it)] =
-            1 + std::max(level_[static_cast<size_t>(bb.succ[0])], level_[static_cast<size_t>(bb.succ[1])]);
-    }
     // by_level_: a counting sort by level, stable in `order`
-    int top = 0;
-    for (int b : order) top = std::max(top, level_[static_cast<size_t>(b)]);
+    const int top = top_level_;
     level_start_.assign(static_cast<size_t>(top) + 2, 0);
     for (int b : order) ++level_start_[static_cast<size_t>(level_[static_cast<size_t>(b)]) + 1];
     for (size_t l = 0; l + 1 < level_start_.size(); ++l) level_start_[l + 1] += level_start_[l];
@@ -546,12 +560,28 @@ class Optimiser {
 
   // libpcap's opt_peep on a block whose A is a known constant (gen_true/gen_false, relations of
   // constants): the comparison is decided, both exits go to the decided successor.
+  // The blocks whose test is decided by their statements alone (A a known constant) are found
+  // once per compile (fold_cands_: block and outcome; statements and tests do not change while
+  // the passes run); a pass folds those of them that are reachable.
   bool fold_constant_tests() {
+    if (!fold_cands_valid_) find_fold_candidates();
+    topo();  // state_: reachability
     bool changed = false;
-    for (int b : topo()) {
+    for (const auto& [b, taken] : fold_cands_) {
       IrBlock& bb = blk(b);
-      if (bb.is_ret || bb.opaque || c::src(bb.jcode) != c::kK || bb.succ[0] == bb.succ[1]) continue;
-      if (bb.fold_pass > pass_) continue;
+      if (state_[static_cast<size_t>(b)] == 0 || bb.succ[0] == bb.succ[1] || bb.fold_pass > pass_) continue;
+      int to = bb.succ[taken ? 0 : 1];
+      bb.succ[0] = bb.succ[1] = to;
+      changed = true;
+    }
+    return changed;
+  }
+  void find_fold_candidates() {
+    fold_cands_valid_ = true;
+    fold_cands_.clear();
+    for (size_t b = 0; b < fp_->blocks.size(); ++b) {
+      const IrBlock& bb = fp_->blocks[b];
+      if (bb.is_ret || bb.opaque || c::src(bb.jcode) != c::kK) continue;
       std::optional<uint32_t> a;
       for (const Insn& i : bb.stmts) {
         if (i.code == (c::kLd | c::kImm)) {
@@ -568,12 +598,11 @@ class Optimiser {
       if (!a) continue;
       std::optional<vm::Op> jop = vm::decode(bb.jcode);
       if (!jop) continue;
-      int to = bb.succ[vm::jump_taken(*jop, *a, bb.k) ? 0 : 1];
-      bb.succ[0] = bb.succ[1] = to;
-      changed = true;
+      fold_cands_.push_back({static_cast<int>(b), vm::jump_taken(*jop, *a, bb.k)});
     }
-    return changed;
   }
+  std::vector<std::pair<int, bool>> fold_cands_;
+  bool fold_cands_valid_ = false;
 
   // libpcap's opt_root: an entry whose two exits coincide decides nothing and is skipped, but
   // the first entry's statements are kept in front of the new entry (so its loads still run);
@@ -616,49 +645,21 @@ class Optimiser {
       if (!blk(b).is_ret) snap_succ_[static_cast<size_t>(b)] = {blk(b).succ[0], blk(b).succ[1]};
     dom_valid_ = false;
   }
-  void compute_dominators() {
-    dom_valid_ = true;
-    const std::vector<int>& order = snap_order_;
-    size_t n = fp_->blocks.size();
-    // predecessors in CSR form
-    pred_start_.assign(n + 1, 0);
-    for (int b : order) {
-      if (blk(b).is_ret) continue;
-      auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
-      ++pred_start_[static_cast<size_t>(s0) + 1];
-      if (s1 != s0) ++pred_start_[static_cast<size_t>(s1) + 1];
-    }
-    for (size_t i = 0; i < n; ++i) pred_start_[i + 1] += pred_start_[i];
-    pred_list_.assign(pred_start_[n], 0);
-    fill_.assign(pred_start_.begin(), pred_start_.end() - 1);
-    for (int b : order) {
-      if (blk(b).is_ret) continue;
-      auto [s0, s1] = snap_succ_[static_cast<size_t>(b)];
-      pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(s0)]++)] = b;
-      if (s1 != s0) pred_list_[static_cast<size_t>(fill_[static_cast<size_t>(s1)]++)] = b;
-    }
-    words_ = (n + 63) / 64;
-    dom_.assign(n * words_, 0);
-    for (int b : order) {
-      uint64_t* d = dom_.data() + static_cast<size_t>(b) * words_;
-      size_t s0 = static_cast<size_t>(pred_start_[static_cast<size_t>(b)]);
-      size_t s1 = static_cast<size_t>(pred_start_[static_cast<size_t>(b) + 1]);
-      if (s0 < s1) {
-        const uint64_t* p0 = dom_.data() + static_cast<size_t>(pred_list_[s0]) * words_;
-        std::copy(p0, p0 + words_, d);
-        for (size_t i = s0 + 1; i < s1; ++i) {
-          const uint64_t* o = dom_.data() + static_cast<size_t>(pred_list_[i]) * words_;
-          for (size_t w = 0; w < words_; ++w) d[w] &= o[w];
-        }
-      }
-      d[static_cast<size_t>(b) / 64] |= uint64_t(1) << (b % 64);
-    }
-  }
+  // The dominator tree of the snapshot graph (compiler/expr_dom.hpp), built when a pullup
+  // first asks.
   std::vector<std::pair<int, int>> snap_succ_;
   bool dom_valid_ = false;
+  DomTree dom_;
   bool dominated(int x, int by) {
-    if (!dom_valid_) compute_dominators();
-    return (dom_[static_cast<size_t>(x) * words_ + static_cast<size_t>(by) / 64] >> (by % 64)) & 1;
+    if (!dom_valid_) {
+      dom_valid_ = true;
+      dom_.build(snap_order_, fp_->blocks.size(), [&](int b, int* s0, int* s1) {
+        if (blk(b).is_ret) return false;
+        std::tie(*s0, *s1) = snap_succ_[static_cast<size_t>(b)];
+        return true;
+      });
+    }
+    return dom_.dominates(by, x);
   }
 
   // libpcap's or_pullup/and_pullup (optimize.c), run after the pass's edge moves on every block
@@ -671,55 +672,76 @@ class Optimiser {
     size_t n = fp_->blocks.size();
     if (n > kDomBlocks || over_budget()) return false;
     // in-edges: libpcap links (pred, side) walking levels from the top down, each level in list
-    // order, true edge then false edge, each prepended to its target's list (CSR, each list
-    // filled from its end in walk order)
-    in_start_.assign(n + 1, 0);
-    const size_t first_test = static_cast<size_t>(level_start_[1]);  // by_level_ past level 0
-    for (size_t i = first_test; i < by_level_.size(); ++i)
-      for (int w = 0; w < 2; ++w) ++in_start_[static_cast<size_t>(blk(by_level_[i]).succ[w]) + 1];
-    for (size_t i = 0; i < n; ++i) in_start_[i + 1] += in_start_[i];
-    in_list_.resize(static_cast<size_t>(in_start_[n]));
-    fill_.assign(in_start_.begin() + 1, in_start_.end());
+    // order, true edge then false edge, each prepended to its target's list (in_head_, in_next_:
+    // lists of edges 2 * pred + side)
+    in_head_.assign(n, -1);
+    in_next_.resize(2 * n);
     for (int lvl = max_level_; lvl >= 1; --lvl)
       for (int b : level_list(lvl))
-        for (int w = 0; w < 2; ++w)
-          in_list_[static_cast<size_t>(--fill_[static_cast<size_t>(blk(b).succ[w])])] = {b, w};
+        for (int w = 0; w < 2; ++w) {
+          int& head = in_head_[static_cast<size_t>(blk(b).succ[w])];
+          in_next_[static_cast<size_t>(2 * b + w)] = head;
+          head = 2 * b + w;
+        }
     bool changed = false;
     for (int lvl = 1; lvl <= max_level_; ++lvl)
       for (int b : level_list(lvl)) {
-        if (!pullup_candidate(b)) continue;
-        if (pullup(b, 0)) changed = true;
-        if (pullup(b, 1)) changed = true;
+        int val;
+        if (!pullup_candidate(b, &val)) continue;
+        if (pullup_possible(b, 0, val) && pullup(b, 0, val)) changed = true;
+        if (pullup_possible(b, 1, val) && pullup(b, 1, val)) changed = true;
       }
     return changed;
   }
 
   // The checks both pullups start with (the in-edges do not change between the two calls:
   // a pullup at the top of a chain rewires its predecessors but they keep their values).
-  bool pullup_candidate(int b) {
-    std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
-                                             in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
-    if (ins.empty() || blk(b).opaque) return false;
-    int val = key(ins[0].first);
-    for (const auto& [p, w] : ins)
-      if (blk(p).opaque || key(p) != val) return false;
+  // *val: the predecessors' value.
+  bool pullup_candidate(int b, int* val) {
+    const int first = in_head_[static_cast<size_t>(b)];
+    if (first < 0 || blk(b).opaque) return false;
+    *val = key(first / 2);
+    for (int e = first; e >= 0; e = in_next_[static_cast<size_t>(e)])
+      if (blk(e / 2).opaque || key(e / 2) != *val) return false;
     return true;
   }
-  // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup.
-  bool pullup(int b, int side) {
-    // The walks first without the dominator checks (they can only fail sooner with them): most
-    // candidates fail there, and then the dominators are not computed at all.
+  // side 0: or_pullup (shared true successor, chain along false), 1: and_pullup. val: the
+  // predecessors' value, kb: b's.
+  // pullup_walk without the dominator checks (they can only make it fail sooner): most
+  // candidates fail here, and then the dominators are not computed at all.
+  bool pullup_possible(int b, int side, int val) {
+    const int same = side;       // the shared successor
+    const int chain = 1 - side;  // the successor followed along the chain
+    const IrBlock* blocks = fp_->blocks.data();
+    const int target = blocks[b].succ[same];
+    auto on_chain = [&](int x) {
+      const IrBlock& xb = blocks[x];
+      return !xb.is_ret && !xb.opaque && xb.succ[same] == target;
+    };
+    // from the first in-edge (which an earlier pullup of this pass may have moved off b)
+    const IrBlock& first = blocks[in_head_[static_cast<size_t>(b)] / 2];
+    int x = first.succ[first.succ[0] == b ? 0 : 1];
+    if (!on_chain(x)) return false;
+    while (key(x) == val) {  // past the tests of the predecessors' value
+      x = blocks[x].succ[chain];
+      if (!on_chain(x)) return false;
+    }
+    do {  // to the next test of it
+      x = blocks[x].succ[chain];
+      if (!on_chain(x)) return false;
+    } while (key(x) != val);
+    return true;
+  }
+  bool pullup(int b, int side, int val) {
+    const int chain = 1 - side;  // the successor followed along the chain
     PullupWalk pw;
-    if (!pullup_walk(b, side, false, &pw) || !pullup_walk(b, side, true, &pw)) return false;
-    const int chain = 1 - side;  // the successor followed along the chain (side: the shared one)
+    if (!pullup_walk(b, side, val, &pw)) return false;
     int pull = blk(pw.sowner).succ[chain];
     blk(pw.sowner).succ[chain] = blk(pull).succ[chain];
     blk(pull).succ[chain] = pw.diff;
     if (pw.at_top) {
-      std::span<const std::pair<int, int>> ins(in_list_.data() + in_start_[static_cast<size_t>(b)],
-                                               in_list_.data() + in_start_[static_cast<size_t>(b) + 1]);
-      for (const auto& [p, w] : ins) {
-        IrBlock& pb = blk(p);
+      for (int e = in_head_[static_cast<size_t>(b)]; e >= 0; e = in_next_[static_cast<size_t>(e)]) {
+        IrBlock& pb = blk(e / 2);
         if (pb.succ[0] == b) pb.succ[0] = pull;
         else pb.succ[1] = pull;
       }
@@ -735,20 +757,19 @@ class Optimiser {
   // The chain walks of or_pullup/and_pullup: from b along the chain, past the tests of the
   // predecessors' value to the first test of another value (diff, in the slot (owner, slot)),
   // then on to the next test of the predecessors' value (the successor of sowner), every block
-  // sharing b's successor on `same` (and dominated by b when `dom`). False: nothing to pull.
-  bool pullup_walk(int b, int side, bool dom, PullupWalk* pw) {
-    const int val = key(in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first);
+  // sharing b's successor on `same` and dominated by b. False: nothing to pull.
+  bool pullup_walk(int b, int side, int val, PullupWalk* pw) {
     const int same = side == 0 ? 0 : 1;  // the shared successor
     const int chain = 1 - same;          // the successor followed along the chain
     const int target = blk(b).succ[same];
     // diff: the slot (block, side) holding the first test of another value
-    int owner = in_list_[static_cast<size_t>(in_start_[static_cast<size_t>(b)])].first;
+    int owner = in_head_[static_cast<size_t>(b)] / 2;
     int slot = blk(owner).succ[0] == b ? 0 : 1;
     bool at_top = true;
     for (;;) {
       int d = blk(owner).succ[slot];
       const IrBlock& db = blk(d);
-      if (db.is_ret || db.opaque || db.succ[same] != target || (dom && !dominated(d, b))) return false;
+      if (db.is_ret || db.opaque || db.succ[same] != target || !dominated(d, b)) return false;
       if (key(d) != val) break;
       owner = d;
       slot = chain;
@@ -759,7 +780,7 @@ class Optimiser {
     for (;;) {
       int sblk = blk(sowner).succ[chain];
       const IrBlock& sb = blk(sblk);
-      if (sb.is_ret || sb.opaque || sb.succ[same] != target || (dom && !dominated(sblk, b))) return false;
+      if (sb.is_ret || sb.opaque || sb.succ[same] != target || !dominated(sblk, b)) return false;
       if (key(sblk) == val) break;
       sowner = sblk;
     }
@@ -767,10 +788,8 @@ class Optimiser {
     return true;
   }
   std::vector<int> snap_order_;
-  std::vector<int> in_start_;
-  std::vector<std::pair<int, int>> in_list_;
+  std::vector<int> in_head_, in_next_;
   int max_level_ = 0;
-  size_t words_ = 0;
 
   // Merges blocks of equal signature (value, test, successors); true if any merged. Bottom-up:
   // successors are canonical before their predecessors are looked up, and a block's signature
@@ -813,10 +832,13 @@ class Optimiser {
 }  // namespace
 
 void optimise(IrFunc& f) {
-  // One Optimiser per thread serves every compile: its work vectors keep their capacity.
-  static thread_local Optimiser opt;
-  opt.reset(f);
-  opt.run();
+  // One Optimiser per thread serves every compile: its work vectors keep their capacity. On the
+  // heap: a thread_local object's address is a constant that GCC propagates into the methods,
+  // which then recompute the thread's storage address at every member access.
+  static thread_local std::unique_ptr<Optimiser> opt;
+  if (!opt) opt = std::make_unique<Optimiser>();
+  opt->reset(f);
+  opt->run();
 }
 
 }  // namespace bpf::compiler::detail
