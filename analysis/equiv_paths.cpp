@@ -18,8 +18,9 @@
 // one term in both). Nodes are expanded in increasing pc A + pc B (every step moves a pc
 // forward: both programs are acyclic), so every path into a place arrives before it is
 // expanded, and there are at most (|A| + 1)(|B| + 1) places per pair of results.
-// Where both programs have returned, the results are compared: the same term (or, for
-// verdicts, constants of the same truth) is a proof for the node's inputs; otherwise the solver
+// Where both programs have returned (a leaf, decided as soon as it is reached, unjoined), the
+// results are compared: the same term (or, for verdicts, constants of the same truth) is a
+// proof for the leaf's inputs; otherwise the solver
 // is asked for an input of the node's condition on which they differ -- unsat is a proof, sat a
 // witness (confirmed by the interpreter in equiv.cpp). The nodes' conditions partition the
 // inputs, so when every leaf is proved the programs are equivalent. Measured with
@@ -321,10 +322,19 @@ class Walk {
   }
 
   // Advances a new node and queues it at its place, where it joins the others there.
+  // A node where both have returned is a leaf, decided at once (its own condition, not the
+  // or of every path ending alike: a witness comes early, a query stays small). False when the
+  // walk stops: the budget or time is spent, or a witness is in found_.
   bool add(Node n) {
     if (!advance(0, n.a, n.facts) || !advance(1, n.b, n.facts)) return false;
     steps_ += n.facts.size();
     if (steps_ > budget_) return false;
+    if (n.a.result && n.b.result) {
+      std::optional<Witness> w;
+      const auto proved = leaf(n, &w, approximate_, deadline_);
+      if (proved && !*proved) found_ = std::move(w);
+      return proved.value_or(false);
+    }
     std::vector<unsigned> k = key(n);
     auto it = index_.find(k);
     if (it != index_.end()) {
@@ -398,6 +408,9 @@ class Walk {
   Semantics sem_[2];
   std::vector<uint32_t> live_[2];
   std::vector<z3::expr> keep_;  // every term whose id some Facts holds
+  bool* approximate_ = nullptr;
+  std::chrono::steady_clock::time_point deadline_;
+  std::optional<Witness> found_;
   std::vector<std::vector<Node>> slots_;  // per place, the paths that reached it
   std::map<std::vector<unsigned>, size_t> index_;
   unsigned joins_ = 0;
@@ -439,9 +452,15 @@ std::optional<bool> Walk::leaf(const Node& n, std::optional<Witness>* w, bool* a
 
 std::optional<std::optional<Witness>> Walk::run(bool* approximate,
                                                 std::chrono::steady_clock::time_point deadline) {
+  approximate_ = approximate;
+  deadline_ = deadline;
   Node root{{0, initial_state(c_), {}}, {0, initial_state(c_), {}}, c_.bool_val(true),
             Facts(&keep_)};
-  if (!add(std::move(root))) return std::nullopt;
+  auto stop = [&]() -> std::optional<std::optional<Witness>> {
+    if (found_) return std::optional<Witness>(std::move(*found_));
+    return std::nullopt;
+  };
+  if (!add(std::move(root))) return stop();
   while (!queue_.empty()) {
     const size_t id = queue_.top().second;
     queue_.pop();
@@ -450,13 +469,6 @@ std::optional<std::optional<Witness>> Walk::run(bool* approximate,
     Node n = join(slots_[id]);
     slots_[id].clear();
     slots_[id].shrink_to_fit();
-    if (n.a.result && n.b.result) {
-      std::optional<Witness> w;
-      const auto proved = leaf(n, &w, approximate, deadline);
-      if (!proved) return std::nullopt;
-      if (!*proved) return std::optional<Witness>(std::move(*w));
-      continue;
-    }
     // Split on the condition where the first side still running stopped.
     const int s = n.a.result ? 1 : 0;
     Side& side = s ? n.b : n.a;
@@ -476,7 +488,7 @@ std::optional<std::optional<Witness>> Walk::run(bool* approximate,
         cs.st = st;
         cs.pc = on_end ? d.jt : value ? d.jt : d.jf;
       }
-      if (!add(std::move(child))) return std::nullopt;
+      if (!add(std::move(child))) return stop();
     }
   }
   return std::optional<Witness>{};  // every leaf proved

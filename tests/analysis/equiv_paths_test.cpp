@@ -114,18 +114,11 @@ TEST(PathWalk, AgreesWithTheMergedEncoding) {
   bpf::test::Rng rng(4242);
   size_t equal = 0, differ = 0;
   for (Target t : {Target::kLinux, Target::kBsd}) {
-    bpf::test::GenOptions go;
-    go.target = t;
-    go.max_len = 24;
-    go.ancillary_mask = 0xffff & ~(1u << 3) & ~(1u << 4);  // no nla / nlan
     for (int i = 0; i < 120; ++i) {
-      std::vector<bpf::vm::Insn> pa = bpf::test::random_program(rng, go);
-      std::vector<bpf::vm::Insn> pb = pa;
-      bpf::vm::Insn& m = pb[bpf::test::below(rng, pb.size())];
-      if (bpf::test::chance(rng, 50)) m.k ^= 1u << bpf::test::below(rng, 32);
-      else m.k = static_cast<uint32_t>(bpf::test::below(rng, 64));
-      auto va = bpf::test::verified({pa, {}}, t), vb = bpf::test::verified({pb, {}}, t);
-      if (!va || !vb) continue;
+      auto pair = bpf::test::random_mutant_pair(rng, t);
+      if (!pair) continue;
+      const bpf::vm::VerifiedProgram* va = &pair->first;
+      const bpf::vm::VerifiedProgram* vb = &pair->second;
       bpf::analysis::EquivOptions o;
       o.exact = bpf::test::chance(rng, 50);
       o.path_walk = false;
