@@ -123,8 +123,17 @@ Result<EquivResult> check_equivalence(const vm::VerifiedProgram& a, const vm::Ve
     // Refine: the tails the witness entered are encoded in full from now on.
     if (!uncut_entered(a, b, **r, tails, round >= kFirstOnlyRounds)) break;
   }
-  if (opts.timeout_ms != 0)
-    rest.timeout_ms = static_cast<unsigned>(std::max<long long>(1, opts.timeout_ms - spent_ms()));
+  if (opts.timeout_ms != 0) {
+    // Out of time already: said here, not by a solver started with a timeout of a few ms
+    // (Z3 4.8 may miss a timer that fires before its search starts, and then runs unbounded:
+    // EquivCli.TimeoutIsAnErrorNotAVerdict hung that way once under load).
+    const long long left = opts.timeout_ms - spent_ms();
+    if (left <= 0) {
+      diags.error("the solver could not decide (timeout)");
+      return diags;
+    }
+    rest.timeout_ms = static_cast<unsigned>(left);
+  }
   auto r = detail::solve(a, b, rest, &approximate);
   if (!r.ok()) return r.diagnostics();
   if (!r->has_value()) {
