@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct EquivOptions {
   bool exact = false;             // compare return values, not only accept/reject
   uint32_t max_caplen = 262144;   // captured lengths considered: 0 .. max_caplen
   unsigned timeout_ms = 0;        // 0: no limit; a timeout is an error, never a verdict
+  // The ways tried before the whole programs are encoded together (equiv.cpp); off only to
+  // measure what each brings (bench/equiv_bench.cpp). The verdicts are the same either way.
+  bool path_walk = true;          // both programs run side by side, path by path (equiv_paths.cpp)
+  bool shared_tails = true;       // code both programs share cut off first (shared_tails.hpp)
 };
 
 struct Witness {
@@ -69,6 +74,12 @@ inline constexpr unsigned kNlaExactSteps = 6;
 Result<std::optional<Witness>> solve(const vm::VerifiedProgram& a, const vm::VerifiedProgram& b,
                                      const EquivOptions& opts, bool* approximate,
                                      const SharedTails* tails = nullptr);
+// The same answer from the path walk (equiv_paths.cpp), or nullopt when it gives up: past
+// `budget` steps, past `timeout_ms`, or on the solver's unknown.
+std::optional<std::optional<Witness>> solve_paths(const vm::VerifiedProgram& a,
+                                                  const vm::VerifiedProgram& b,
+                                                  const EquivOptions& opts, bool* approximate,
+                                                  uint64_t budget, unsigned timeout_ms);
 }  // namespace detail
 
 }  // namespace bpf::analysis

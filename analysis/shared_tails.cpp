@@ -29,9 +29,9 @@ struct KeyHash {
   }
 };
 
-// Registers an instruction reads and writes (vm::OpInfo's effects; a Linux ancillary load reads
-// A and X: nla/nlan search from A for X, the xor with X, and ifindex/hatype end returning A).
-void effects(const vm::DecodedInsn& d, vm::Target target, uint32_t& reads, uint32_t& writes) {
+}  // namespace
+
+void register_effects(const vm::DecodedInsn& d, vm::Target target, uint32_t& reads, uint32_t& writes) {
   const vm::OpInfo& oi = vm::info(d.op);
   reads = writes = 0;
   if (oi.has(vm::eff::kReadA)) reads |= kA;
@@ -43,6 +43,8 @@ void effects(const vm::DecodedInsn& d, vm::Target target, uint32_t& reads, uint3
   const bool abs_load = d.op == vm::Op::kLdW || d.op == vm::Op::kLdH || d.op == vm::Op::kLdB;
   if (abs_load && target == vm::Target::kLinux && d.k >= vm::kSkfAdOff) reads |= kA | kX;
 }
+
+namespace {
 
 class Classifier {
  public:
@@ -77,7 +79,7 @@ class Classifier {
       auto [it, added] = table_.try_emplace(key, static_cast<int32_t>(size_.size()));
       if (added) {
         uint32_t reads = 0, writes = 0;
-        effects(d, target_, reads, writes);
+        register_effects(d, target_, reads, writes);
         uint64_t size = 1;
         uint32_t live_after = 0;
         for (int32_t s : {key.t, key.f}) {

@@ -35,6 +35,12 @@ struct SharedTails {
   bool any() const;
 };
 
+// Registers an instruction reads and writes: bit 0 A, bit 1 X, bit 2 + j M[j] (vm::OpInfo's
+// effects; a Linux ancillary load reads A and X: nla/nlan search from A for X, the xor with X,
+// and ifindex/hatype end returning A).
+void register_effects(const vm::DecodedInsn& d, vm::Target target, uint32_t& reads,
+                      uint32_t& writes);
+
 SharedTails shared_tails(std::span<const vm::DecodedInsn> a, std::span<const vm::DecodedInsn> b,
                          vm::Target target, uint32_t min_size = 8);
 

@@ -65,7 +65,8 @@ TEST_P(OptimiserEquiv, O0EqualsO2) {
       if (!o0 || !o2) continue;  // not valid on this link type (as libpcap)
       ++pairs;
       std::string w;
-      auto same = equivalent(*o0, *o2, &w, e);
+      const std::string ours = std::string("-O0 vs -O2: ") + e;
+      auto same = equivalent(*o0, *o2, &w, ours.c_str());
       if (!same) continue;
       if (*same) {
         ++proved;
@@ -76,7 +77,8 @@ TEST_P(OptimiserEquiv, O0EqualsO2) {
         std::optional<bool> lib;
         if (l0 && l1) {
           auto v0 = verified_insns(*l0), v1 = verified_insns(*l1);
-          if (v0 && v1) lib = equivalent(*v0, *v1, nullptr, e);
+          const std::string lib01 = std::string("libpcap -O0 vs -O1: ") + e;
+          if (v0 && v1) lib = equivalent(*v0, *v1, nullptr, lib01.c_str());
         }
         if (lib && !*lib) {
           ++follows_libpcap;
@@ -94,7 +96,8 @@ TEST_P(OptimiserEquiv, O0EqualsO2) {
         continue;
       }
       std::string lw;
-      auto ls = equivalent(*vl, *o2, &lw, e);
+      const std::string theirs = std::string("libpcap -O1 vs our -O2: ") + e;
+      auto ls = equivalent(*vl, *o2, &lw, theirs.c_str());
       if (!ls) continue;
       if (*ls) {
         ++lib_same;

@@ -15,6 +15,7 @@
 
 #include "compiler/assembler.hpp"
 #include "compiler/expr.hpp"
+#include "tests/support/packet_gen.hpp"
 #include "verifier/verifier.hpp"
 #include "vm/program.hpp"
 
@@ -47,6 +48,25 @@ inline std::optional<vm::VerifiedProgram> from_asm(const std::string& text,
   auto p = compiler::assemble(text);
   if (!p.ok()) return std::nullopt;
   return verified(*p, t);
+}
+
+// A random program of at most 24 instructions (no nla / nlan) and a mutant of it (one k
+// changed), both verified for `t`; nullopt when the verifier refuses either. The random pairs
+// of equiv_test.cpp and equiv_paths_test.cpp.
+inline std::optional<std::pair<vm::VerifiedProgram, vm::VerifiedProgram>> random_mutant_pair(
+    Rng& rng, vm::Target t) {
+  GenOptions go;
+  go.target = t;
+  go.max_len = 24;
+  go.ancillary_mask = 0xffff & ~(1u << 3) & ~(1u << 4);  // no nla / nlan
+  std::vector<vm::Insn> pa = random_program(rng, go);
+  std::vector<vm::Insn> pb = pa;
+  vm::Insn& m = pb[below(rng, pb.size())];
+  if (chance(rng, 50)) m.k ^= 1u << below(rng, 32);
+  else m.k = static_cast<uint32_t>(below(rng, 64));
+  auto va = verified({pa, {}}, t), vb = verified({pb, {}}, t);
+  if (!va || !vb) return std::nullopt;
+  return std::make_pair(std::move(*va), std::move(*vb));
 }
 
 using Run = Outcome;
