@@ -7,7 +7,9 @@
 // Meaning, snapped packets included: libpcap's optimised program for such a list is the member
 // walk (`ld [26]; jeq A1; ld [30]; jeq A1` then, for a member whose address matched, the
 // protocol and fragment tests, `ldh [x+14]; jeq P1; ldh [x+16]; jeq P1`, then the next member;
-// tests/expr/pair_list_test.cpp checks that against libpcap -O1 up to 500 pairs). A load that
+// with one address field its optimiser threads the walk between the members of the packet's
+// address and gathers their source port tests, see lead(); tests/expr/pair_list_test.cpp checks
+// both against libpcap -O1 up to 500 pairs). A load that
 // fails rejects the packet, so the verdict depends on which loads the walk reaches. With the
 // source address S, the destination address D and the first matching member m1:
 //  - the destination field is loaded at the first member whose address S does not match: when
@@ -25,10 +27,14 @@
 // the rest of the program keeps (next_reg_, as geneve's alloc_reg); the tail compares ports
 // with them, or searches (rank << 16 | port) among the complex addresses' port intervals.
 // Search leaves are buckets of `ldx #word; jeq #address` (the word is loaded before the test:
-// no jump per leaf). Every block is opaque (it reads what its predecessor left); the EtherType
-// test comes from linktype() so that the optimiser shares it with an enclosing `ip`.
-// Called by gen_set (expr_gen_sets.cpp) for runs that or_segments found; runs are cut at
-// kMaxPairRun members (ranks fit 15 bits). Tested by tests/expr/pair_list_test.cpp.
+// no jump per leaf). Every block is opaque (it reads what its predecessor left) but the
+// EtherType and protocol tests, ordinary self-contained blocks that the optimiser relates to
+// the expression's others (`ip and ...` shares one test; `tcp and (... udp port ...)` rejects
+// all packets, as for libpcap).
+// Called by gen_set (expr_gen_sets.cpp) for runs that or_segments found and pair_run_allowed
+// let through; a run is searched only when worth_it() (shorter than libpcap's walk, ranks fit
+// 15 bits, no port test repeated within an address with one address field), else member by
+// member. Linear but for the sorts (n log n). Tested by tests/expr/pair_list_test.cpp.
 #include <algorithm>
 #include <optional>
 #include <unordered_map>
