@@ -3,7 +3,9 @@
 // per-packet time of a 1,000-host filter on every engine against libpcap running its own
 // program; the same for a list of random IPv6 hosts (compile: `BigFilter/compile6/`; per
 // packet: `hosts6_1000`, on generated IPv6 traffic where 1 packet in 5 has a member as its
-// source or destination). Each compile runs in a child process (wall time, and peak RSS from wait4), libpcap's
+// source or destination), and for a list of random `(host A and port P)` pairs (compile:
+// `BigFilter/compile_pairs/`; per packet: `pairs_1000`, generated IPv4/TCP traffic where 1 packet
+// in 4 has a member's address and port; compiler/expr_gen_pairs.cpp). Each compile runs in a child process (wall time, and peak RSS from wait4), libpcap's
 // killed after 60 s:
 //   build/bin/bpfc_bench --benchmark_filter='BigFilter/'
 // (libpcap's -O1 program for 1,000 hosts takes about 80 s to compile; the per-packet rows
@@ -61,7 +63,23 @@ std::string host6_list(int n) {
   for (const std::string& a : ip6_members(n)) s += (s.empty() ? "host " : " or host ") + a;
   return s;
 }
-std::string list_of(int n, bool v6) { return v6 ? host6_list(n) : host_list(n); }
+// Random (host, port) pairs: ((address, port), ...) and the filter.
+std::vector<std::pair<uint32_t, uint16_t>> pair_members(int n) {
+  std::mt19937 rng(static_cast<uint32_t>(n) + 17);
+  std::vector<std::pair<uint32_t, uint16_t>> out;
+  for (int i = 0; i < n; ++i)
+    out.emplace_back(0x0a000000u | (rng() & 0xffffffu), static_cast<uint16_t>(1 + rng() % 60000));
+  return out;
+}
+std::string pair_list(int n) {
+  std::string s;
+  for (const auto& [a, p] : pair_members(n))
+    s += (s.empty() ? "(host " : " or (host ") + std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) +
+         "." + std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255) + " and port " + std::to_string(p) + ")";
+  return s;
+}
+// kind: 0 IPv4 hosts, 1 IPv6 hosts, 2 (host, port) pairs
+std::string list_of(int n, int kind) { return kind == 2 ? pair_list(n) : kind ? host6_list(n) : host_list(n); }
 
 // IPv6/TCP frames, full length, with random addresses; 1 in 5 has a member of
 // host6_list(1000) as its source (or destination).
@@ -90,6 +108,36 @@ const Workload& workload6() {
   }();
   return w;
 }
+
+// IPv4/TCP frames, full length, random addresses and ports; 1 in 4 has a member of
+// pair_list(1000) as its source or destination with the member's port on either side.
+const Workload& workload_pairs() {
+  static const Workload w = [] {
+    Workload w;
+    w.source = "generated IPv4/TCP";
+    const auto members = pair_members(1000);
+    std::mt19937 rng(62);
+    const size_t kPackets = 4096, kLen = 14 + 20 + 20;
+    w.buffer.resize(kPackets * kLen);
+    for (size_t i = 0; i < kPackets; ++i) {
+      uint8_t* p = w.buffer.data() + i * kLen;
+      for (size_t k = 0; k < kLen; ++k) p[k] = static_cast<uint8_t>(rng());
+      p[12] = 0x08, p[13] = 0x00, p[14] = 0x45, p[20] = 0, p[21] = 0, p[23] = 6;
+      if (i % 4 == 0) {
+        const auto& [a, port] = members[rng() % members.size()];
+        uint8_t* addr = p + 14 + (i % 8 ? 12 : 16);
+        for (int b = 0; b < 4; ++b) addr[b] = static_cast<uint8_t>(a >> (24 - 8 * b));
+        uint8_t* pp = p + 34 + (rng() % 2 ? 0 : 2);
+        pp[0] = static_cast<uint8_t>(port >> 8), pp[1] = static_cast<uint8_t>(port);
+      }
+    }
+    for (size_t i = 0; i < kPackets; ++i)
+      w.views.push_back({w.buffer.data() + i * kLen, static_cast<uint32_t>(kLen), static_cast<uint32_t>(kLen)});
+    return w;
+  }();
+  return w;
+}
+const Workload& workload_of(int kind) { return kind == 2 ? workload_pairs() : kind ? workload6() : workload(); }
 
 struct ChildRun {
   double seconds = 0;
@@ -130,7 +178,7 @@ ChildRun in_child(Fn fn, unsigned limit_s) {
   return r;
 }
 
-void BM_compile(benchmark::State& state, bool libpcap, bool v6) {
+void BM_compile(benchmark::State& state, bool libpcap, int v6) {
   const int n = static_cast<int>(state.range(0));
   const std::string e = list_of(n, v6);
   ChildRun best;
@@ -162,9 +210,9 @@ void BM_compile(benchmark::State& state, bool libpcap, bool v6) {
 
 // The 1,000-host list per packet: ours on every engine, libpcap's bpf_filter on its own -O1
 // program (and on ours, to tell program from engine), over the corpus.
-const std::vector<vm::Insn>& libpcap_1000(bool v6) {
-  static std::vector<vm::Insn> progs[2];
-  static bool done[2] = {};
+const std::vector<vm::Insn>& libpcap_1000(int v6) {
+  static std::vector<vm::Insn> progs[3];
+  static bool done[3] = {};
   std::vector<vm::Insn>& prog = progs[v6];
   if (!done[v6]) {
     done[v6] = true;
@@ -180,12 +228,13 @@ const std::vector<vm::Insn>& libpcap_1000(bool v6) {
   }
   return prog;
 }
-const vm::Program& ours_1000(bool v6) {
-  static const vm::Program progs[2] = {*compiler::compile_expression(host_list(1000), {}),
-                                       *compiler::compile_expression(host6_list(1000), {})};
+const vm::Program& ours_1000(int v6) {
+  static const vm::Program progs[3] = {*compiler::compile_expression(host_list(1000), {}),
+                                       *compiler::compile_expression(host6_list(1000), {}),
+                                       *compiler::compile_expression(pair_list(1000), {})};
   return progs[v6];
 }
-const char* filter_name(bool v6) { return v6 ? "hosts6_1000" : "hosts_1000"; }
+const char* filter_name(int v6) { return v6 == 2 ? "pairs_1000" : v6 ? "hosts6_1000" : "hosts_1000"; }
 
 double cpu_ns() {
   timespec ts;
@@ -193,8 +242,8 @@ double cpu_ns() {
   return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
 }
 
-void BM_packet_libpcap(benchmark::State& state, bool own_program, bool v6) {
-  const auto& w = v6 ? workload6() : workload();
+void BM_packet_libpcap(benchmark::State& state, bool own_program, int v6) {
+  const auto& w = workload_of(v6);
   const auto& insns = own_program ? libpcap_1000(v6) : ours_1000(v6).insns;
   const auto* code = reinterpret_cast<const bpf_insn*>(insns.data());
   const double t0 = cpu_ns();
@@ -209,8 +258,8 @@ void BM_packet_libpcap(benchmark::State& state, bool own_program, bool v6) {
   record(own_program ? "libpcap" : "libpcap on ours", filter_name(v6), ns);
 }
 
-void BM_packet_engine(benchmark::State& state, jit::Engine engine, bool v6) {
-  const auto& w = v6 ? workload6() : workload();
+void BM_packet_engine(benchmark::State& state, jit::Engine engine, int v6) {
+  const auto& w = workload_of(v6);
   verifier::Options o;
   o.target = vm::Target::kBsd;
   o.destination = verifier::Destination::kUserSpace;  // BSD's kernel limit is 512
@@ -255,7 +304,13 @@ int register_all() {
   for (int n : {10, 100, 1000, 3000})  // 3,000: about 56 s
     benchmark::RegisterBenchmark(("BigFilter/compile6/libpcap/" + std::to_string(n)).c_str(), BM_compile, true, true)
         ->Arg(n)->Iterations(1)->Unit(benchmark::kMillisecond);
-  for (bool v6 : {false, true}) {
+  for (int n : {10, 100, 1000, 3000, 10000})
+    benchmark::RegisterBenchmark(("BigFilter/compile_pairs/bpfc/" + std::to_string(n)).c_str(), BM_compile, false, 2)
+        ->Arg(n)->Iterations(3)->Unit(benchmark::kMillisecond);
+  for (int n : {10, 100, 1000})  // 1,000: 9 s, 0.9 GB; 3,000: 214 s
+    benchmark::RegisterBenchmark(("BigFilter/compile_pairs/libpcap/" + std::to_string(n)).c_str(), BM_compile, true, 2)
+        ->Arg(n)->Iterations(1)->Unit(benchmark::kMillisecond);
+  for (int v6 : {0, 1, 2}) {
     const std::string f = filter_name(v6);
     benchmark::RegisterBenchmark(("BigFilter/packet/libpcap/" + f).c_str(), BM_packet_libpcap, true, v6);
     benchmark::RegisterBenchmark(("BigFilter/packet/libpcap_on_ours/" + f).c_str(), BM_packet_libpcap, false, v6);
@@ -263,7 +318,7 @@ int register_all() {
       if (e == jit::Engine::kAuto || !jit::available(e)) continue;
       // the LLVM JIT did not finish compiling the 17,727-instruction IPv6 program within
       // 10 minutes (measured 2026-12-02): left out until its compile time is linear
-      if (v6 && e == jit::Engine::kLlvm) continue;
+      if (v6 == 1 && e == jit::Engine::kLlvm) continue;
       benchmark::RegisterBenchmark(("BigFilter/packet/" + std::string(jit::engine_name(e)) + "/" + f).c_str(),
                                    BM_packet_engine, e, v6);
     }

@@ -304,19 +304,21 @@ void init_unwritten_scratch(IrFunc& f, const std::vector<int>& order, EmitScratc
   std::vector<uint16_t>& must_in = ws.must_in;
   must_in.assign(f.blocks.size(), 0xffff);
   must_in[static_cast<size_t>(f.entry)] = 0;
-  uint16_t needed = 0;
+  uint16_t needed = 0, read = 0;
   for (int b : order) {
     const IrBlock& bb = f.blocks[static_cast<size_t>(b)];
     uint16_t w = must_in[static_cast<size_t>(b)];
     for (const Insn& s : bb.stmts) {
       uint16_t cls = c::cls(s.code);
       bool mem = c::mode(s.code) == c::kMem;
+      if ((cls == c::kLd || cls == c::kLdx) && mem) read |= uint16_t(1u << (s.k & 15));
       if ((cls == c::kLd || cls == c::kLdx) && mem && !(w >> (s.k & 15) & 1)) needed |= uint16_t(1u << (s.k & 15));
       if (cls == c::kSt || cls == c::kStx) w |= uint16_t(1u << (s.k & 15));
     }
     if (bb.is_ret) continue;
     for (int t : bb.succ) must_in[static_cast<size_t>(t)] &= w;
   }
+  needed |= f.mem_init_always & read;  // (slots no block reads any more need nothing)
   if (!needed) return;
   std::vector<Insn> init;
   std::vector<uint32_t> values;

@@ -142,12 +142,18 @@ inline uint16_t size_code(uint32_t bytes) {
 // A member of a set-able run of `or`ed primitives (compiler/expr_gen_sets.cpp): the interval of
 // values it matches and the shape it shares with the run.
 struct SetMember {
-  enum Cls : uint8_t { kIpv4, kPort, kEther, kProto, kIpv6 } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
+  enum Cls : uint8_t { kIpv4, kPort, kEther, kProto, kIpv6, kPair } cls = kIpv4;  // kEther: lo = low 32 bits, hi = high 16
   Qual qual{};
   uint32_t lo = 0, hi = 0;
   uint32_t w6[4] = {};  // kIpv6: the address (host order words) and its prefix length
   uint32_t plen6 = 0;
+  // kPair (`ADDR and PORT`, expr_gen_pairs.cpp): the address's network and netmask, the port's
+  // qualifiers (lo/hi: its interval; qual: the address's qualifiers)
+  uint32_t net = 0, mask = 0;
+  Qual pqual{};
 };
+// Sorted, with overlapping and adjacent intervals joined (expr_gen_sets.cpp).
+std::vector<std::pair<uint32_t, uint32_t>> merge_intervals(std::vector<std::pair<uint32_t, uint32_t>> iv);
 
 // __pcap_atoin: "a.b.c" -> value with 8 bits per part; the number of bits, -1 if bad
 // (expr_gen_names.cpp).
@@ -171,6 +177,8 @@ struct LowerMode {
 };
 
 class Gen {
+  friend class PairLowering;  // expr_gen_pairs.cpp
+
  public:
   Gen(const ExprAst& ast, const ExprOptions& opts, const LowerMode& mode = {});
 
@@ -199,6 +207,7 @@ class Gen {
     size_t b0, b1;       // the blocks gen_set created for it: [b0, b1)
   };
   std::vector<SetRun> set_runs_;  // in lowering order (ascending, disjoint block ranges)
+  std::vector<uint8_t> at_end_;   // nodes whose exits are the program's (pair_run_allowed)
   Diagnostics warnings_;          // for -V: where tcpdump's verdict differs from the text's
   // ... and, for port sets with ranges, the first member's interval (Gen::guarded_port_pair).
   const std::vector<std::pair<uint32_t, uint32_t>>* set_first_ = nullptr;
@@ -286,6 +295,10 @@ class Gen {
   Cond search(const std::vector<std::pair<uint32_t, uint32_t>>& iv, size_t l, size_t r,
               uint32_t lo_known, uint32_t hi_known, std::vector<int>* per = nullptr);
   Cond ether_search(const std::vector<std::pair<uint32_t, uint32_t>>& macs, uint32_t off);
+  // expr_gen_pairs.cpp: `(host A and port P) or ...`
+  std::optional<SetMember> pair_member(const Node& n) const;
+  bool pair_run_allowed(int32_t root, const std::vector<int32_t>& leaves, size_t i, size_t j);
+  Cond gen_pairs(const std::vector<SetMember>& ms, const std::vector<int32_t>& members);
   // expr_gen_sets_ip6.cpp: IPv6 host and net lists
   std::optional<SetMember> set_member6(const Node& n) const;
   Cond gen_set6(const std::vector<SetMember>& ms, const std::vector<int32_t>& members);

@@ -65,6 +65,7 @@ bool parse_port_range(const std::string& s, uint32_t* lo, uint32_t* hi) {
 // A member of a set-able run, or nothing (then the node is lowered the ordinary way, which also
 // reports any error it has).
 std::optional<SetMember> Gen::set_member(const Node& n) const {
+  if (n.kind == NodeKind::kAnd) return pair_member(n);  // expr_gen_pairs.cpp
   if (n.kind != NodeKind::kId) return std::nullopt;
   const Qual q = n.qual;
   if (q.dir != QDir::kDefault && q.dir != QDir::kSrc && q.dir != QDir::kDst && q.dir != QDir::kOr)
@@ -157,7 +158,9 @@ std::optional<SetMember> Gen::set_member(const Node& n) const {
 
 bool Gen::same_set(const SetMember& a, const SetMember& b) {
   return a.cls == b.cls && a.qual.proto == b.qual.proto && a.qual.dir == b.qual.dir &&
-         a.qual.addr == b.qual.addr;
+         a.qual.addr == b.qual.addr &&
+         (a.cls != SetMember::kPair ||
+          (a.mask == b.mask && a.pqual.proto == b.pqual.proto && a.pqual.dir == b.pqual.dir));
 }
 
 // The leaves of the or-tree rooted at `root`, left to right, split into segments: runs of at
@@ -202,7 +205,8 @@ std::vector<Gen::OrSegment> Gen::or_segments(int32_t root) {
     if (first && j - i >= kMinSet &&
         (chained || std::binary_search(no_set_runs_.begin(), no_set_runs_.end(), leaves[i]))) {
       for (; i < j; ++i) out.push_back({leaves[i], {}});  // the whole run member by member
-    } else if (first && j - i >= kMinSet) {
+    } else if (first && j - i >= kMinSet &&
+               (first->cls != SetMember::kPair || pair_run_allowed(root, leaves, i, j))) {
       out.push_back({leaves[i], std::vector<int32_t>(leaves.begin() + static_cast<long>(i),
                                                      leaves.begin() + static_cast<long>(j))});
       any = true;
@@ -216,8 +220,6 @@ std::vector<Gen::OrSegment> Gen::or_segments(int32_t root) {
   return out;
 }
 
-namespace {
-
 std::vector<std::pair<uint32_t, uint32_t>> merge_intervals(std::vector<std::pair<uint32_t, uint32_t>> iv) {
   std::sort(iv.begin(), iv.end());
   std::vector<std::pair<uint32_t, uint32_t>> merged;
@@ -230,8 +232,6 @@ std::vector<std::pair<uint32_t, uint32_t>> merge_intervals(std::vector<std::pair
   }
   return merged;
 }
-
-}  // namespace
 
 // Lowers a run as its first member's primitive, with the member comparison replaced by the
 // search over the members' intervals (member_test). The groups follow libpcap's optimised
@@ -301,6 +301,7 @@ Cond Gen::gen_set_searches(const std::vector<int32_t>& members) {
   const Node& n = ast_.at(members.front());
   col_ = n.column;
   const Qual q = n.qual;
+  if (ms.front().cls == SetMember::kPair) return gen_pairs(ms, members);
   if (ms.front().cls == SetMember::kIpv6) return gen_set6(ms, members);
   if (ms.front().cls == SetMember::kIpv4) {
     std::vector<uint32_t> masks;  // ~(hi - lo), in order of first appearance

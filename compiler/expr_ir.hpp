@@ -67,6 +67,10 @@ struct IrFunc {
   // be read so (`geneve or ip`: the right side runs when `geneve` failed before writing them);
   // they get the outer frame's offsets, see Gen::geneve.
   uint32_t mem_init[16] = {};
+  // Slots given their mem_init value at program start whatever the paths: the pair searches'
+  // (expr_gen_pairs.cpp) are written before every read, but Linux's check_load_and_stores()
+  // lets validity flow past a `ret` into the next instruction, which may read them.
+  uint16_t mem_init_always = 0;
 };
 
 // libpcap's optimiser structure over the graph (expr_opt.cpp): opt_level >= 1.

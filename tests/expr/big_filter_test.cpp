@@ -101,7 +101,7 @@ BigCase make_case(int kind, int n, std::mt19937& rng) {
         t = std::string(q[n % 3 == 2 ? 1 : n % 3]) + std::to_string(v);  // not ip6 under "ip and"
         break;
       }
-      case 3: {  // (host, port) pairs: no set, the bounded optimiser
+      case 3: {  // (host, port) pairs: searched (compiler/expr_gen_pairs.cpp; pair_list_test.cpp)
         const uint32_t a = addr();
         const uint16_t p = static_cast<uint16_t>(1 + rng() % 65000);
         c.addrs.push_back(a);
