@@ -31,10 +31,7 @@ namespace {
 using bpf::test::NetPacket;
 using bpf::test::TestPacket;
 
-std::string ip4(uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
-         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
-}
+using bpf::test::ip4;
 
 struct ListCase {
   std::string expr;

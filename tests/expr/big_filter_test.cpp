@@ -24,6 +24,7 @@
 #include "compiler/expr.hpp"
 #include "tests/expr/expr_packets.hpp"
 #include "tests/expr/libpcap_ref.hpp"
+#include "tests/expr/verdict_check.hpp"
 #include "verifier/verifier.hpp"
 
 namespace {
@@ -31,10 +32,7 @@ namespace {
 using bpf::test::NetPacket;
 using bpf::test::TestPacket;
 
-std::string ip4(uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
-         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
-}
+using bpf::test::ip4;
 
 struct BigCase {
   std::string expr;
@@ -197,24 +195,8 @@ std::vector<TestPacket> aimed_packets(const BigCase& c, std::mt19937& rng) {
   return out;
 }
 
-struct Counts {
-  size_t cases = 0, runs = 0, diffs = 0;
-};
-
-void check(const std::string& what, const std::vector<bpf::vm::Insn>& ref,
-           const std::vector<bpf::vm::Insn>& ours, const std::vector<TestPacket>& pkts,
-           bool full_length_only, Counts& n) {
-  size_t bad = 0;
-  for (const TestPacket& p : pkts) {
-    if (full_length_only && p.data.size() != p.wirelen) continue;
-    ++n.runs;
-    const uint32_t want = bpf::test::run_libpcap(ref, p), got = bpf::test::run_libpcap(ours, p);
-    if (want != got && bad++ == 0)
-      ADD_FAILURE() << what << ": reference " << want << ", ours " << got << " (caplen "
-                    << p.data.size() << " of " << p.wirelen << ")";
-  }
-  n.diffs += bad;
-}
+using Counts = bpf::test::VerdictCounts;
+constexpr auto check = bpf::test::check_verdicts;
 
 TEST(BigFilters, VerdictsMatchLibpcap) {
   const char* seed = std::getenv("BIG_FILTER_SEED");  // other seeds: BIG_FILTER_SEED=N
@@ -243,17 +225,14 @@ TEST(BigFilters, VerdictsMatchLibpcap) {
       if (n <= 40) {
         auto ref = bpf::test::libpcap_program(c.expr, 1, 1);
         ASSERT_TRUE(ref.has_value()) << what;
-        ++o1.cases;
         check(what + " vs libpcap -O1", *ref, ours->insns, pkts, false, o1);
       }
       if (n <= 1000 && !(n == 1000 && kind != 0)) {
         auto ref0 = bpf::test::libpcap_program(c.expr, 1, 0);
         ASSERT_TRUE(ref0.has_value()) << what;
-        ++o0.cases;
         check(what + " -O2 vs libpcap -O0", *ref0, ours->insns, pkts, true, o0);
         check(what + " -O0 vs libpcap -O0", *ref0, ours0->insns, pkts, false, o0);
       } else {
-        ++self.cases;
         check(what + " -O2 vs our -O0", ours0->insns, ours->insns, pkts, true, self);
       }
       if (n == 1000 && kind == 0) {

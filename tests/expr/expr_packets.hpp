@@ -22,6 +22,12 @@ struct NetPacket {
   std::vector<uint8_t> bytes;
 };
 
+// "a.b.c.d" for the IPv4 address a (host order).
+inline std::string ip4(uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
+}
+
 inline void put16(std::vector<uint8_t>& v, size_t at, uint16_t x) {
   v[at] = uint8_t(x >> 8);
   v[at + 1] = uint8_t(x);
