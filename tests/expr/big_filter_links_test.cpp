@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "compiler/expr.hpp"
+#include "tests/expr/aimed_packets.hpp"
 #include "tests/expr/libpcap_ref.hpp"
 #include "tests/expr/packets_links.hpp"
 #include "tests/expr/verdict_check.hpp"
@@ -96,51 +97,6 @@ ListCase make_list(int kind, int n, int variant, std::mt19937& rng) {
   return c;
 }
 
-// Network packets aimed at the members (and their neighbours and range edges).
-std::vector<NetPacket> aimed(const ListCase& c, std::mt19937& rng) {
-  std::vector<NetPacket> out;
-  const uint8_t h6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-  auto pick = [&](const auto& v) { return v[rng() % v.size()]; };
-  for (int i = 0; i < 300; ++i) {
-    uint32_t src = 0x0a000000u | (rng() & 0xffffffu), dst = 0x0a000000u | (rng() & 0xffffffu);
-    if (!c.addrs.empty()) {
-      const int r = static_cast<int>(rng() % 6);
-      if (r == 0 || r == 4) src = pick(c.addrs) + (r == 4 ? 1 : 0);
-      if (r == 1 || r == 5) dst = pick(c.addrs) - (r == 5 ? 1 : 0);
-      if (r == 2) src = dst = pick(c.addrs);
-    }
-    uint16_t sport = static_cast<uint16_t>(rng()), dport = static_cast<uint16_t>(rng());
-    if (!c.ports.empty()) {
-      const int r = static_cast<int>(rng() % 5);
-      const int d = static_cast<int>(rng() % 3) - 1;
-      if (r < 2) sport = static_cast<uint16_t>(pick(c.ports) + d);
-      if (r >= 1 && r < 4) dport = static_cast<uint16_t>(pick(c.ports) + d);
-    }
-    uint8_t proto = rng() % 2 ? 6 : 17;
-    if (!c.protos.empty() && rng() % 2) proto = static_cast<uint8_t>(pick(c.protos) + rng() % 2);
-    switch (rng() % 6) {
-      case 0: {  // ARP or RARP with those addresses
-        std::vector<uint8_t> a(28, 0);
-        bpf::test::put16(a, 0, 1);
-        bpf::test::put16(a, 2, 0x800);
-        a[4] = 6;
-        a[5] = 4;
-        bpf::test::put32(a, 14, src);
-        bpf::test::put32(a, 24, dst);
-        out.push_back({static_cast<uint16_t>(rng() % 2 ? 0x0806 : 0x8035), a});
-        break;
-      }
-      case 1:
-        out.push_back({0x86dd, bpf::test::ipv6(h6, h6, proto, bpf::test::transport(proto, sport, dport, rng, 0x02))});
-        break;
-      default:
-        out.push_back({0x0800, bpf::test::ipv4(src, dst, proto, bpf::test::transport(proto, sport, dport, rng, 0x02),
-                                               rng() % 8 == 0 ? 0x0010 : 0, rng() % 4 == 0 ? 1 : 0)});
-        break;
-    }
-  }
-  return out;
-}
 
 class BigFilterLinks : public ::testing::TestWithParam<int> {};
 
@@ -156,12 +112,12 @@ TEST_P(BigFilterLinks, VerdictsMatchLibpcap) {
       for (int variant = 0; variant < 3; ++variant) {
         const ListCase c = make_list(kind, n, variant + n, rng);
         std::vector<TestPacket> pkts;
-        for (const NetPacket& np : aimed(c, rng)) {
+        bpf::test::aimed_net_packets(c.addrs, c.ports, c.protos, 300, rng, [&](const NetPacket& np) {
           TestPacket p;
           p.data = bpf::test::link_frame(lt, np, rng);
           p.wirelen = static_cast<uint32_t>(p.data.size());
           pkts.push_back(std::move(p));
-        }
+        });
         const std::vector<TestPacket> cut = bpf::test::mutate_and_truncate(pkts, rng, 1);
         pkts.insert(pkts.end(), cut.begin(), cut.end());
         pkts.insert(pkts.end(), generic.begin(), generic.end());

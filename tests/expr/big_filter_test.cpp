@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "compiler/expr.hpp"
+#include "tests/expr/aimed_packets.hpp"
 #include "tests/expr/expr_packets.hpp"
 #include "tests/expr/libpcap_ref.hpp"
 #include "tests/expr/verdict_check.hpp"
@@ -123,7 +124,6 @@ BigCase make_case(int kind, int n, std::mt19937& rng) {
 std::vector<TestPacket> aimed_packets(const BigCase& c, std::mt19937& rng) {
   std::vector<TestPacket> out;
   const uint8_t mac[6] = {0, 0x11, 0x22, 0x33, 0x44, 0x55};
-  const uint8_t h6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   auto pick_mac = [&](uint8_t* out) {
     std::memcpy(out, mac, 6);
     if (c.macs.empty() || rng() % 3 == 0) return;
@@ -145,53 +145,7 @@ std::vector<TestPacket> aimed_packets(const BigCase& c, std::mt19937& rng) {
       out.push_back(s);
     }
   };
-  auto pick = [&](const auto& v) { return v[rng() % v.size()]; };
-  for (int i = 0; i < 600; ++i) {
-    uint32_t src = 0x0a000000u | (rng() & 0xffffffu), dst = 0x0a000000u | (rng() & 0xffffffu);
-    if (!c.addrs.empty()) {
-      const int r = static_cast<int>(rng() % 6);
-      if (r == 0 || r == 4) src = pick(c.addrs) + (r == 4 ? 1 : 0);
-      if (r == 1 || r == 5) dst = pick(c.addrs) - (r == 5 ? 1 : 0);
-      if (r == 2) src = dst = pick(c.addrs);
-    }
-    uint16_t sport = static_cast<uint16_t>(rng()), dport = static_cast<uint16_t>(rng());
-    if (!c.ports.empty()) {
-      const int r = static_cast<int>(rng() % 5);
-      const int d = static_cast<int>(rng() % 3) - 1;
-      if (r < 2) sport = static_cast<uint16_t>(pick(c.ports) + d);
-      if (r >= 1 && r < 4) dport = static_cast<uint16_t>(pick(c.ports) + d);
-    }
-    uint8_t proto = rng() % 2 ? 6 : 17;
-    if (!c.protos.empty() && rng() % 2) proto = static_cast<uint8_t>(c.protos[rng() % c.protos.size()] + rng() % 2);
-    switch (rng() % 7) {
-      case 6: {  // IPv6 with a fragment header in front of the protocol
-        std::vector<uint8_t> frag(8, 0);
-        frag[0] = proto;
-        std::vector<uint8_t> t = bpf::test::transport(proto, sport, dport, rng, 0x02);
-        frag.insert(frag.end(), t.begin(), t.end());
-        frame({0x86dd, bpf::test::ipv6(h6, h6, 44, frag)});
-        break;
-      }
-      case 0: {  // ARP with those addresses
-        std::vector<uint8_t> a(28, 0);
-        bpf::test::put16(a, 0, 1);
-        bpf::test::put16(a, 2, 0x800);
-        a[4] = 6;
-        a[5] = 4;
-        bpf::test::put32(a, 14, src);
-        bpf::test::put32(a, 24, dst);
-        frame({static_cast<uint16_t>(rng() % 2 ? 0x0806 : 0x8035), a});
-        break;
-      }
-      case 1:
-        frame({0x86dd, bpf::test::ipv6(h6, h6, proto, bpf::test::transport(proto, sport, dport, rng, 0x02))});
-        break;
-      default:
-        frame({0x0800, bpf::test::ipv4(src, dst, proto, bpf::test::transport(proto, sport, dport, rng, 0x02),
-                                       rng() % 8 == 0 ? 0x0010 : 0, rng() % 4 == 0 ? 1 : 0)});
-        break;
-    }
-  }
+  bpf::test::aimed_net_packets(c.addrs, c.ports, c.protos, 600, rng, frame);
   return out;
 }
 
